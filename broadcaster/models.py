@@ -1,0 +1,344 @@
+"""The data model (SQLAlchemy 2). Times are aware UTC in storage; shown in Asia/Ho_Chi_Minh.
+
+Vocabulary:
+- an *Airing* is one time a commune's loudspeakers air a programme: a timetable session occurrence
+  (e.g. 2026-12-01 morning) or an emergency;
+- an *AiringItem* is one bulletin placed in an airing (or deferred from it because the session was full);
+- a *Delivery* is one airing at one cluster: the programme audio sent there and what the agent reported.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from broadcaster.db import AwareDateTime, utc_now
+
+
+class Base(DeclarativeBase):
+    """Declarative base; every table of broadcaster hangs off its metadata."""
+
+    type_annotation_map = {datetime: AwareDateTime()}
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Store the value strings, not names, and no native DB enum: migrations stay simple.
+    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False, length=20)
+
+
+class Role(enum.StrEnum):
+    """What a user may do; each role includes the ones before it."""
+
+    OFFICER = "officer"  # cán bộ văn hóa xã: writes and submits bulletins
+    APPROVER = "approver"  # lãnh đạo xã: approves, rejects, sends emergencies
+    ADMIN = "admin"  # manages the registry and users; with no commune, acts on the whole province
+
+
+class Priority(enum.StrEnum):
+    """Circular 39/2020/TT-BTTTT: normal airs next session, priority goes first, emergency airs at once."""
+
+    NORMAL = "normal"
+    PRIORITY = "priority"
+    EMERGENCY = "emergency"
+
+
+class BulletinStatus(enum.StrEnum):
+    """draft → submitted → approved → aired | expired; also rejected and cancelled."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    AIRED = "aired"
+    EXPIRED = "expired"
+
+
+class AiringKind(enum.StrEnum):
+    """Whether an airing comes from the timetable or is an emergency."""
+
+    SESSION = "session"
+    EMERGENCY = "emergency"
+
+
+class AiringStatus(enum.StrEnum):
+    """Life of one airing, as the scheduler sees it."""
+
+    PLANNED = "planned"  # composed or about to be
+    HANDED_OFF = "handed_off"  # programmes rendered and given to delivery
+    AIRED = "aired"
+    AIRED_LATE = "aired_late"  # the server was down at session time but came back within grace
+    MISSED = "missed"  # the server was down past grace
+    CANCELLED = "cancelled"
+    EMPTY = "empty"  # nothing approved to air
+
+
+class AiringItemStatus(enum.StrEnum):
+    """One bulletin's place in an airing."""
+
+    INCLUDED = "included"
+    DEFERRED = "deferred"  # did not fit the session length; moves to the next session
+
+
+class DeliveryState(enum.StrEnum):
+    """One airing at one cluster, as reported by the transport and the agent."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    RECEIVED = "received"
+    DOWNLOADED = "downloaded"
+    PLAYED = "played"
+    FAILED = "failed"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class Commune(Base):
+    """A commune (xã, phường, thị trấn): the unit of scoping."""
+
+    __tablename__ = "communes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str] = mapped_column(String(200), default="")
+    timetable: Mapped[str] = mapped_column(String(64), default="default")  # a schedules/*.yaml name
+    timetable_override: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    zones: Mapped[list[Zone]] = relationship(back_populates="commune", cascade="all, delete-orphan")
+    clusters: Mapped[list[Cluster]] = relationship(back_populates="commune", cascade="all, delete-orphan")
+
+
+class Zone(Base):
+    """A village (thôn, bản, tổ dân phố) inside a commune."""
+
+    __tablename__ = "zones"
+    __table_args__ = (UniqueConstraint("commune_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    commune: Mapped[Commune] = relationship(back_populates="zones")
+    clusters: Mapped[list[Cluster]] = relationship(back_populates="zone")
+
+
+class Cluster(Base):
+    """A speaker cluster (cụm loa): one agent, several horns."""
+
+    __tablename__ = "clusters"
+    __table_args__ = (UniqueConstraint("commune_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    agent_url: Mapped[str] = mapped_column(String(500), default="")  # where the http transport pushes orders
+    transport: Mapped[str] = mapped_column(String(32), default="http")
+    # The agent signs its reports with this shared secret (HMAC); the server needs it in clear to verify.
+    report_secret: Mapped[str] = mapped_column(String(128), default="")
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # volume, playing, version
+    order_seq: Mapped[int] = mapped_column(Integer, default=0)  # last sequence number issued to this cluster
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    commune: Mapped[Commune] = relationship(back_populates="clusters")
+    zone: Mapped[Zone | None] = relationship(back_populates="clusters")
+
+
+class User(Base):
+    """A person who logs in: officer, approver or admin of one commune, or a province admin (no commune)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    commune_id: Mapped[int | None] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(256))  # argon2
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    commune: Mapped[Commune | None] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token; only its sha256 is stored (tokens are random 256-bit, so no slow hash is needed)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship()
+
+
+bulletin_zones = Table(
+    "bulletin_zones",
+    Base.metadata,
+    Column("bulletin_id", ForeignKey("bulletins.id", ondelete="CASCADE"), primary_key=True),
+    Column("zone_id", ForeignKey("zones.id", ondelete="CASCADE"), primary_key=True),
+)
+
+bulletin_clusters = Table(
+    "bulletin_clusters",
+    Base.metadata,
+    Column("bulletin_id", ForeignKey("bulletins.id", ondelete="CASCADE"), primary_key=True),
+    Column("cluster_id", ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Bulletin(Base):
+    """An announcement: text to synthesize, or an uploaded recording (e.g. in Tày or Mông)."""
+
+    __tablename__ = "bulletins"
+    __table_args__ = (
+        UniqueConstraint("author_id", "idempotency_key"),
+        Index("ix_bulletins_commune_status", "commune_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    # An uploaded recording is stored once under data_dir/uploads/<sha256>; the bulletin names it.
+    upload_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    upload_filename: Mapped[str | None] = mapped_column(String(300), default=None)
+    priority: Mapped[Priority] = mapped_column(_enum(Priority), default=Priority.NORMAL)
+    target_all: Mapped[bool] = mapped_column(Boolean, default=True)  # the whole commune
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    repeat: Mapped[int] = mapped_column(Integer, default=1)  # times read per airing
+    status: Mapped[BulletinStatus] = mapped_column(_enum(BulletinStatus), default=BulletinStatus.DRAFT)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    spoken_duration_s: Mapped[float | None] = mapped_column(default=None)  # known once rendered
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+    submitted_at: Mapped[datetime | None] = mapped_column(default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)  # approved or rejected
+
+    commune: Mapped[Commune] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
+    zones: Mapped[list[Zone]] = relationship(secondary=bulletin_zones)
+    clusters: Mapped[list[Cluster]] = relationship(secondary=bulletin_clusters)
+
+
+class Airing(Base):
+    """One airing of a commune's programme: a timetable session occurrence or an emergency."""
+
+    __tablename__ = "airings"
+    __table_args__ = (UniqueConstraint("commune_id", "session_name", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[AiringKind] = mapped_column(_enum(AiringKind))
+    session_name: Mapped[str] = mapped_column(String(64))  # e.g. "morning"; "emergency" for emergencies
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    max_duration_s: Mapped[float] = mapped_column(default=900.0)
+    status: Mapped[AiringStatus] = mapped_column(_enum(AiringStatus), default=AiringStatus.PLANNED)
+    note: Mapped[str | None] = mapped_column(Text, default=None)  # why late / missed / empty
+    composed_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    items: Mapped[list[AiringItem]] = relationship(
+        back_populates="airing", cascade="all, delete-orphan", order_by="AiringItem.position"
+    )
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="airing", cascade="all, delete-orphan")
+
+
+class AiringItem(Base):
+    """A bulletin placed in an airing, or deferred from it for lack of room."""
+
+    __tablename__ = "airing_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    airing_id: Mapped[int] = mapped_column(ForeignKey("airings.id", ondelete="CASCADE"), index=True)
+    bulletin_id: Mapped[int] = mapped_column(ForeignKey("bulletins.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[AiringItemStatus] = mapped_column(_enum(AiringItemStatus))
+    duration_s: Mapped[float | None] = mapped_column(default=None)  # with repeats
+
+    airing: Mapped[Airing] = relationship(back_populates="items")
+    bulletin: Mapped[Bulletin] = relationship()
+
+
+class Delivery(Base):
+    """One airing at one cluster: the programme sent there and the agent's reports."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("airing_id", "cluster_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    airing_id: Mapped[int] = mapped_column(ForeignKey("airings.id", ondelete="CASCADE"), index=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    audio_sha256: Mapped[str] = mapped_column(String(64))
+    audio_size: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column()
+    play_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    order_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    order_seq: Mapped[int | None] = mapped_column(Integer, default=None)
+    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState), default=DeliveryState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    downloaded_at: Mapped[datetime | None] = mapped_column(default=None)
+    played_at: Mapped[datetime | None] = mapped_column(default=None)  # the start time the agent measured
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    airing: Mapped[Airing] = relationship(back_populates="deliveries")
+    cluster: Mapped[Cluster] = relationship()
+
+
+class AuditEvent(Base):
+    """Append-only record of who did what and when (submit, edit, approve, reject, cancel, emergency...)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    commune_id: Mapped[int | None] = mapped_column(ForeignKey("communes.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduler: one row per lock name, held by one process while it renews the lease."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column()
