@@ -34,6 +34,34 @@ class UnknownEngine(InvalidInput):
     code = "tts_unknown_engine"
 
 
+class UnknownVoice(EngineError, InvalidInput):
+    """This engine has no such voice.
+
+    Both an ``EngineError`` (so a fallback chain moves on to an engine that has the voice) and an
+    ``InvalidInput`` (so a single-engine caller reports it as the user's choice, HTTP 422).
+    """
+
+    code = "tts_unknown_voice"
+    status = 422
+
+
+class NothingToSay(InvalidInput):
+    """The text is empty or only whitespace: no engine can speak it."""
+
+    code = "tts_nothing_to_say"
+
+
+class InvalidRate(InvalidInput):
+    """The speaking-rate factor is outside what the engines can do."""
+
+    code = "tts_invalid_rate"
+
+
+# Speaking-rate factors every engine accepts (relative to its announcer pace).
+MIN_RATE = 0.5
+MAX_RATE = 2.0
+
+
 @dataclass(frozen=True)
 class SynthesisOptions:
     """What an engine may be asked besides the text. Part of the cache key, so keep it small."""
@@ -42,9 +70,23 @@ class SynthesisOptions:
     rate: float = 1.0  # speaking-rate factor; 1.0 is the engine's natural announcer pace
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked here, at the boundary, so no engine ever sees a nonsensical rate.
+        if not MIN_RATE <= self.rate <= MAX_RATE:
+            raise InvalidRate(
+                f"Tốc độ đọc phải từ {_vi_number(MIN_RATE)} đến {_vi_number(MAX_RATE)} lần tốc độ thường"
+                f" (nhận được {_vi_number(self.rate)}).",
+                detail=f"rate {self.rate!r} outside [{MIN_RATE}, {MAX_RATE}]",
+            )
+
     def cache_fields(self) -> dict[str, Any]:
         """The options as plain JSON-able data, for hashing."""
         return {"voice": self.voice, "rate": self.rate, "extra": dict(sorted(self.extra.items()))}
+
+
+def _vi_number(value: float) -> str:
+    # Vietnamese writes a decimal comma.
+    return f"{value:g}".replace(".", ",")
 
 
 class TtsEngine(ABC):
@@ -71,7 +113,11 @@ _REGISTRY: dict[str, EngineFactory] = {}
 
 
 def register_engine(name: str) -> Callable[[EngineFactory], EngineFactory]:
-    """Class decorator: make an engine available by name."""
+    """Class decorator: make an engine available by name.
+
+    Factories take keyword arguments only, and accept ``settings`` (a ``Settings`` or None): the chain
+    builder passes it so each engine reads its own fields (timeouts, URLs) from the one Settings object.
+    """
 
     def decorate(factory: EngineFactory) -> EngineFactory:
         _REGISTRY[name] = factory

@@ -1,0 +1,94 @@
+"""The fallback chain: engines tried in order, and the first that can speak the whole bulletin wins.
+
+A bulletin is never read in two voices: if the preferred engine fails on any sentence, its audio is
+thrown away and the next engine reads every sentence again. The result records which engine and voice
+actually spoke, and why the ones before it failed, for the bulletin's metadata and the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from broadcaster.audio.pcm import Pcm
+from broadcaster.errors import InvalidInput
+from broadcaster.tts.base import EngineError, NothingToSay, SynthesisOptions, TtsEngine, create_engine
+
+if TYPE_CHECKING:
+    from broadcaster.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class NoEngines(InvalidInput):
+    """The chain was given no engine to try (an empty ``engines`` setting)."""
+
+    code = "tts_no_engines"
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """The audio of each sentence, who spoke it, and the engines that failed before it."""
+
+    pcm_per_sentence: list[Pcm]
+    engine: str
+    voice: str
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (engine name, Vietnamese message)
+
+
+class EngineChain:
+    """Tries engines in order; the first that speaks every sentence wins."""
+
+    def __init__(self, engines: Sequence[TtsEngine]) -> None:
+        if not engines:
+            raise NoEngines(
+                "Chưa cấu hình bộ đọc nào (engines trống).", detail="EngineChain needs at least one engine"
+            )
+        self.engines = list(engines)
+
+    @property
+    def names(self) -> list[str]:
+        """The engine names, in the order they are tried."""
+        return [engine.name for engine in self.engines]
+
+    def synthesize(self, sentences: Sequence[str], options: SynthesisOptions | None = None) -> ChainResult:
+        """Speak every sentence with one engine; ``EngineError`` naming each failure if none can."""
+        options = options or SynthesisOptions()
+        if not sentences:
+            raise NothingToSay("Bản tin không có câu nào để đọc.", detail="no sentences")
+        # A blank sentence raises NothingToSay from the first engine: bad input, not an engine failure.
+        failures: list[tuple[str, str]] = []
+        details: list[str] = []
+        for engine in self.engines:
+            try:
+                pcm = [engine.synthesize(sentence, options) for sentence in sentences]
+            except EngineError as exc:
+                log.warning("tts: engine %s failed [%s]: %s", engine.name, exc.code, exc.detail or exc.message)
+                failures.append((engine.name, exc.message))
+                details.append(f"{engine.name}: [{exc.code}] {exc.detail or exc.message}")
+                continue
+            return ChainResult(
+                pcm_per_sentence=pcm,
+                engine=engine.name,
+                voice=options.voice or engine.default_voice(),
+                failures=failures,
+            )
+        summary = "; ".join(f"{name}: {message}" for name, message in failures)
+        raise EngineError(f"Không bộ đọc nào đọc được bản tin. {summary}", detail=" | ".join(details))
+
+    async def synthesize_async(
+        self, sentences: Sequence[str], options: SynthesisOptions | None = None
+    ) -> ChainResult:
+        """``synthesize`` in a worker thread, for callers inside an event loop."""
+        return await asyncio.to_thread(self.synthesize, list(sentences), options)
+
+
+def build_chain(settings: Settings, names: Sequence[str] | None = None) -> EngineChain:
+    """The chain of engines named in ``settings.engines`` (or ``names``), each configured from settings."""
+    chosen = list(names) if names is not None else list(settings.engines)
+    if not chosen:
+        raise NoEngines("Chưa cấu hình bộ đọc nào (engines trống).", detail="settings.engines is empty")
+    return EngineChain([create_engine(name, settings=settings) for name in chosen])

@@ -1,0 +1,1 @@
+"""Stand-ins for the outside world (only Google's servers are faked), shared by the tests."""
