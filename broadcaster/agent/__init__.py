@@ -1,0 +1,16 @@
+"""The speaker-cluster agent: it plays what the server planned, and nothing else.
+
+It runs on a small box wired to a cluster's amplifier. It never imports the server's API,
+models, database or services: it only obeys signed orders (``broadcaster.delivery.orders``)
+and reports back over plain HTTP, so it keeps playing its queue while the server is away.
+
+    app.py         POST /orders, GET /status (FastAPI, small)
+    intake.py      verify an envelope, refuse replays, store it, hand it on
+    store.py       SQLite (WAL): orders, last seq, report outbox — a reboot loses nothing
+    download.py    audio download with HTTP Range resume, size and sha256 checks
+    conductor.py   one task per order: download, wait, take the speaker, play, report
+    speaker.py     who may sound now; an emergency pre-empts
+    players/       play back-ends behind one interface and a registry (null, aplay, ffmpeg)
+    reporting.py   report outbox flushing and heartbeats, HMAC-signed
+    runtime.py     wires it all, runs uvicorn, handles SIGTERM
+"""

@@ -1,0 +1,101 @@
+"""The agent's configuration: a small YAML file, command-line flags on top.
+
+Example (``/etc/broadcaster/agent.yaml``)::
+
+    cluster_id: thon-3
+    server_url: https://loa.xa-an-binh.vn        # reports and heartbeats go to {server_url}/api/agent/...
+    server_public_keys:                         # base64 (raw 32 bytes) or PEM; several during a key change
+      - "yUu0G2m5Wd8o4m3rHcE1nHQ4W7m8jv0Jw1a0QZ0u1ZI="
+    secret_file: /etc/broadcaster/agent.secret   # or `secret:`; HMAC key of this cluster's reports
+    host: 0.0.0.0
+    port: 8700
+    state_dir: /var/lib/broadcaster-agent
+    player: aplay
+    player_options: {device: default}
+    volume: 90
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from broadcaster.delivery.orders import CLUSTER_ID_PATTERN
+from broadcaster.errors import InvalidInput
+
+
+class AgentConfigError(InvalidInput):
+    """The agent's configuration file or flags are wrong."""
+
+    code = "agent_config_invalid"
+
+
+class AgentConfig(BaseModel):
+    """Everything one agent needs to know; built by ``load_agent_config``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cluster_id: str = Field(pattern=CLUSTER_ID_PATTERN)
+    server_url: str = Field(description="base URL of the server for reports and heartbeats")
+    server_public_keys: list[str] = Field(min_length=1, description="base64 or PEM Ed25519 keys")
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+    host: str = "0.0.0.0"
+    port: int = Field(default=8700, ge=0, le=65535, description="0 picks a free port (see agent.json)")
+    state_dir: Path = Path("agent-state")
+    player: str = "aplay"
+    player_options: dict[str, Any] = Field(default_factory=dict)
+    volume: int = Field(default=100, ge=0, le=100)
+    heartbeat_interval_s: float = Field(default=60.0, gt=0)
+    retry_initial_s: float = Field(default=1.0, gt=0, description="first retry delay (downloads, reports)")
+    retry_max_s: float = Field(default=60.0, gt=0)
+    request_timeout_s: float = Field(default=15.0, gt=0)
+    # Decoding a long programme takes a moment on a Pi: do it this long before play_at.
+    prepare_lead_s: float = Field(default=5.0, ge=0)
+    # The player thread takes over this long before play_at and fine-waits for the exact instant.
+    start_lead_s: float = Field(default=0.5, gt=0)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> AgentConfig:
+        if (self.secret is None) == (self.secret_file is None):
+            raise ValueError("give exactly one of secret and secret_file")
+        return self
+
+    def report_secret(self) -> str:
+        """The HMAC secret for this cluster's reports, read from the file if configured so."""
+        if self.secret is not None:
+            return self.secret.get_secret_value()
+        assert self.secret_file is not None
+        try:
+            return self.secret_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise AgentConfigError(
+                f"Không đọc được tệp khoá bí mật của cụm loa: {self.secret_file}.", detail=str(error)
+            ) from None
+
+
+def load_agent_config(path: Path | None, **overrides: Any) -> AgentConfig:
+    """Read the YAML file (if any), apply non-None overrides, validate."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise AgentConfigError(f"Không đọc được tệp cấu hình {path}.", detail=str(error)) from None
+        if not isinstance(loaded, dict):
+            raise AgentConfigError(f"Tệp cấu hình {path} phải là một bảng khoá: giá trị.")
+        values.update(loaded)
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if "secret_file" in given:
+        values.pop("secret", None)  # a flag's secret file replaces the file's inline secret
+    values.update(given)
+    try:
+        return AgentConfig.model_validate(values)
+    except ValidationError as error:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(chung)" for e in error.errors())
+        raise AgentConfigError(
+            f"Cấu hình cụm loa không hợp lệ ở: {fields}.", detail=str(error)[:1000]
+        ) from None
