@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from broadcaster.audio.pcm import SAMPLE_RATE, Pcm
@@ -15,6 +17,19 @@ class UnreadableAudio(InvalidInput):
     """The file is not audio that ffmpeg can read (corrupt, truncated, or not audio at all)."""
 
     code = "audio_unreadable"
+
+
+class AudioTooLarge(InvalidInput):
+    """The upload is bigger than we agree to decode."""
+
+    code = "audio_too_large"
+    status = 413
+
+
+class AudioTooLong(InvalidInput):
+    """The upload plays for longer than a bulletin may last."""
+
+    code = "audio_too_long"
 
 
 class AudioProcessingError(ServiceFailure):
@@ -43,29 +58,66 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def decode_audio(source: bytes | Path, sample_rate: int = SAMPLE_RATE) -> Pcm:
-    """Decode any format ffmpeg reads to mono PCM at ``sample_rate``; ``UnreadableAudio`` if it cannot."""
-    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error"]
-    data: bytes | None = None
-    if isinstance(source, Path):
+def decode_audio(
+    source: bytes | str | os.PathLike[str],
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    max_bytes: int | None = None,
+    max_duration_s: float | None = None,
+) -> Pcm:
+    """Decode any format ffmpeg reads to mono PCM at ``sample_rate``; ``UnreadableAudio`` if it cannot.
+
+    ``max_bytes`` and ``max_duration_s`` refuse oversized uploads (``AudioTooLarge`` / ``AudioTooLong``)
+    before they can fill memory.
+    """
+    if not isinstance(source, bytes):
+        source = Path(source)
         if not source.is_file():
             raise UnreadableAudio(f"Không tìm thấy tệp âm thanh: {source.name}.", detail=str(source))
-        args += ["-i", str(source)]
-    else:
-        data = source
-        args += ["-i", "pipe:0"]
-    args += ["-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1"]
-    result = subprocess.run(args, input=data, capture_output=True, check=False)
+        _check_size(source.stat().st_size, max_bytes)
+        return _decode_file(source, sample_rate, max_duration_s)
+    _check_size(len(source), max_bytes)
+    if not source:
+        raise UnreadableAudio("Tệp tải lên trống, không có âm thanh.", detail="empty upload")
+    # MP4/M4A phone recordings keep their index at the end and cannot be read from a pipe,
+    # so bytes go through a temporary file that ffmpeg can seek in.
+    with tempfile.NamedTemporaryFile(prefix="broadcaster-upload-", suffix=".bin") as handle:
+        handle.write(source)
+        handle.flush()
+        return _decode_file(Path(handle.name), sample_rate, max_duration_s)
+
+
+def _check_size(size: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise AudioTooLarge(
+            f"Tệp âm thanh quá lớn ({size / 1e6:.1f} MB); giới hạn là {max_bytes / 1e6:.0f} MB.",
+            detail=f"{size} > {max_bytes} bytes",
+        )
+
+
+def _decode_file(path: Path, sample_rate: int, max_duration_s: float | None) -> Pcm:
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-vn"]
+    if max_duration_s is not None:
+        # Stop decoding just past the cap: enough to know the file is too long, without decoding hours.
+        args += ["-t", f"{max_duration_s + 1.0:.3f}"]
+    args += ["-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1"]
+    result = subprocess.run(args, capture_output=True, check=False)
     if result.returncode != 0 or not result.stdout:
         raise UnreadableAudio(
             "Tệp tải lên không phải là âm thanh đọc được (hỏng, cắt dở hoặc sai định dạng).",
             detail=result.stderr.decode("utf-8", "replace")[-500:],
         )
-    return Pcm.from_int16(result.stdout, sample_rate)
+    pcm = Pcm.from_int16(result.stdout, sample_rate)
+    if max_duration_s is not None and pcm.duration_s > max_duration_s:
+        raise AudioTooLong(
+            f"Bản ghi âm dài hơn giới hạn {max_duration_s / 60:.0f} phút.",
+            detail=f"longer than {max_duration_s} s",
+        )
+    return pcm
 
 
-def encode_audio(pcm: Pcm, fmt: str = "mp3", bitrate: str = DEFAULT_BITRATE) -> bytes:
-    """Encode mono PCM to ``fmt`` (mp3, ogg or wav) in one ffmpeg call."""
+def encode_command(fmt: str, bitrate: str, sample_rate: int) -> list[str]:
+    """The ffmpeg command that reads s16le mono PCM on stdin and writes ``fmt`` to stdout."""
     try:
         codec_args = ENCODINGS[fmt]
     except KeyError:
@@ -75,15 +127,23 @@ def encode_audio(pcm: Pcm, fmt: str = "mp3", bitrate: str = DEFAULT_BITRATE) -> 
         ) from None
     args = [
         ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-f", "s16le", "-ar", str(pcm.sample_rate), "-ac", "1", "-i", "pipe:0",
+        "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
         *codec_args,
     ]
     if fmt != "wav":
         args += ["-b:a", bitrate]
-    args.append("pipe:1")
+    # Bit-exact output for identical input: no encoder/version tag that would change the hash.
+    args += ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "pipe:1"]
+    return args
+
+
+def encode_audio(pcm: Pcm, fmt: str = "mp3", bitrate: str = DEFAULT_BITRATE) -> bytes:
+    """Encode mono PCM to ``fmt`` (mp3, ogg or wav) in one ffmpeg call."""
+    args = encode_command(fmt, bitrate, pcm.sample_rate)
     result = subprocess.run(args, input=pcm.to_int16(), capture_output=True, check=False)
     if result.returncode != 0 or not result.stdout:
         raise AudioProcessingError(
             "Không mã hoá được âm thanh.", detail=result.stderr.decode("utf-8", "replace")[-500:]
         )
     return result.stdout
+

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from broadcaster.audio.pcm import Pcm
 from broadcaster.errors import InvalidInput
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from broadcaster.config import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class NoEngines(InvalidInput):
@@ -54,30 +55,40 @@ class EngineChain:
         """The engine names, in the order they are tried."""
         return [engine.name for engine in self.engines]
 
-    def synthesize(self, sentences: Sequence[str], options: SynthesisOptions | None = None) -> ChainResult:
-        """Speak every sentence with one engine; ``EngineError`` naming each failure if none can."""
-        options = options or SynthesisOptions()
-        if not sentences:
-            raise NothingToSay("Bản tin không có câu nào để đọc.", detail="no sentences")
-        # A blank sentence raises NothingToSay from the first engine: bad input, not an engine failure.
+    def first_that_speaks(self, attempt: Callable[[TtsEngine], T]) -> tuple[T, TtsEngine, list[tuple[str, str]]]:
+        """Run ``attempt`` with each engine in turn until one does not raise ``EngineError``.
+
+        Returns what it returned, the engine, and the (engine, message) failures before it. Callers
+        that cache per engine wrap their cached render in ``attempt``, so a fallback's audio is
+        stored under the engine that actually spoke it.
+        """
         failures: list[tuple[str, str]] = []
         details: list[str] = []
         for engine in self.engines:
             try:
-                pcm = [engine.synthesize(sentence, options) for sentence in sentences]
+                return attempt(engine), engine, failures
             except EngineError as exc:
                 log.warning("tts: engine %s failed [%s]: %s", engine.name, exc.code, exc.detail or exc.message)
                 failures.append((engine.name, exc.message))
                 details.append(f"{engine.name}: [{exc.code}] {exc.detail or exc.message}")
-                continue
-            return ChainResult(
-                pcm_per_sentence=pcm,
-                engine=engine.name,
-                voice=options.voice or engine.default_voice(),
-                failures=failures,
-            )
         summary = "; ".join(f"{name}: {message}" for name, message in failures)
         raise EngineError(f"Không bộ đọc nào đọc được bản tin. {summary}", detail=" | ".join(details))
+
+    def synthesize(self, sentences: Sequence[str], options: SynthesisOptions | None = None) -> ChainResult:
+        """Speak every sentence with one engine; ``EngineError`` naming each failure if none can."""
+        chosen = options or SynthesisOptions()
+        if not sentences:
+            raise NothingToSay("Bản tin không có câu nào để đọc.", detail="no sentences")
+        # A blank sentence raises NothingToSay from the first engine: bad input, not an engine failure.
+        pcm, engine, failures = self.first_that_speaks(
+            lambda engine: [engine.synthesize(sentence, chosen) for sentence in sentences]
+        )
+        return ChainResult(
+            pcm_per_sentence=pcm,
+            engine=engine.name,
+            voice=chosen.voice or engine.default_voice(),
+            failures=failures,
+        )
 
     async def synthesize_async(
         self, sentences: Sequence[str], options: SynthesisOptions | None = None

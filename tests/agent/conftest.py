@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# pytest puts only this folder on sys.path; the harness is imported as tests.agent.harness.
-_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
-if _PROJECT_ROOT not in sys.path:
-    sys.path.insert(0, _PROJECT_ROOT)
-
-from tests.agent.harness import SECRET, AgentFactory, AgentProcess, FakeServer, OrderMaker, tone_mp3  # noqa: E402
+from tests.agent.harness import SECRET, AgentFactory, AgentProcess, FakeServer, OrderMaker, tone_mp3
 
 
 @pytest.fixture(scope="session")

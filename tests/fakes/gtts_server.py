@@ -185,6 +185,7 @@ class FakeGttsServer:
                 text, lang, slow = parse_request_body(self.rfile.read(length))
                 reply = server._next_reply()
                 server._arrived(ReceivedRequest(text, lang, slow, self.path, started, reply.status))
+                answered = False
                 try:
                     if reply.delay_s:
                         server._stopping.wait(reply.delay_s)
@@ -195,11 +196,16 @@ class FakeGttsServer:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
+                    # Count the request as done before the body goes out: once the client has the body it
+                    # frees its slot and may send the next one, which must not be counted as overlapping.
+                    answered = True
+                    server._left()
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first (its timeout): nothing to answer
                 finally:
-                    server._left()
+                    if not answered:
+                        server._left()
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output clean

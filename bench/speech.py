@@ -1,0 +1,97 @@
+"""Speech-pipeline benchmark: `say` cold vs raw espeak-ng + ffmpeg, cache hit vs miss, normalization speed.
+
+Run: .venv/bin/python bench/speech.py   (writes bench/results/speech.json)
+
+Target: a cold `say` of a ~60 s bulletin takes at most 2x the raw baseline (the same text spoken by
+libespeak-ng with no normalization, then one plain ffmpeg MP3 encode).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.results_file import write_results  # noqa: E402
+from broadcaster.audio.codec import ffmpeg_exe  # noqa: E402
+from broadcaster.config import load_settings  # noqa: E402
+from broadcaster.speech import SpeechService  # noqa: E402
+from broadcaster.text import measure_throughput  # noqa: E402
+from broadcaster.tts.base import SynthesisOptions, create_engine  # noqa: E402
+
+# About one minute when read: a typical commune bulletin with dates, times, numbers and abbreviations.
+BULLETIN_60S = (
+    "UBND xã An Bình thông báo. Thực hiện Kế hoạch số 45/KH-UBND ngày 05/01/2026 của UBND huyện, "
+    "Trạm Y tế xã tổ chức tiêm vắc-xin sởi, rubella cho trẻ từ 9 tháng đến 5 tuổi. "
+    "Thời gian từ 7h30 đến 11h và từ 13h30 đến 17h, thứ 7 ngày 15/12 và chủ nhật ngày 16/12/2026, "
+    "tại nhà văn hoá thôn Đông và thôn Đoài. Dự kiến có 1.250 trẻ được tiêm, đạt 98,5% kế hoạch. "
+    "Đề nghị các bậc phụ huynh mang theo sổ tiêm chủng và thẻ BHYT của trẻ. "
+    "Dự báo nhiệt độ từ 18 đến 22°C, có mưa 10 đến 20mm, bà con nhớ mang áo mưa. "
+    "Mọi thắc mắc xin liên hệ số điện thoại 0912 345 678 hoặc đường dây nóng 115. "
+    "Xin trân trọng thông báo."
+)
+ROUNDS = 5
+
+
+def raw_baseline(text: str, workdir: Path) -> float:
+    """Seconds for libespeak-ng on the raw text plus one plain ffmpeg MP3 encode (no levelling, no cache)."""
+    engine = create_engine("espeak")
+    started = time.perf_counter()
+    pcm = engine.synthesize(text, SynthesisOptions())
+    subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "s16le", "-ar", str(pcm.sample_rate),
+         "-ac", "1", "-i", "pipe:0", "-c:a", "libmp3lame", "-b:a", "64k", str(workdir / "raw.mp3")],
+        input=pcm.to_int16(), check=True,
+    )
+    return time.perf_counter() - started
+
+
+def say_cold_and_warm(text: str, workdir: Path) -> tuple[float, float, float]:
+    """Seconds for a cold render (empty cache), a cache hit, and the audio's duration."""
+    speech = SpeechService(load_settings(cache_dir=workdir / "cache", data_dir=workdir / "data"))
+    speech.render_text("Khởi động.")  # load the engine library once, as a running server would have
+    started = time.perf_counter()
+    cold = speech.render_text(text)
+    cold_s = time.perf_counter() - started
+    started = time.perf_counter()
+    warm = speech.render_text(text)
+    warm_s = time.perf_counter() - started
+    assert not cold.cache_hit and warm.cache_hit
+    return cold_s, warm_s, cold.duration_s
+
+
+def main() -> None:
+    """Run every measurement ROUNDS times and write the medians."""
+    raw, cold, warm, durations = [], [], [], []
+    for _ in range(ROUNDS):
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            raw.append(raw_baseline(BULLETIN_60S, workdir))
+            cold_s, warm_s, duration = say_cold_and_warm(BULLETIN_60S, workdir)
+            cold.append(cold_s)
+            warm.append(warm_s)
+            durations.append(duration)
+    throughput = measure_throughput(rounds=200)
+    raw_median, cold_median = statistics.median(raw), statistics.median(cold)
+    results = {
+        "bulletin_audio_s": round(statistics.median(durations), 2),
+        "raw_espeak_plus_ffmpeg_s": round(raw_median, 4),
+        "say_cold_s": round(cold_median, 4),
+        "say_cold_over_raw": round(cold_median / raw_median, 2),
+        "target_say_cold_over_raw": 2.0,
+        "cache_miss_s": round(cold_median, 4),
+        "cache_hit_s": round(statistics.median(warm), 5),
+        "cache_miss_over_hit": round(cold_median / statistics.median(warm), 1),
+        "normalize_chars_per_s": round(throughput.characters_per_second),
+        "rounds": ROUNDS,
+    }
+    write_results("speech", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""Loudness measurement: BS.1770 on PCM inside the pipeline (pyloudnorm), EBU R128 on encoded files (ffmpeg).
+
+Two meters on purpose: pyloudnorm is cheap and runs on the PCM while we level it; ffmpeg's
+``ebur128`` filter measures what the speakers will actually play (the decoded MP3), and is what
+tests, the cache metadata and the CLI report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from broadcaster.audio.codec import AudioProcessingError, UnreadableAudio, encode_command, ffmpeg_exe
+from broadcaster.audio.limiter import true_peak_envelope
+from broadcaster.audio.pcm import Pcm
+
+# BS.1770 absolute gate: blocks quieter than this count as silence; a whole signal below it has no
+# integrated loudness, which we report as -inf (ffmpeg prints -70.0 for the same case).
+ABSOLUTE_GATE_LUFS = -70.0
+_BLOCK_S = 0.4
+# Clips shorter than one gating block are measured as if looped to this length.
+_SHORT_CLIP_MEASURE_S = 1.2
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """Integrated loudness (LUFS), true peak (dBTP) and duration of a piece of audio."""
+
+    integrated_lufs: float  # -inf: silent, or too short for one gating block
+    true_peak_dbtp: float  # -inf: digital silence
+    duration_s: float
+
+    def as_json(self) -> dict[str, float | None]:
+        """Plain JSON data; -inf (silence) becomes null."""
+        return {
+            "integrated_lufs": _finite_or_none(self.integrated_lufs),
+            "true_peak_dbtp": _finite_or_none(self.true_peak_dbtp),
+            "duration_s": round(self.duration_s, 4),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Loudness:
+        """The inverse of ``as_json``."""
+        return cls(
+            integrated_lufs=_none_to_inf(data.get("integrated_lufs")),
+            true_peak_dbtp=_none_to_inf(data.get("true_peak_dbtp")),
+            duration_s=float(data["duration_s"]),
+        )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return round(value, 2) if math.isfinite(value) else None
+
+
+def _none_to_inf(value: Any) -> float:
+    return float("-inf") if value is None else float(value)
+
+
+def integrated_lufs(pcm: Pcm) -> float:
+    """BS.1770-4 integrated loudness of PCM in LUFS (pyloudnorm); -inf when nothing passes the gate."""
+    return gated_power(pcm).integrated_lufs
+
+
+@dataclass(frozen=True)
+class GatedPower:
+    """Where a signal's BS.1770 loudness comes from, sample by sample.
+
+    ``weighted_power`` is the K-weighted power of each sample times the number of gated blocks
+    that count it, so ``integrated_lufs`` moves by ``10*log10(sum(weighted_power * g**2) / sum(weighted_power))``
+    when a slowly varying gain ``g`` is applied. The leveller uses this to predict what its limiter
+    does to loudness without measuring again.
+    """
+
+    integrated_lufs: float
+    weighted_power: npt.NDArray[np.float64]
+
+    def change_db(self, gain: npt.NDArray[np.float32]) -> float:
+        """Predicted change of integrated loudness (dB) when the signal is multiplied by ``gain``."""
+        total = float(np.sum(self.weighted_power))
+        if total <= 0:
+            return 0.0
+        after = float(np.dot(self.weighted_power, np.square(gain, dtype=np.float64)))
+        return 10.0 * math.log10(after / total) if after > 0 else float("-inf")
+
+
+def gated_power(pcm: Pcm) -> GatedPower:
+    """Measure ``pcm`` with pyloudnorm and keep the per-sample gated K-weighted power (see GatedPower)."""
+    samples = np.nan_to_num(pcm.samples.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    rate = pcm.sample_rate
+    if len(samples) == 0 or not np.any(samples):
+        return GatedPower(float("-inf"), np.zeros(len(samples)))
+    import pyloudnorm  # imported here: pyloudnorm pulls in scipy.signal, ~0.7 s to import
+
+    meter = pyloudnorm.Meter(rate)
+    weighted = _k_weighted(samples, rate)
+    if len(samples) < _BLOCK_S * rate:
+        # pyloudnorm refuses input shorter than one block. Looping the clip keeps its mean square,
+        # which is what its loudness is; padding with silence would understate it.
+        reps = math.ceil(_SHORT_CLIP_MEASURE_S * rate / len(samples))
+        lufs = float(meter.integrated_loudness(np.tile(samples, reps)))
+        coverage = np.ones(len(samples))
+    else:
+        lufs = float(meter.integrated_loudness(samples))
+        coverage = _gated_coverage(np.asarray(meter.blockwise_loudness, dtype=np.float64), len(samples), rate)
+    if not math.isfinite(lufs) or lufs <= ABSOLUTE_GATE_LUFS:
+        return GatedPower(float("-inf"), np.zeros(len(samples)))
+    return GatedPower(lufs, np.square(weighted) * coverage)
+
+
+def _k_weighted(samples: npt.NDArray[np.float64], rate: int) -> npt.NDArray[np.float64]:
+    # The same two BS.1770 stages pyloudnorm's Meter uses for "K-weighting".
+    from pyloudnorm.iirfilter import IIRfilter
+
+    shelf = IIRfilter(4.0, 1 / math.sqrt(2), 1500.0, rate, "high_shelf")
+    high_pass = IIRfilter(0.0, 0.5, 38.0, rate, "high_pass")
+    return np.asarray(high_pass.apply_filter(shelf.apply_filter(samples)), dtype=np.float64)
+
+
+def _gated_coverage(block_lufs: npt.NDArray[np.float64], length: int, rate: int) -> npt.NDArray[np.float64]:
+    # Re-apply BS.1770's two gates to pyloudnorm's block loudness (its blocks: 400 ms every 100 ms)
+    # and count, per sample, how many of the kept blocks contain it.
+    above_absolute = block_lufs >= ABSOLUTE_GATE_LUFS
+    coverage = np.zeros(length + 1)
+    if not np.any(above_absolute):
+        return coverage[:length]
+    energy = np.power(10.0, (block_lufs[above_absolute] + 0.691) / 10.0)
+    relative_gate = -0.691 + 10.0 * math.log10(float(np.mean(energy))) - 10.0
+    kept = np.flatnonzero(above_absolute & (block_lufs > relative_gate))
+    lower = (_BLOCK_S * (kept * 0.25) * rate).astype(int)
+    upper = np.minimum((_BLOCK_S * (kept * 0.25 + 1) * rate).astype(int), length)
+    np.add.at(coverage, lower, 1.0)
+    np.add.at(coverage, upper, -1.0)
+    return np.cumsum(coverage)[:length]
+
+
+def true_peak_dbtp(pcm: Pcm) -> float:
+    """True peak of PCM in dBTP, from the oversampled envelope; -inf for digital silence."""
+    if len(pcm.samples) == 0:
+        return float("-inf")
+    peak = float(np.max(true_peak_envelope(pcm.samples)))
+    return 20.0 * math.log10(peak) if peak > 0 else float("-inf")
+
+
+def _ebur128_command(input_args: list[str]) -> list[str]:
+    # framelog=quiet: the per-100 ms log lines cost more than the measurement itself.
+    return [
+        ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-progress", "pipe:2",
+        *input_args, "-vn", "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-",
+    ]
+
+
+_INTEGRATED = re.compile(r"^\s*I:\s+(-?[\d.]+) LUFS", re.MULTILINE)
+_PEAK = re.compile(r"^\s*Peak:\s+(-?(?:[\d.]+|inf)) dBFS", re.MULTILINE)
+_OUT_TIME = re.compile(r"^out_time_us=(\d+)", re.MULTILINE)
+
+
+def parse_ebur128(stderr: str) -> Loudness:
+    """Read the summary ffmpeg's ebur128 filter and ``-progress`` print; ValueError if it is absent."""
+    integrated = _INTEGRATED.findall(stderr)
+    peak = _PEAK.findall(stderr)
+    out_time = _OUT_TIME.findall(stderr)
+    if not integrated or not peak:
+        raise ValueError("no ebur128 summary in ffmpeg output")
+    lufs = float(integrated[-1])
+    return Loudness(
+        integrated_lufs=lufs if lufs > ABSOLUTE_GATE_LUFS else float("-inf"),
+        true_peak_dbtp=float(peak[-1]),
+        duration_s=int(out_time[-1]) / 1e6 if out_time else 0.0,
+    )
+
+
+def measure_loudness(encoded: bytes | str | os.PathLike[str]) -> Loudness:
+    """Measure encoded audio as it will play: ffmpeg ebur128 integrated LUFS, true peak and duration."""
+    if not isinstance(encoded, bytes):
+        encoded = Path(encoded)
+        if not encoded.is_file():
+            raise UnreadableAudio(f"Không tìm thấy tệp âm thanh: {encoded.name}.", detail=str(encoded))
+        result = subprocess.run(_ebur128_command(["-i", str(encoded)]), capture_output=True, check=False)
+    else:
+        result = subprocess.run(
+            _ebur128_command(["-i", "pipe:0"]), input=encoded, capture_output=True, check=False
+        )
+    stderr = result.stderr.decode("utf-8", "replace")
+    try:
+        if result.returncode != 0:
+            raise ValueError(f"ffmpeg exit {result.returncode}")
+        return parse_ebur128(stderr)
+    except ValueError:
+        raise UnreadableAudio(
+            "Không đo được độ lớn: tệp không phải là âm thanh đọc được.", detail=stderr[-500:]
+        ) from None
+
+
+def encode_and_measure(pcm: Pcm, fmt: str, bitrate: str) -> tuple[bytes, Loudness]:
+    """Encode PCM and measure the encoded stream with ebur128 in parallel, in two piped ffmpeg processes.
+
+    The measuring process decodes the encoder's output as it is produced, so the measurement of
+    what the speakers will play costs almost no wall time on a machine with two cores.
+    """
+    encoder = subprocess.Popen(
+        encode_command(fmt, bitrate, pcm.sample_rate),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    meter = subprocess.Popen(
+        _ebur128_command(["-f", fmt, "-i", "pipe:0"]),
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    assert encoder.stdin and encoder.stdout and encoder.stderr and meter.stdin and meter.stderr
+    encoder_errors: list[bytes] = []
+    meter_output: list[bytes] = []
+    threads = [
+        threading.Thread(target=_feed, args=(encoder.stdin, pcm.to_int16()), daemon=True),
+        threading.Thread(target=_drain, args=(encoder.stderr, encoder_errors), daemon=True),
+        threading.Thread(target=_drain, args=(meter.stderr, meter_output), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    chunks: list[bytes] = []
+    meter_alive = True
+    try:
+        while chunk := encoder.stdout.read(1 << 16):
+            chunks.append(chunk)
+            if meter_alive:
+                try:
+                    meter.stdin.write(chunk)
+                except BrokenPipeError:
+                    meter_alive = False  # reported below from its exit status
+    finally:
+        _close_quietly(meter.stdin)
+        encoder_code = encoder.wait()
+        meter_code = meter.wait()
+        for thread in threads:
+            thread.join()
+    data = b"".join(chunks)
+    if encoder_code != 0 or not data:
+        raise AudioProcessingError(
+            "Không mã hoá được âm thanh.", detail=b"".join(encoder_errors).decode("utf-8", "replace")[-500:]
+        )
+    stderr = b"".join(meter_output).decode("utf-8", "replace")
+    try:
+        if meter_code != 0:
+            raise ValueError(f"ffmpeg exit {meter_code}")
+        return data, parse_ebur128(stderr)
+    except ValueError:
+        raise AudioProcessingError("Không đo được độ lớn âm thanh đã mã hoá.", detail=stderr[-500:]) from None
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    try:
+        pipe.write(data)
+    except BrokenPipeError:
+        pass  # the encoder died; its exit status tells the story
+    finally:
+        _close_quietly(pipe)
+
+
+def _drain(pipe: IO[bytes], into: list[bytes]) -> None:
+    into.append(pipe.read())
+
+
+def _close_quietly(pipe: IO[bytes]) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        pipe.close()

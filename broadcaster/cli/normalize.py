@@ -1,0 +1,115 @@
+"""``broadcaster normalize``: print the spoken form of Vietnamese bulletin text.
+
+With a TEXT argument the whole text is checked and printed on one line. Without it, standard
+input is read as a stream: one output line per input line (an empty line gives an empty line),
+each written and flushed before the next line is read, so it can sit in a pipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from broadcaster.errors import BroadcasterError
+from broadcaster.text import (
+    MAX_BULLETIN_CHARS,
+    InvalidEncoding,
+    Lexicon,
+    TextTooLong,
+    load_lexicon,
+    normalize,
+    validate_bulletin_text,
+)
+from broadcaster.text.validation import vietnamese_count
+
+# A UTF-8 character is at most 4 bytes: a line longer than this cannot be within the limit,
+# and reading stops there instead of holding an endless line in memory.
+_MAX_LINE_BYTES = 4 * MAX_BULLETIN_CHARS + 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``normalize`` subcommand."""
+    parser = subparsers.add_parser(
+        "normalize",
+        help="in cách đọc của văn bản (số, ngày giờ, viết tắt...) như phát thanh viên đọc",
+        description=(
+            "In dạng đọc của văn bản tiếng Việt. Không có TEXT thì đọc từng dòng từ đầu vào chuẩn "
+            "và in đúng một dòng kết quả cho mỗi dòng."
+        ),
+    )
+    parser.add_argument("text", nargs="?", metavar="TEXT", help="văn bản cần chuẩn hóa")
+    parser.add_argument(
+        "--lexicon",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="tệp từ điển TSV của xã (viết<Tab>đọc); có thể lặp lại, tệp sau ghi đè tệp trước",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Normalize the argument, or standard input line by line."""
+    _use_utf8(sys.stdout)
+    _use_utf8(sys.stderr)
+    lexicon = load_lexicon(args.lexicon)
+    if args.text is not None:
+        text = validate_bulletin_text(args.text, lexicon)
+        print(normalize(text, lexicon))
+        return 0
+    try:
+        return stream(sys.stdin.buffer, sys.stdout, lexicon)
+    except BrokenPipeError:
+        # The reader went away (e.g. "| head -1"): stop quietly, as line filters do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def stream(source: BinaryIO, sink: TextIO, lexicon: Lexicon) -> int:
+    """Normalize ``source`` line by line into ``sink``; stop at the first bad line with its number."""
+    offset = 0
+    number = 0
+    while True:
+        raw = source.readline(_MAX_LINE_BYTES)
+        if not raw:
+            return 0
+        number += 1
+        if len(raw) >= _MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raise TextTooLong(
+                f"Dòng {number} dài hơn giới hạn {vietnamese_count(MAX_BULLETIN_CHARS)} ký tự của một bản tin."
+            )
+        line = _decode(raw, number, offset).rstrip("\r\n")
+        offset += len(raw)
+        if line.strip():
+            try:
+                text = validate_bulletin_text(line, lexicon)
+            except BroadcasterError as error:
+                raise type(error)(f"Dòng {number}: {error.message}", code=error.code, detail=error.detail) from error
+            line = normalize(text, lexicon)
+        else:
+            line = ""
+        sink.write(line + "\n")
+        sink.flush()
+
+
+def _decode(raw: bytes, number: int, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidEncoding(
+            f"Dòng {number} không phải văn bản UTF-8: byte thứ {error.start + 1} của dòng "
+            f"(byte {offset + error.start + 1} của đầu vào, giá trị 0x{raw[error.start]:02X}) không hợp lệ. "
+            "Hãy lưu tệp bằng mã UTF-8.",
+            detail=str(error),
+        ) from error
+
+
+def _use_utf8(stream_: TextIO) -> None:
+    # Under a C/POSIX locale Python may pick ASCII; Vietnamese must still come out.
+    if isinstance(stream_, io.TextIOWrapper) and (stream_.encoding or "").lower().replace("-", "") != "utf8":
+        stream_.reconfigure(encoding="utf-8", errors="backslashreplace")

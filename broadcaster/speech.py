@@ -1,0 +1,215 @@
+"""The speech service: bulletin text (or a recording) in, levelled and cached broadcast audio out.
+
+    text ─ validate ─ normalize ─ split into sentences ─ engine (first of the chain that speaks)
+         ─ render (pauses, repeats, chimes, −16 LUFS, encode once) ─ cache (by content)
+
+A programme (one session at one cluster) is built from *masters*: each bulletin rendered with its
+repeats, levelled, and kept lossless (WAV) in the cache. The programme joins the masters between the
+intro and outro chimes and is encoded to MP3 once, so no audio is ever encoded twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from broadcaster.audio.codec import decode_audio
+from broadcaster.audio.render import RENDER_VERSION, RenderOptions, render, render_upload
+from broadcaster.cache import AudioCache, CacheEntry, cache_key, canonical_json, upload_cache_key
+from broadcaster.config import Settings
+from broadcaster.errors import InvalidInput
+from broadcaster.text import Lexicon, load_lexicon, normalize, split_sentences, validate_bulletin_text
+from broadcaster.tts.base import SynthesisOptions, TtsEngine
+from broadcaster.tts.chain import EngineChain, build_chain
+
+# Lossless format of masters: they are joined into programmes and encoded only there.
+MASTER_FORMAT = "wav"
+# Silence between two bulletins of a programme (longer than the pause between sentences).
+GAP_BETWEEN_BULLETINS_S = 1.5
+# gTTS takes at most 100 characters a request; one sentence list serves every engine.
+SENTENCE_MAX_CHARS = 100
+# Announcer pace of the default voice, measured on espeak-ng "vi" at 150 wpm with pauses.
+SYLLABLES_PER_SECOND = 3.5
+_SYLLABLE = re.compile(r"\w+")
+
+
+class UploadMissing(InvalidInput):
+    """The recording a bulletin names is not stored."""
+
+    code = "upload_missing"
+
+
+@dataclass(frozen=True)
+class RenderedAudio:
+    """A cached, encoded file ready to serve or air, with its provenance and measured loudness."""
+
+    path: Path
+    sha256: str
+    size: int
+    duration_s: float
+    engine: str  # the engine that actually spoke ("upload" for recordings, "programme" for programmes)
+    voice: str
+    cache_hit: bool
+    integrated_lufs: float
+    true_peak_dbtp: float
+    fmt: str
+
+    @classmethod
+    def from_entry(cls, entry: CacheEntry, *, engine: str, voice: str) -> RenderedAudio:
+        """Describe a cache entry."""
+        return cls(
+            path=entry.path,
+            sha256=entry.audio_sha256,
+            size=entry.size,
+            duration_s=entry.duration_s,
+            engine=engine,
+            voice=voice,
+            cache_hit=entry.hit,
+            integrated_lufs=entry.loudness.integrated_lufs,
+            true_peak_dbtp=entry.loudness.true_peak_dbtp,
+            fmt=entry.fmt,
+        )
+
+
+@dataclass(frozen=True)
+class ProgrammePiece:
+    """One bulletin in a programme: its text or its uploaded recording, read ``repeat`` times."""
+
+    text: str | None = None
+    upload: Path | None = None
+    repeat: int = 1
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.upload is None):
+            raise ValueError("a programme piece has either text or an upload")
+
+
+class SpeechService:
+    """Renders bulletins, uploads and programmes through the engine chain and the audio cache."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cache: AudioCache | None = None,
+        *,
+        chain: EngineChain | None = None,
+        lexicon: Lexicon | None = None,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache if cache is not None else AudioCache(settings.cache_dir, settings.cache_max_bytes)
+        self.chain = chain if chain is not None else build_chain(settings)
+        self.lexicon = lexicon if lexicon is not None else load_lexicon(settings.lexicon_paths)
+        self.synthesis = SynthesisOptions(voice=settings.voice)
+
+    def spoken_form(self, text: str) -> str:
+        """The validated text as the announcer reads it (what the engines are given)."""
+        return normalize(validate_bulletin_text(text), self.lexicon)
+
+    def render_text(
+        self, text: str, *, repeat: int = 1, chime: bool = False, fmt: str = "mp3"
+    ) -> RenderedAudio:
+        """Speak a bulletin: the first engine of the chain that can, cached per engine."""
+        spoken = self.spoken_form(text)
+        sentences = split_sentences(spoken, max_chars=SENTENCE_MAX_CHARS)
+        options = RenderOptions(repeat=repeat, chime=chime, fmt=fmt)
+
+        def speak_and_render(engine: TtsEngine) -> CacheEntry:
+            voice = self.synthesis.voice or engine.default_voice()
+            key = cache_key(spoken, engine.name, self.synthesis, options, voice=voice)
+
+            def produce():  # type: ignore[no-untyped-def]
+                pieces = [engine.synthesize(sentence, self.synthesis) for sentence in sentences]
+                return render(pieces, options).with_info(
+                    text=text, spoken_text=spoken, engine=engine.name, voice=voice
+                )
+
+            return self.cache.get_or_create(key, produce)
+
+        entry, engine, _failures = self.chain.first_that_speaks(speak_and_render)
+        return RenderedAudio.from_entry(
+            entry, engine=engine.name, voice=self.synthesis.voice or engine.default_voice()
+        )
+
+    def render_upload(
+        self, upload: Path, *, repeat: int = 1, chime: bool = False, fmt: str = "mp3"
+    ) -> RenderedAudio:
+        """Level and encode a recording (any format ffmpeg reads), cached by the recording's content."""
+        if not upload.is_file():
+            raise UploadMissing("Không tìm thấy tệp ghi âm của bản tin.", detail=str(upload))
+        options = RenderOptions(repeat=repeat, chime=chime, fmt=fmt)
+        upload_sha256 = _file_sha256(upload)
+        key = upload_cache_key(upload_sha256, options)
+        entry = self.cache.get_or_create(
+            key,
+            lambda: render_upload(
+                upload,
+                options,
+                max_bytes=self.settings.upload_max_bytes,
+                max_duration_s=self.settings.upload_max_duration_s,
+            ).with_info(engine="upload", voice="recording", upload_sha256=upload_sha256),
+        )
+        return RenderedAudio.from_entry(entry, engine="upload", voice="recording")
+
+    def master(self, piece: ProgrammePiece) -> RenderedAudio:
+        """The piece with its repeats, levelled and lossless: the building block of programmes."""
+        if piece.text is not None:
+            return self.render_text(piece.text, repeat=piece.repeat, fmt=MASTER_FORMAT)
+        assert piece.upload is not None
+        return self.render_upload(piece.upload, repeat=piece.repeat, fmt=MASTER_FORMAT)
+
+    def piece_duration_s(self, piece: ProgrammePiece) -> float:
+        """Exact playing time of the piece with its repeats (renders it through the cache)."""
+        return self.master(piece).duration_s
+
+    def estimate_duration_s(self, text: str) -> float:
+        """An instant estimate of the spoken time of ``text``, from its syllable count."""
+        return len(_SYLLABLE.findall(normalize(text, self.lexicon))) / SYLLABLES_PER_SECOND
+
+    def render_programme(self, pieces: Sequence[ProgrammePiece], *, chime: bool = True) -> RenderedAudio:
+        """One session's programme: the pieces' masters between the chimes, encoded once to MP3."""
+        if not pieces:
+            raise InvalidInput("Chương trình phát không có bản tin nào.", code="programme_empty")
+        masters = [self.master(piece) for piece in pieces]
+        options = RenderOptions(sentence_pause_s=GAP_BETWEEN_BULLETINS_S, chime=chime)
+        key = hashlib.sha256(
+            canonical_json(
+                {
+                    "kind": "programme",
+                    "masters": [m.sha256 for m in masters],
+                    "render": options.cache_fields(),
+                    "render_version": RENDER_VERSION,
+                }
+            )
+        ).hexdigest()
+        engines = ",".join(sorted({m.engine for m in masters}))
+        entry = self.cache.get_or_create(
+            key,
+            lambda: render([decode_audio(m.path) for m in masters], options).with_info(
+                engine=engines, voice="programme", masters=[m.sha256 for m in masters]
+            ),
+        )
+        return RenderedAudio.from_entry(entry, engine=engines, voice="programme")
+
+    def audio_path(self, sha256: str) -> Path | None:
+        """The cached file whose own content hash is ``sha256`` (what speakers download)."""
+        return self.cache.path_for_audio_sha256(sha256)
+
+    async def arender_text(self, text: str, **options: object) -> RenderedAudio:
+        """``render_text`` in a worker thread, for the event loop."""
+        return await asyncio.to_thread(self.render_text, text, **options)  # type: ignore[arg-type]
+
+    async def arender_programme(self, pieces: Sequence[ProgrammePiece], *, chime: bool = True) -> RenderedAudio:
+        """``render_programme`` in a worker thread, for the event loop."""
+        return await asyncio.to_thread(self.render_programme, list(pieces), chime=chime)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

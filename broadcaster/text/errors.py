@@ -1,0 +1,63 @@
+"""Errors of the text family: bad bulletin text and bad lexicon files.
+
+All are :class:`~broadcaster.errors.InvalidInput` (the caller must change the text or the
+file) except a missing lexicon file, which is :class:`~broadcaster.errors.NotFound`.
+"""
+
+from __future__ import annotations
+
+from broadcaster.errors import InvalidInput, NotFound
+
+
+class TextError(InvalidInput):
+    """The bulletin text cannot be read aloud as it is."""
+
+    code = "text_invalid"
+
+
+class EmptyText(TextError):
+    """Nothing but whitespace."""
+
+    code = "text_empty"
+
+
+class TextTooLong(TextError):
+    """Longer than a bulletin may be."""
+
+    code = "text_too_long"
+
+
+class NothingToSpeak(TextError):
+    """Only emoji, symbols or punctuation: no word would be spoken."""
+
+    code = "text_nothing_to_speak"
+
+
+class ControlCharacters(TextError):
+    """Control characters other than tab and line breaks."""
+
+    code = "text_control_characters"
+
+
+class InvalidUnicode(TextError):
+    """Lone surrogates: the text was not decoded from valid UTF-8."""
+
+    code = "text_invalid_unicode"
+
+
+class InvalidEncoding(TextError):
+    """Bytes that are not UTF-8 (standard input of the CLI)."""
+
+    code = "text_invalid_encoding"
+
+
+class LexiconMalformed(InvalidInput):
+    """A lexicon file line is not ``written<TAB>spoken``."""
+
+    code = "lexicon_malformed"
+
+
+class LexiconNotFound(NotFound):
+    """A lexicon file that does not exist or cannot be read."""
+
+    code = "lexicon_not_found"
