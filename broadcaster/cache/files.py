@@ -1,0 +1,126 @@
+"""The cache directory on disk: entry file names, atomic writes, the pins file, and the start-up scan.
+
+Every write goes through a temporary file (``.tmp-*``) that is fsynced and then renamed over its
+target, so a reader (or a crash) sees the old file or the complete new one, never a part. Temporary
+files left by a crash are removed by ``scan_directory`` once they are old enough not to belong to
+another process that is writing right now.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from broadcaster.audio.codec import ENCODINGS
+from broadcaster.cache.keys import AUDIO_NAME, KEY, SIDECAR_NAME
+
+log = logging.getLogger(__name__)
+
+PINS_FILE = "pins.json"
+TEMP_PREFIX = ".tmp-"
+
+
+@dataclass
+class DirectoryListing:
+    """What a scan of the cache directory found, by key."""
+
+    audio: dict[str, tuple[str, float]]  # key -> (format, age in seconds)
+    sidecars: set[str]
+
+
+def audio_path(directory: Path, key: str, fmt: str) -> Path:
+    """Where the audio of ``key`` in format ``fmt`` lives."""
+    return directory / f"{key}.{fmt}"
+
+
+def sidecar_path(directory: Path, key: str) -> Path:
+    """Where the sidecar (the commit marker) of ``key`` lives."""
+    return directory / f"{key}.json"
+
+
+def sidecar_bytes(data: Mapping[str, Any]) -> bytes:
+    """Readable JSON for sidecars and the pins file (not for hashing: see ``canonical_json``)."""
+    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True, default=str).encode("utf-8")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the complete new one, never a part."""
+    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{uuid.uuid4().hex}")
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the renames in ``directory`` durable, where the platform allows it."""
+    # Not possible (nor needed) on every platform, hence the suppressed OSError.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def delete_entry_files(directory: Path, key: str) -> None:
+    """Remove the sidecar, then every audio file, of ``key`` (missing ones are fine)."""
+    # The sidecar goes first: without it the entry is uncommitted, whatever happens next.
+    with contextlib.suppress(FileNotFoundError):
+        sidecar_path(directory, key).unlink()
+    for fmt in ENCODINGS:
+        with contextlib.suppress(FileNotFoundError):
+            audio_path(directory, key, fmt).unlink()
+
+
+def scan_directory(directory: Path, now: float, stale_temp_after_s: float) -> DirectoryListing:
+    """List the entry files in ``directory`` and remove temporary files older than ``stale_temp_after_s``."""
+    audio: dict[str, tuple[str, float]] = {}
+    sidecars: set[str] = set()
+    for item in os.scandir(directory):
+        if not item.is_file(follow_symlinks=False):
+            continue
+        age = now - item.stat().st_mtime
+        if item.name.startswith(TEMP_PREFIX):
+            if age >= stale_temp_after_s:
+                log.info("removing stray temporary file %s from the audio cache", item.name)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(item.path)
+        elif match := AUDIO_NAME.match(item.name):
+            audio[match["key"]] = (match["fmt"], age)
+        elif match := SIDECAR_NAME.match(item.name):
+            sidecars.add(match["key"])
+    return DirectoryListing(audio, sidecars)
+
+
+def load_pins(directory: Path) -> dict[str, set[str]]:
+    """The pins saved in ``directory`` (key -> holders); none if the file is absent or unreadable."""
+    path = directory / PINS_FILE
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {key: set(holders) for key, holders in raw["pins"].items() if KEY.match(key)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        # Pins are only ever written atomically, so this is outside damage; say so loudly.
+        log.error("audio cache pins file %s is unreadable (%s); starting with no pins", path, error)
+        return {}
+
+
+def save_pins(directory: Path, pins: Mapping[str, set[str]]) -> None:
+    """Write the pins (key -> holders) to ``directory`` atomically."""
+    data = {"version": 1, "pins": {key: sorted(holders) for key, holders in sorted(pins.items())}}
+    atomic_write(directory / PINS_FILE, sidecar_bytes(data))
