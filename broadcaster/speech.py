@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from broadcaster.audio import render as rendering
 from broadcaster.audio.codec import decode_audio
 from broadcaster.audio.render import RENDER_VERSION, RenderOptions, render, render_upload
 from broadcaster.cache import AudioCache, CacheEntry, cache_key, canonical_json, upload_cache_key
@@ -121,7 +122,7 @@ class SpeechService:
             voice = self.synthesis.voice or engine.default_voice()
             key = cache_key(spoken, engine.name, self.synthesis, options, voice=voice)
 
-            def produce():  # type: ignore[no-untyped-def]
+            def produce() -> rendering.RenderedAudio:
                 pieces = [engine.synthesize(sentence, self.synthesis) for sentence in sentences]
                 return render(pieces, options).with_info(
                     text=text, spoken_text=spoken, engine=engine.name, voice=voice
@@ -198,9 +199,9 @@ class SpeechService:
         """The cached file whose own content hash is ``sha256`` (what speakers download)."""
         return self.cache.path_for_audio_sha256(sha256)
 
-    async def arender_text(self, text: str, **options: object) -> RenderedAudio:
+    async def arender_text(self, text: str, *, repeat: int = 1, chime: bool = False) -> RenderedAudio:
         """``render_text`` in a worker thread, for the event loop."""
-        return await asyncio.to_thread(self.render_text, text, **options)  # type: ignore[arg-type]
+        return await asyncio.to_thread(lambda: self.render_text(text, repeat=repeat, chime=chime))
 
     async def arender_programme(self, pieces: Sequence[ProgrammePiece], *, chime: bool = True) -> RenderedAudio:
         """``render_programme`` in a worker thread, for the event loop."""
