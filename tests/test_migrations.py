@@ -1,0 +1,47 @@
+"""The Alembic migrations build exactly the schema the models describe, and the audit log is append-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from broadcaster.db import Database
+from broadcaster.migrations.env_support import include_object
+from broadcaster.models import AuditEvent, Base
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    db.upgrade()
+    return db
+
+
+def test_migrations_match_the_models(database: Database) -> None:
+    with database.engine.connect() as connection:
+        # A table APScheduler owns must not show up as a difference.
+        connection.execute(sa.text("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY)"))
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_upgrading_twice_changes_nothing(database: Database) -> None:
+    database.upgrade()
+    with database.engine.connect() as connection:
+        version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert version.startswith("000")
+
+
+def test_audit_events_cannot_be_changed_or_deleted(database: Database) -> None:
+    with database.session() as session:
+        session.add(AuditEvent(action="submit", object_type="bulletin", object_id=1))
+    for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
+        with pytest.raises(sa.exc.IntegrityError, match="append-only"), database.session() as session:
+            session.execute(sa.text(statement))
+    with database.session() as session:
+        assert session.scalars(sa.select(AuditEvent.action)).all() == ["submit"]
