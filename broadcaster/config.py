@@ -30,6 +30,59 @@ class Settings(BaseSettings):
     gtts_base_url: str = Field(default="https://translate.google.com", description="gTTS endpoint host")
     gtts_timeout_s: float = Field(default=10.0, gt=0)
     public_url: str = Field(default="http://127.0.0.1:8000")
+    # Service (API) settings.
+    run_scheduler: bool = Field(default=True, description="start the broadcast scheduler with the API")
+    upload_max_bytes: int = Field(default=50 * 1024**2, ge=1024, description="largest recording accepted")
+    upload_max_duration_s: float = Field(default=900.0, gt=0, description="longest recording accepted")
+    request_max_bytes: int = Field(default=1024**2, ge=1024, description="largest JSON request body")
+    token_ttl_days: int = Field(default=90, ge=1, description="lifetime of an API token")
+    # Scheduler settings (see docs/scheduling.md for why these values).
+    lead_time_s: float = Field(default=600.0, ge=0, description="compose a session this long before it starts")
+    misfire_grace_s: float = Field(
+        default=1800.0, gt=0, description="a session may still air this long after its start; later it is missed"
+    )
+    prompt_delay_s: float = Field(
+        default=5.0, ge=0, description="play_at = now + this for emergencies and late sessions"
+    )
+    scheduler_lease_ttl_s: float = Field(default=30.0, gt=0, description="a leader that stops renewing loses it")
+    scheduler_lease_renew_s: float = Field(default=10.0, gt=0, description="renew (or, on standby, retry) interval")
+    scheduler_horizon_s: float = Field(default=2 * 86400.0, gt=0, description="plan session jobs this far ahead")
+    scheduler_lookback_s: float = Field(
+        default=7 * 86400.0, ge=0, description="on start, sessions this far back that never ran are recorded"
+    )
+    scheduler_housekeeping_s: float = Field(default=900.0, gt=0, description="re-plan and expire bulletins")
+    scheduler_workers: int = Field(default=2, ge=1, le=16, description="threads composing programmes")
+    handoff: str = Field(
+        default="record",
+        description="hand-off: 'record' (memory), 'record:/path.jsonl' (JSON lines), 'deliver' (to the clusters)",
+    )
+    # Delivery settings (docs/delivery.md); handoff "deliver" sends signed orders to the clusters.
+    audio_base_url: str | None = Field(
+        default=None, description="where agents download audio; default {public_url}/audio (a CDN may front it)"
+    )
+    agent_heartbeat_interval_s: float = Field(
+        default=60.0, gt=0, description="agents' heartbeat interval; a cluster is offline after 2.5 without one"
+    )
+    delivery_concurrency: int = Field(default=64, ge=1, le=4096, description="orders being sent at the same time")
+    delivery_timeout_s: float = Field(default=10.0, gt=0, description="one attempt to hand an order to an agent")
+    delivery_retry_initial_s: float = Field(default=1.0, gt=0, description="first retry delay; doubles each time")
+    delivery_retry_max_s: float = Field(default=30.0, gt=0, description="longest delay between two retries")
+    # Web pages (broadcaster/web): sessions are server-side records (see broadcaster/web/security.py).
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure session cookies; default: on when public_url is https"
+    )
+    web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="lifetime of a page login")
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="failed logins of one account before it is paused (per window)"
+    )
+    login_window_s: float = Field(default=900.0, gt=0, description="window and pause length of the login limit")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether page cookies carry the Secure flag (explicit setting, else an https public_url)."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_url.lower().startswith("https://")
 
     @property
     def effective_database_url(self) -> str:

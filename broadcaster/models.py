@@ -283,6 +283,11 @@ class AiringItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     airing_id: Mapped[int] = mapped_column(ForeignKey("airings.id", ondelete="CASCADE"), index=True)
     bulletin_id: Mapped[int] = mapped_column(ForeignKey("bulletins.id", ondelete="CASCADE"), index=True)
+    # Items are per cluster: a commune's clusters hear different bulletins (targets) and fill up
+    # differently, so one bulletin can be included at one cluster and deferred at another.
+    cluster_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clusters.id", ondelete="CASCADE"), index=True, default=None
+    )
     position: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[AiringItemStatus] = mapped_column(_enum(AiringItemStatus))
     duration_s: Mapped[float | None] = mapped_column(default=None)  # with repeats
@@ -342,3 +347,55 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class OrderStatus(enum.StrEnum):
+    """Where one signed order stands on its way to its cluster (the transport's view)."""
+
+    QUEUED = "queued"  # signed and stored; being delivered, with retries
+    ACCEPTED = "accepted"  # the agent (or the transport's medium) took it
+    REFUSED = "refused"  # the agent refused it; last_error says why
+    EXPIRED = "expired"  # not delivered before expires_at
+    CANCELLED = "cancelled"  # withdrawn before delivery (a stop, or a newer programme for the airing)
+
+
+class DeliveryOrder(Base):
+    """One signed order to one cluster, kept exactly as signed: the server's outbox, resumed after a restart.
+
+    Apart from ``Delivery`` (which programming rewrites when it composes an airing again) so that
+    re-handing off the same airing finds the order already issued and sends the same bytes.
+    """
+
+    __tablename__ = "delivery_orders"
+    __table_args__ = (Index("ix_delivery_orders_airing_cluster", "airing_id", "cluster_id"),)
+
+    order_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    airing_id: Mapped[int] = mapped_column(ForeignKey("airings.id", ondelete="CASCADE"))
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "play" or "stop"
+    priority: Mapped[Priority] = mapped_column(_enum(Priority))
+    seq: Mapped[int] = mapped_column(Integer)
+    envelope: Mapped[str] = mapped_column(Text)  # the signed JSON, byte for byte as sent
+    audio_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus), default=OrderStatus.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    play_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AgentReportRecord(Base):
+    """One report an agent sent, kept once per report_id (agents resend a batch whose answer was lost)."""
+
+    __tablename__ = "agent_reports"
+
+    report_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(20))
+    order_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
+    at: Mapped[datetime] = mapped_column()  # the agent's clock
+    received_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)

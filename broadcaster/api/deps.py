@@ -1,0 +1,112 @@
+"""Dependencies of the routers, as ``Annotated`` aliases: the runtime, a DB session, the current user, services."""
+
+from __future__ import annotations
+
+import email.message
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from broadcaster.api.errors import UnsupportedMediaType
+from broadcaster.api.runtime import Runtime
+from broadcaster.config import Settings
+from broadcaster.models import User
+from broadcaster.services import auth
+from broadcaster.services.bulletins import BulletinService
+from broadcaster.services.workflow import Workflow
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The runtime the lifespan built."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    """The app's settings."""
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    """A session for this request. Services commit their own work; anything left uncommitted is rolled back."""
+    with runtime.db.session_factory() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="Mã truy cập lấy từ POST /api/v1/auth/token")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def bearer_token(credentials: BearerCredentials) -> str | None:
+    """The raw bearer token, if one was sent."""
+    return credentials.credentials if credentials is not None else None
+
+
+BearerToken = Annotated[str | None, Depends(bearer_token)]
+
+
+def get_current_user(session: DbSession, token: BearerToken) -> User:
+    """The user the bearer token belongs to; 401 without a valid token."""
+    return auth.authenticate(session, token)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_bulletins(session: DbSession, runtime: RuntimeDep) -> BulletinService:
+    """The bulletin service on this request's session."""
+    return BulletinService(session, clock=runtime.clock, uploads=runtime.uploads)
+
+
+Bulletins = Annotated[BulletinService, Depends(get_bulletins)]
+
+
+def get_workflow(bulletins: Bulletins, runtime: RuntimeDep) -> Workflow:
+    """The workflow service on this request's session; programming is built only if an emergency needs it."""
+    return Workflow(bulletins, programming=lambda: runtime.programming)
+
+
+WorkflowDep = Annotated[Workflow, Depends(get_workflow)]
+
+
+def _media_type(request: Request) -> str | None:
+    header = request.headers.get("content-type")
+    if header is None:
+        return None
+    message = email.message.Message()
+    message["content-type"] = header
+    return message.get_content_type()
+
+
+def _has_body(request: Request) -> bool:
+    return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+
+
+def expect_json(request: Request) -> None:
+    """415 unless a request body, if any, is declared as JSON."""
+    media_type = _media_type(request)
+    if _has_body(request) and not (media_type == "application/json" or (media_type or "").endswith("+json")):
+        raise UnsupportedMediaType("Nội dung phải là JSON (Content-Type: application/json).",
+                                   detail=f"content-type {media_type}")
+
+
+def expect_multipart(request: Request) -> None:
+    """415 unless the request body is a multipart form (a file upload)."""
+    if _media_type(request) != "multipart/form-data":
+        raise UnsupportedMediaType("Tệp ghi âm phải gửi dạng multipart/form-data (trường «file»).",
+                                   detail=f"content-type {_media_type(request)}")
+
+
+JsonBody = Depends(expect_json)
+MultipartBody = Depends(expect_multipart)

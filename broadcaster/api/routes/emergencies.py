@@ -1,0 +1,45 @@
+"""Emergencies: an approver airs a bulletin at once, bypassing the timetable and pre-empting what plays.
+
+An emergency is stopped by cancelling it (POST /bulletins/{id}/cancel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from broadcaster.api.deps import CurrentUser, JsonBody, WorkflowDep
+from broadcaster.api.routes.bulletins import IdempotencyKey
+from broadcaster.api.schemas.bulletins import BulletinOut, EmergencyCreate, EmergencyOut
+from broadcaster.api.schemas.common import ERROR_RESPONSES
+from broadcaster.services.workflow import EmergencyResult
+
+router = APIRouter(prefix="/emergencies", tags=["phát khẩn"], responses=ERROR_RESPONSES)
+
+
+def emergency_out(result: EmergencyResult) -> EmergencyOut:
+    """The response body for an emergency the workflow handled."""
+    return EmergencyOut(bulletin=BulletinOut.of(result.bulletin), airing=_describe(result.airing))
+
+
+def _describe(airing: Any) -> dict[str, Any] | None:
+    if airing is None:
+        return None
+    if dataclasses.is_dataclass(airing) and not isinstance(airing, type):
+        return {k: v for k, v in dataclasses.asdict(airing).items() if isinstance(v, str | int | float | bool | None)}
+    if isinstance(airing, int):
+        return {"airing_id": airing}
+    return {"result": str(airing)}
+
+
+@router.post("", response_model=EmergencyOut, status_code=status.HTTP_201_CREATED, dependencies=[JsonBody],
+             responses={200: {"model": EmergencyOut, "description": "Gửi lại với cùng Idempotency-Key"}})
+def send_emergency(body: EmergencyCreate, user: CurrentUser, workflow: WorkflowDep, response: Response,
+                   idempotency_key: IdempotencyKey = None) -> EmergencyOut:
+    """Air a text bulletin at once as an emergency (approver)."""
+    result = workflow.send_emergency(user, body.fields(), idempotency_key=idempotency_key)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return emergency_out(result)

@@ -1,0 +1,139 @@
+"""The long-lived parts of a running app (database, stores, services, scheduler), built by its lifespan.
+
+The speech and programming services are built on first use, or at start-up when the scheduler
+runs (it needs them); their modules are imported only then.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from broadcaster.clock import Clock, SystemClock
+from broadcaster.config import Settings
+from broadcaster.db import Database
+from broadcaster.errors import ServiceFailure
+from broadcaster.uploads import UploadStore
+
+if TYPE_CHECKING:
+    from broadcaster.services.delivery import DeliveryService
+    from broadcaster.services.handoff import ProgrammeHandoff
+    from broadcaster.services.programming import ProgrammingService
+    from broadcaster.speech import SpeechService
+    from broadcaster.timetable import Timetable
+
+
+class ComponentUnavailable(ServiceFailure):
+    """A part of the service (speech, programming) could not be started."""
+
+    code = "component_unavailable"
+
+
+class Runtime:
+    """The long-lived parts of one running app: database, stores, services, scheduler."""
+
+    def __init__(self, settings: Settings, *, handoff: ProgrammeHandoff | None = None,
+                 clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.db = Database(settings.effective_database_url)
+        self.uploads = UploadStore(settings.data_dir / "uploads", max_bytes=settings.upload_max_bytes,
+                                   max_duration_s=settings.upload_max_duration_s)
+        self._handoff = handoff
+        self._speech: SpeechService | None = None
+        self._programming: ProgrammingService | None = None
+        self._timetables: dict[str, Timetable] | None = None
+        self.scheduler: Any = None
+        self.delivery: DeliveryService | None = None  # with handoff "deliver": sends orders to the clusters
+        self._lock = threading.Lock()
+
+    @property
+    def speech(self) -> SpeechService:
+        """The speech service, built on first use (it loads engines and opens the audio cache)."""
+        with self._lock:
+            if self._speech is None:
+                try:
+                    from broadcaster.speech import SpeechService
+                except ImportError as error:
+                    raise ComponentUnavailable("Dịch vụ đọc văn bản chưa sẵn sàng.", detail=str(error)) from error
+                self._speech = SpeechService(self.settings)
+            return self._speech
+
+    @property
+    def handoff(self) -> ProgrammeHandoff:
+        """Where rendered programmes go: the injected hand-off, or the one the settings name."""
+        if self._handoff is None and self.delivery is not None:
+            self._handoff = self.delivery
+        if self._handoff is None:
+            from broadcaster.services.handoff import handoff_from_spec
+
+            self._handoff = handoff_from_spec(self.settings.handoff)
+        return self._handoff
+
+    @property
+    def timetables(self) -> dict[str, Timetable]:
+        """Every timetable file of the schedules directory, loaded (and validated) once."""
+        with self._lock:
+            if self._timetables is None:
+                from broadcaster.timetable import load_timetables
+
+                self._timetables = load_timetables(self.settings.schedules_dir)
+            return self._timetables
+
+    def reschedule(self, commune_id: int) -> None:
+        """Tell the scheduler a commune's timetable changed (nothing to do when it does not run)."""
+        if self.scheduler is not None:
+            self.scheduler.reschedule_commune(commune_id)
+
+    @property
+    def programming(self) -> ProgrammingService:
+        """The programming service (composes sessions and emergencies), built on first use."""
+        speech = self.speech
+        timetables = self.timetables
+        with self._lock:
+            if self._programming is None:
+                try:
+                    from broadcaster.services.programming import ProgrammingService
+                except ImportError as error:
+                    raise ComponentUnavailable("Dịch vụ soạn chương trình chưa sẵn sàng.",
+                                               detail=str(error)) from error
+                self._programming = ProgrammingService(
+                    self.settings, self.db, speech, self.handoff, timetables, clock=self.clock,
+                )
+            return self._programming
+
+    def start_blocking(self) -> None:
+        """The blocking part of start-up (run in a thread): migrate, and build services if scheduling."""
+        self.db.upgrade()
+        _ = self.timetables  # a malformed schedules/*.yaml stops start-up with the file and field named
+        self.start_delivery()
+        if self.settings.run_scheduler:
+            _ = self.programming
+
+    def start_scheduler(self) -> None:
+        """Start the broadcast scheduler in the running event loop (unless switched off)."""
+        if not self.settings.run_scheduler:
+            return
+        from broadcaster.scheduler import BroadcastScheduler
+
+        self.scheduler = BroadcastScheduler(self.settings, self.db, self.programming, clock=self.clock)
+        self.scheduler.start()
+
+    def start_delivery(self) -> None:
+        """With ``handoff: deliver`` (and no injected hand-off): start sending orders, resuming stored ones."""
+        if self.settings.handoff != "deliver" or self._handoff is not None or self.delivery is not None:
+            return
+        from broadcaster.services.delivery import DeliveryService
+
+        self.delivery = DeliveryService(self.settings, self.db, self.speech.cache)
+        self.delivery.start()
+
+    def stop(self) -> None:
+        """Stop the scheduler and close the database connections."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+        if self.delivery is not None:
+            self.delivery.close()  # queued orders stay stored; the next start resumes them
+            self.delivery = None
+        self.db.dispose()

@@ -1,0 +1,201 @@
+"""The bulletin workflow: submit, approve, reject, cancel, and emergencies.
+
+    draft ──submit──▶ submitted ──approve──▶ approved ──(timetable)──▶ aired | expired
+      │                  │ └──reject──▶ rejected
+      └──cancel──────────┴──cancel──▶ cancelled ◀──cancel── approved (and an airing emergency)
+
+Each transition is a conditional UPDATE (see ``claim_in_status``), so two approvers pressing the
+button at once approve once. An emergency is approved and then aired at once through the
+programming service, which bypasses the timetable and pre-empts whatever is playing; cancelling
+it stops it on the speakers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO, Protocol
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
+
+from broadcaster.db import utc_now
+from broadcaster.errors import BroadcasterError, Conflict, InvalidInput, ServiceFailure
+from broadcaster.models import Bulletin, BulletinStatus, Cluster, Priority, Role, User
+from broadcaster.services import scoping
+from broadcaster.services.audit import AuditAction, record
+from broadcaster.services.bulletins import (
+    BulletinFields,
+    BulletinService,
+    check_window_not_past,
+    claim_in_status,
+    require_author_or,
+)
+
+REASON_MAX_LENGTH = 2000
+
+
+class ReasonRequired(InvalidInput):
+    """A rejection needs a reason the officer can act on."""
+
+    code = "reason_required"
+
+
+class NoTargetClusters(Conflict):
+    """The bulletin would reach no speaker cluster (the commune has none, or none in its zones)."""
+
+    code = "no_target_clusters"
+
+
+class EmergencyAiringFailed(ServiceFailure):
+    """The emergency is stored and approved, but could not be put on the air."""
+
+    code = "emergency_airing_failed"
+
+
+class EmergencyAiring(Protocol):
+    """What the workflow needs from the programming service (helper B's ``programming``)."""
+
+    def air_emergency(self, bulletin_id: int, *, actor_id: int | None = None) -> Any:
+        """Compose, render and hand off the emergency at once, pre-empting what plays."""
+        ...
+
+    def stop_emergency(self, bulletin_id: int, *, actor_id: int | None = None) -> Any:
+        """Stop an airing emergency on every cluster it went to."""
+        ...
+
+
+@dataclass(frozen=True)
+class EmergencyResult:
+    """An emergency bulletin and what the programming service answered when airing it."""
+
+    bulletin: Bulletin
+    created: bool
+    airing: Any
+
+
+class Workflow:
+    """State changes of bulletins for one database session."""
+
+    def __init__(self, bulletins: BulletinService, programming: Callable[[], EmergencyAiring]) -> None:
+        self.bulletins = bulletins
+        self.session: Session = bulletins.session
+        self._programming = programming
+
+    def submit(self, actor: User, bulletin_id: int) -> Bulletin:
+        """Send a draft for approval (its author or an approver) and commit."""
+        bulletin = self.bulletins.get(actor, bulletin_id)
+        require_author_or(actor, bulletin, Role.APPROVER)
+        check_window_not_past(bulletin.end_date, self.bulletins.today())
+        claim_in_status(self.session, bulletin, (BulletinStatus.DRAFT,), "gửi duyệt",
+                        status=BulletinStatus.SUBMITTED, submitted_at=utc_now())
+        self._record(actor, bulletin, AuditAction.SUBMIT)
+        self.session.commit()
+        return bulletin
+
+    def approve(self, actor: User, bulletin_id: int) -> Bulletin:
+        """Approve a submitted bulletin (approver of its commune) and commit; an emergency airs at once."""
+        bulletin = self.bulletins.get(actor, bulletin_id)
+        scoping.require_role(actor, Role.APPROVER)
+        check_window_not_past(bulletin.end_date, self.bulletins.today())
+        if bulletin.priority == Priority.EMERGENCY:
+            check_reaches_clusters(self.session, bulletin.commune_id, [z.id for z in bulletin.zones],
+                                   [c.id for c in bulletin.clusters])
+        claim_in_status(self.session, bulletin, (BulletinStatus.SUBMITTED,), "duyệt",
+                        status=BulletinStatus.APPROVED, approver_id=actor.id, decided_at=utc_now())
+        self._record(actor, bulletin, AuditAction.APPROVE)
+        if bulletin.priority == Priority.EMERGENCY:
+            self._record(actor, bulletin, AuditAction.EMERGENCY)
+        self.session.commit()
+        if bulletin.priority == Priority.EMERGENCY:
+            self._air(actor, bulletin)
+        return bulletin
+
+    def reject(self, actor: User, bulletin_id: int, reason: str) -> Bulletin:
+        """Reject a submitted bulletin with a reason (approver of its commune) and commit."""
+        bulletin = self.bulletins.get(actor, bulletin_id)
+        scoping.require_role(actor, Role.APPROVER)
+        reason = reason.strip()
+        if not reason or len(reason) > REASON_MAX_LENGTH:
+            raise ReasonRequired(f"Cần ghi lý do từ chối (tối đa {REASON_MAX_LENGTH} ký tự).")
+        claim_in_status(self.session, bulletin, (BulletinStatus.SUBMITTED,), "từ chối",
+                        status=BulletinStatus.REJECTED, approver_id=actor.id, decided_at=utc_now(),
+                        rejection_reason=reason)
+        self._record(actor, bulletin, AuditAction.REJECT, {"reason": reason})
+        self.session.commit()
+        return bulletin
+
+    def cancel(self, actor: User, bulletin_id: int, reason: str = "") -> Bulletin:
+        """Cancel a bulletin that has not aired yet (or stop an airing emergency) and commit."""
+        bulletin = self.bulletins.get(actor, bulletin_id)
+        cancellable = [BulletinStatus.DRAFT, BulletinStatus.SUBMITTED]
+        if bulletin.status in cancellable:
+            require_author_or(actor, bulletin, Role.APPROVER)
+        else:
+            # Once approved, only the commune leadership takes a bulletin off the air.
+            scoping.require_role(actor, Role.APPROVER)
+        cancellable.append(BulletinStatus.APPROVED)
+        if bulletin.priority == Priority.EMERGENCY:
+            cancellable.append(BulletinStatus.AIRED)
+        was = bulletin.status
+        claim_in_status(self.session, bulletin, cancellable, "hủy", status=BulletinStatus.CANCELLED)
+        details = {"reason": reason.strip()[:REASON_MAX_LENGTH], "was": str(was)}
+        self._record(actor, bulletin, AuditAction.CANCEL, details)
+        stopping = bulletin.priority == Priority.EMERGENCY and was in (BulletinStatus.APPROVED, BulletinStatus.AIRED)
+        if stopping:
+            self._record(actor, bulletin, AuditAction.EMERGENCY_STOP)
+        self.session.commit()
+        if stopping:
+            try:
+                self._programming().stop_emergency(bulletin.id, actor_id=actor.id)
+            except BroadcasterError as error:
+                raise EmergencyAiringFailed(
+                    f"Đã hủy bản tin khẩn số {bulletin.id} nhưng chưa dừng được trên loa: {error.message}",
+                    detail=error.detail,
+                ) from error
+        return bulletin
+
+    def send_emergency(self, actor: User, fields: BulletinFields, *, upload: BinaryIO | None = None,
+                       upload_filename: str | None = None, idempotency_key: str | None = None) -> EmergencyResult:
+        """Create, approve and air an emergency bulletin at once (approver); a retried key airs nothing twice."""
+        commune = scoping.acting_commune(self.session, actor, fields.commune_id)
+        scoping.require_role(actor, Role.APPROVER)
+        fields = replace(fields, priority=Priority.EMERGENCY, commune_id=commune.id)
+        check_reaches_clusters(self.session, commune.id, fields.zone_ids, fields.cluster_ids)
+        created = self.bulletins.create(actor, fields, upload=upload, upload_filename=upload_filename,
+                                        idempotency_key=idempotency_key)
+        bulletin = created.bulletin
+        if not created.created:
+            return EmergencyResult(bulletin, created=False, airing=None)
+        claim_in_status(self.session, bulletin, (BulletinStatus.DRAFT,), "phát khẩn",
+                        status=BulletinStatus.APPROVED, submitted_at=utc_now(), approver_id=actor.id,
+                        decided_at=utc_now())
+        self._record(actor, bulletin, AuditAction.EMERGENCY)
+        self.session.commit()
+        return EmergencyResult(bulletin, created=True, airing=self._air(actor, bulletin))
+
+    def _air(self, actor: User, bulletin: Bulletin) -> Any:
+        try:
+            airing = self._programming().air_emergency(bulletin.id, actor_id=actor.id)
+        except BroadcasterError as error:
+            raise EmergencyAiringFailed(
+                f"Đã lưu và duyệt bản tin khẩn số {bulletin.id} nhưng chưa phát được: {error.message}",
+                detail=error.detail,
+            ) from error
+        self.session.refresh(bulletin)
+        return airing
+
+    def _record(self, actor: User, bulletin: Bulletin, action: AuditAction,
+                details: dict[str, Any] | None = None) -> None:
+        record(self.session, actor=actor, action=action, object_type="bulletin", object_id=bulletin.id,
+               commune_id=bulletin.commune_id, details=details)
+
+
+def check_reaches_clusters(session: Session, commune_id: int, zone_ids: Sequence[int],
+                           cluster_ids: Sequence[int]) -> None:
+    """``NoTargetClusters`` unless the targets (none = the whole commune) include a cluster of the commune."""
+    in_commune = Cluster.commune_id == commune_id
+    if zone_ids or cluster_ids:
+        in_commune = in_commune & or_(Cluster.zone_id.in_(list(zone_ids)), Cluster.id.in_(list(cluster_ids)))
+    if not session.scalar(select(exists().where(in_commune))):
+        raise NoTargetClusters("Bản tin không tới được cụm loa nào (xã hoặc thôn/bản được chọn chưa có cụm loa).")
