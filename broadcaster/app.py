@@ -31,15 +31,23 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, handoff: ProgrammeHandoff | None = None,
-               clock: Clock | None = None) -> FastAPI:
-    """Build the application for ``settings`` (default: ``load_settings()``); nothing starts until its lifespan."""
-    settings = settings or load_settings()
+               clock: Clock | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the application for ``settings`` (default: ``load_settings()``); nothing starts until its lifespan.
+
+    ``runtime``: one the caller built and ran ``start_blocking`` on already (``broadcaster serve``
+    does, so a start-up error is reported before the server starts); the lifespan then only starts
+    its scheduler, and stops it at the end.
+    """
+    prepared = runtime
+    settings = prepared.settings if prepared is not None else settings or load_settings()
     metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, handoff=handoff, clock=clock)
-        await asyncio.to_thread(runtime.start_blocking)
+        runtime = prepared
+        if runtime is None:
+            runtime = Runtime(settings, handoff=handoff, clock=clock)
+            await asyncio.to_thread(runtime.start_blocking)
         runtime.start_scheduler()
         metrics.watch_database(runtime.db)
         app.state.runtime = runtime

@@ -114,6 +114,9 @@ class Commune(Base):
     """A commune (xã, phường, thị trấn): the unit of scoping."""
 
     __tablename__ = "communes"
+    # SQLite would otherwise hand a deleted commune's id to the next one, and the audit log's old
+    # events (which keep commune ids) would then read as the new commune's.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -168,6 +171,7 @@ class User(Base):
     """A person who logs in: officer, approver or admin of one commune, or a province admin (no commune)."""
 
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids in the audit log are never reused (see Commune)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -331,8 +335,10 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    commune_id: Mapped[int | None] = mapped_column(ForeignKey("communes.id", ondelete="SET NULL"), index=True)
+    # Plain ids, no foreign keys: evidence keeps the ids it was written with after the user or
+    # commune is deleted (a SET NULL would be an update, which the append-only triggers refuse).
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    commune_id: Mapped[int | None] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[int | None] = mapped_column(Integer)

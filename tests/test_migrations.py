@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 
 from broadcaster.db import Database
 from broadcaster.migrations.env_support import include_object
-from broadcaster.models import AuditEvent, Base
+from broadcaster.models import AuditEvent, Base, Commune, Role, User
 
 
 @pytest.fixture
@@ -45,3 +45,31 @@ def test_audit_events_cannot_be_changed_or_deleted(database: Database) -> None:
             session.execute(sa.text(statement))
     with database.session() as session:
         assert session.scalars(sa.select(AuditEvent.action)).all() == ["submit"]
+
+
+def test_audit_events_keep_the_ids_of_deleted_communes_and_users(database: Database) -> None:
+    with database.session() as session:
+        commune = Commune(code="xa-xoa", name="Xã Xóa")
+        session.add(commune)
+        session.flush()
+        user = User(username="tam-thoi", role=Role.ADMIN, commune_id=commune.id, password_hash="x")
+        session.add(user)
+        session.flush()
+        ids = (user.id, commune.id)
+        session.add(AuditEvent(actor_id=user.id, commune_id=commune.id, action="create", object_type="commune",
+                               object_id=commune.id))
+    with database.session() as session:
+        # No foreign key: nothing is set to NULL (which the append-only triggers would refuse).
+        session.delete(session.get_one(User, ids[0]))
+        session.delete(session.get_one(Commune, ids[1]))
+    with database.session() as session:
+        event = session.scalars(sa.select(AuditEvent)).one()
+        assert (event.actor_id, event.commune_id) == ids
+        # Nor are the ids handed out again, so old events never read as a new commune's or user's.
+        commune = Commune(code="xa-moi", name="Xã Mới")
+        session.add(commune)
+        session.flush()
+        user = User(username="nguoi-moi", role=Role.ADMIN, password_hash="x")
+        session.add(user)
+        session.flush()
+        assert commune.id > ids[1] and user.id > ids[0]

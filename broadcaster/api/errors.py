@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broadcaster.errors import BroadcasterError, InvalidInput, NotAuthenticated
+from broadcaster.services.login_limits import LoginRateLimited
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ async def _broadcaster_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         log.error("%s %s failed: [%s] %s (%s)", request.method, request.url.path, exc.code, exc.message, exc.detail)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    if isinstance(exc, LoginRateLimited):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse(error_content(exc.code, exc.message), status_code=exc.status, headers=headers)
 
 

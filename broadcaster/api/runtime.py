@@ -13,6 +13,7 @@ from broadcaster.clock import Clock, SystemClock
 from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.errors import ServiceFailure
+from broadcaster.services.login_limits import LoginLimiter
 from broadcaster.uploads import UploadStore
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Runtime:
         self.scheduler: Any = None
         self.delivery: DeliveryService | None = None  # with handoff "deliver": sends orders to the clusters
         self._lock = threading.Lock()
+        # Shared by the API and the pages' login: one count per process (see services.login_limits).
+        self.login_limiter = LoginLimiter.from_settings(settings)
 
     @property
     def speech(self) -> SpeechService:
@@ -81,7 +84,11 @@ class Runtime:
             return self._timetables
 
     def reschedule(self, commune_id: int) -> None:
-        """Tell the scheduler a commune's timetable changed (nothing to do when it does not run)."""
+        """Tell the scheduler a commune's sessions changed (``services.registry.TimetableChanged``).
+
+        It re-plans the commune at once when it runs in this process and leads; otherwise the
+        leader's housekeeping picks the change up.
+        """
         if self.scheduler is not None:
             self.scheduler.reschedule_commune(commune_id)
 

@@ -28,12 +28,21 @@ def run(args: argparse.Namespace) -> int:
     """Build the settings and the app, and serve it with uvicorn until SIGTERM/SIGINT."""
     import uvicorn
 
+    from broadcaster.api.runtime import Runtime
     from broadcaster.app import create_app
     from broadcaster.config import load_settings
 
     overrides: dict[str, Any] = {"run_scheduler": False} if args.no_scheduler else {}
     settings = load_settings(args.config, **overrides)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level.lower(),
-                proxy_headers=True)
+    # Start-up (migrations, timetables, speech, delivery) runs here rather than in the app's
+    # lifespan: uvicorn would print a BroadcasterError from there as a traceback, while from here
+    # the command prints its one-line message ("Lỗi [timetable_invalid]: …") and exits with 2.
+    runtime = Runtime(settings)
+    try:
+        runtime.start_blocking()
+        uvicorn.run(create_app(settings, runtime=runtime), host=args.host, port=args.port,
+                    log_level=args.log_level.lower(), proxy_headers=True)
+    finally:
+        runtime.stop()  # the lifespan stopped it already if the server ran; stopping twice is harmless
     return 0

@@ -74,6 +74,9 @@ class BroadcastScheduler:
         self._stopping = False
         self._busy = 0
         self._idle = threading.Condition()
+        # Housekeeping (a pool thread) and a timetable change (a request thread) may plan at once;
+        # interleaved, both would remove the same stale job and the second would fail.
+        self._planning = threading.Lock()
 
     @property
     def is_leader(self) -> bool:
@@ -140,9 +143,13 @@ class BroadcastScheduler:
 
     def plan(self, *, since: datetime | None = None, commune_ids: Sequence[int] | None = None) -> int:
         """Add or move the session jobs of occurrences from ``since`` (default now) to the horizon."""
-        aps = self._aps
-        if aps is None:
-            return 0
+        with self._planning:
+            aps = self._aps
+            if aps is None:
+                return 0
+            return self._plan(aps, since, commune_ids)
+
+    def _plan(self, aps: AsyncIOScheduler, since: datetime | None, commune_ids: Sequence[int] | None) -> int:
         now = self.clock.now()
         since = since or now
         until = now + timedelta(seconds=self.settings.scheduler_horizon_s)

@@ -76,13 +76,13 @@ class AudioFiles:
                 stat = None
             if stat is not None and _identity(stat) == identity and path.suffix == f".{fmt}":
                 return ServedAudio(path, sha256, MEDIA_TYPES[fmt], stat)
-        path = self._lookup(sha256)
-        if path is None or path.suffix != f".{fmt}":
+        found = self._lookup(sha256)
+        if found is None or found.suffix != f".{fmt}":
             raise AudioNotFound("Không có tệp âm thanh này.", detail=f"no cached audio {name!r}")
         try:
-            stat = path.stat()
+            stat = found.stat()
         except OSError:
-            raise AudioNotFound("Không có tệp âm thanh này.", detail=f"{path} vanished") from None
+            raise AudioNotFound("Không có tệp âm thanh này.", detail=f"{found} vanished") from None
         with self._lock:
-            self._verified[sha256] = (path, _identity(stat))
-        return ServedAudio(path, sha256, MEDIA_TYPES[fmt], stat)
+            self._verified[sha256] = (found, _identity(stat))
+        return ServedAudio(found, sha256, MEDIA_TYPES[fmt], stat)

@@ -28,6 +28,7 @@ class AuditAction(enum.StrEnum):
     CANCEL = "cancel"
     EMERGENCY = "emergency"
     EMERGENCY_STOP = "emergency_stop"
+    CANCEL_AFTER_HANDOFF = "cancel_after_handoff"  # an airing handed off holds a bulletin cancelled since
     DELETE = "delete"
     LOGIN = "login"
     LOGOUT = "logout"

@@ -75,12 +75,20 @@ def cluster_states(session: Session, actor: User, commune_id: int, now: datetime
     for cluster in registry.list_clusters(session, actor, commune_id):
         presence = presence_of(cluster, now)
         playing = _now_playing(session, cluster.id, presence.now_playing) if presence.online else None
-        states.append(ClusterState(
-            id=cluster.id, name=cluster.name, zone_name=cluster.zone.name if cluster.zone else None,
-            online=presence.online, last_heartbeat_at=presence.last_heartbeat_at, status=presence.status,
-            volume=presence.volume, queue_length=presence.queue_length, agent_version=presence.agent_version,
-            playing=playing,
-        ))
+        states.append(
+            ClusterState(
+                id=cluster.id,
+                name=cluster.name,
+                zone_name=cluster.zone.name if cluster.zone else None,
+                online=presence.online,
+                last_heartbeat_at=presence.last_heartbeat_at,
+                status=presence.status,
+                volume=presence.volume,
+                queue_length=presence.queue_length,
+                agent_version=presence.agent_version,
+                playing=playing,
+            )
+        )
     return states
 
 
@@ -91,22 +99,38 @@ def _now_playing(session: Session, cluster_id: int, reported: dict[str, object] 
     started = reported.get("started_at")
     started_at = datetime.fromisoformat(started) if isinstance(started, str) else None
     if order is None or order.cluster_id != cluster_id:
-        return NowPlaying(emergency=reported.get("priority") == "emergency", session_name="", titles=(),
-                          started_at=started_at)
+        return NowPlaying(
+            emergency=reported.get("priority") == "emergency",
+            session_name="",
+            titles=(),
+            started_at=started_at,
+        )
     airing = session.get(Airing, order.airing_id)
     titles = session.scalars(
-        select(Bulletin.title).join(AiringItem, AiringItem.bulletin_id == Bulletin.id)
-        .where(AiringItem.airing_id == order.airing_id, AiringItem.cluster_id == cluster_id,
-               AiringItem.status == AiringItemStatus.INCLUDED)
+        select(Bulletin.title)
+        .join(AiringItem, AiringItem.bulletin_id == Bulletin.id)
+        .where(
+            AiringItem.airing_id == order.airing_id,
+            AiringItem.cluster_id == cluster_id,
+            AiringItem.status == AiringItemStatus.INCLUDED,
+        )
         .order_by(AiringItem.position)
     ).all()
-    return NowPlaying(emergency=airing is not None and airing.kind == AiringKind.EMERGENCY,
-                      session_name=airing.session_name if airing else "", titles=tuple(titles),
-                      started_at=started_at)
+    return NowPlaying(
+        emergency=airing is not None and airing.kind == AiringKind.EMERGENCY,
+        session_name=airing.session_name if airing else "",
+        titles=tuple(titles),
+        started_at=started_at,
+    )
 
 
-def next_session_room(session: Session, actor: User, commune_id: int,
-                      programming: Callable[[], ProgrammingService], days: int = 7) -> SessionRoom | None:
+def next_session_room(
+    session: Session,
+    actor: User,
+    commune_id: int,
+    programming: Callable[[], ProgrammingService],
+    days: int = 7,
+) -> SessionRoom | None:
     """The first coming session not composed yet and the time left in it (None if none in ``days``)."""
     programme = programming()
     upcoming = timetable_access.upcoming(session, actor, commune_id, days, lambda: programme)
@@ -116,13 +140,28 @@ def next_session_room(session: Session, actor: User, commune_id: int,
         used = max((cluster.estimated_s for cluster in coming.clusters), default=0.0)
         if used <= 0:
             used = programme.renderer.overhead_s  # the chimes a first bulletin brings along
-        return SessionRoom(label=coming.label, starts_at=coming.starts_at, max_duration_s=coming.max_duration_s,
-                           used_s=used, room_s=max(0.0, coming.max_duration_s - used))
+        return SessionRoom(
+            label=coming.label,
+            starts_at=coming.starts_at,
+            max_duration_s=coming.max_duration_s,
+            used_s=used,
+            room_s=max(0.0, coming.max_duration_s - used),
+        )
     return None
 
 
-def reached_clusters(session: Session, actor: User, commune_id: int, zone_ids: Sequence[int],
-                     cluster_ids: Sequence[int]) -> list[Cluster]:
+def people(session: Session, user_ids: Sequence[int | None]) -> dict[int, str]:
+    """Display names of accounts named in records the caller may already see (e.g. a bulletin's history)."""
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.full_name, User.username).where(User.id.in_(wanted)))
+    return {row.id: row.full_name or row.username for row in rows}
+
+
+def reached_clusters(
+    session: Session, actor: User, commune_id: int, zone_ids: Sequence[int], cluster_ids: Sequence[int]
+) -> list[Cluster]:
     """The clusters a bulletin with these targets reaches (no targets: the whole commune)."""
     clusters = registry.list_clusters(session, actor, commune_id)
     if not zone_ids and not cluster_ids:

@@ -158,8 +158,13 @@ class DeliveryLanes:
     def submit(self, orders: Iterable[OutgoingOrder]) -> None:
         """Queue orders for sending (an order already queued is ignored)."""
         batch = list(orders)
+
+        def enqueue_all() -> None:
+            for order in batch:
+                self._enqueue(order)
+
         if batch:
-            self._call(lambda: [self._enqueue(order) for order in batch])
+            self._call(enqueue_all)
 
     def cancel(self, order_ids: Iterable[str]) -> None:
         """Withdraw orders not delivered yet (reported ``cancelled``)."""

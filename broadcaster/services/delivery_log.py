@@ -12,13 +12,19 @@ could not be reached before the order expired). Facts arrive from both sides out
 - the agent's final word replaces the server's guess (the server says "missed: unreachable",
   but the order had arrived and only the answer was lost; the agent then reports "played");
 - "played" is final.
+
+Two writers race on a row (the lanes recording what the transport saw, the API recording a
+report), so a move is one conditional UPDATE (``... WHERE state IN (states it may come from)``):
+whoever commits second cannot undo the first by writing from a stale read.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from broadcaster.models import Delivery, DeliveryState
 from broadcaster.services.audit import record
@@ -36,20 +42,34 @@ _RANK = {
 FINAL_STATES = frozenset(state for state, rank in _RANK.items() if rank == 4)
 
 
-def advance(delivery: Delivery, state: DeliveryState, *, from_agent: bool, error: str | None = None) -> bool:
-    """Move ``delivery`` to ``state`` if the rules above allow it; whether it moved."""
-    current = delivery.state
-    if current is DeliveryState.PLAYED:
-        return False
-    if current in FINAL_STATES and state in FINAL_STATES:
-        if not from_agent:
-            return False
-    elif _RANK[state] <= _RANK[current]:
-        return False
-    delivery.state = state
+def sources(state: DeliveryState, *, from_agent: bool) -> frozenset[DeliveryState]:
+    """The states a delivery may move to ``state`` from."""
+    if state in FINAL_STATES and from_agent:
+        return frozenset(_RANK) - {DeliveryState.PLAYED}
+    return frozenset(s for s, rank in _RANK.items() if rank < _RANK[state])
+
+
+def advance(session: Session, delivery: Delivery, state: DeliveryState, *, from_agent: bool,
+            error: str | None = None) -> bool:
+    """Move ``delivery`` to ``state`` if the rules above allow it (checked in the database); whether it moved."""
+    allowed = sources(state, from_agent=from_agent)
+    values: dict[str, Any] = {"state": state}
     if state in FINAL_STATES:
-        delivery.error = error
-    return True
+        values["error"] = error
+    if delivery.id is None:  # not written yet: nobody else can have changed it
+        if delivery.state not in allowed:
+            return False
+        for name, value in values.items():
+            setattr(delivery, name, value)
+        return True
+    moved = session.execute(
+        update(Delivery).where(Delivery.id == delivery.id, Delivery.state.in_(allowed)).values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1  # type: ignore[attr-defined]
+    if moved:
+        for name, value in values.items():
+            set_committed_value(delivery, name, value)  # in step with the row, without writing it again
+    return bool(moved)
 
 
 def failure_text(code: str | None, message: str | None) -> str:

@@ -7,9 +7,10 @@ need the zones and clusters to target bulletins).
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from broadcaster.errors import Conflict, InvalidInput, NotFound
 from broadcaster.models import (
     Airing,
     AiringItem,
-    AuditEvent,
     Bulletin,
     Cluster,
     Commune,
@@ -36,6 +36,13 @@ from broadcaster.services import scoping
 from broadcaster.services.audit import AuditAction, record
 
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+log = logging.getLogger(__name__)
+
+# Called with a commune id once a change to the sessions it airs is committed (a new commune, another
+# timetable name, an override set or removed): the running app passes ``Runtime.reschedule``, so the
+# scheduler re-plans that commune at once rather than at its next housekeeping.
+TimetableChanged = Callable[[int], object]
 
 
 class CommuneCodeInvalid(InvalidInput):
@@ -118,6 +125,20 @@ def _clean_name(name: str, what: str) -> str:
     return cleaned
 
 
+def notify_timetable_changed(hook: TimetableChanged | None, commune_id: int) -> None:
+    """Tell ``hook`` that a commune's sessions changed; a failure is logged, never raised.
+
+    The change is committed by then: failing the request would make the caller think it was not
+    made, and the scheduler's housekeeping re-plans every commune anyway.
+    """
+    if hook is None:
+        return
+    try:
+        hook(commune_id)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("re-planning the sessions of commune %s failed; housekeeping will", commune_id)
+
+
 def check_timetable_name(schedules_dir: Path, name: str) -> str:
     """``name`` if schedules/<name>.yaml exists; ``TimetableUnknown`` otherwise."""
     if not CODE_PATTERN.match(name) or not (schedules_dir / f"{name}.yaml").is_file():
@@ -147,8 +168,9 @@ def get_commune(session: Session, actor: User, commune_id: int) -> Commune:
 
 
 def create_commune(session: Session, actor: User | None, *, code: str, name: str, province: str = "",
-                   timetable: str = "default", schedules_dir: Path) -> Commune:
-    """Register a commune (province admin only) and commit."""
+                   timetable: str = "default", schedules_dir: Path,
+                   on_timetable_change: TimetableChanged | None = None) -> Commune:
+    """Register a commune (province admin only), commit, and have its sessions planned."""
     if actor is not None:
         scoping.require_province_admin(actor)
     code = code.strip().lower()
@@ -160,15 +182,15 @@ def create_commune(session: Session, actor: User | None, *, code: str, name: str
                       timetable=check_timetable_name(schedules_dir, timetable))
     session.add(commune)
     session.flush()
-    # A province-level event (no commune_id): a commune nothing refers to yet can still be deleted.
     record(session, actor=actor, action=AuditAction.CREATE, object_type="commune", object_id=commune.id,
-           commune_id=None, details={"code": code})
+           commune_id=commune.id, details={"code": code})
     session.commit()
+    notify_timetable_changed(on_timetable_change, commune.id)
     return commune
 
 
 def update_commune(session: Session, actor: User, commune_id: int, changes: CommuneChanges, *,
-                   schedules_dir: Path) -> Commune:
+                   schedules_dir: Path, on_timetable_change: TimetableChanged | None = None) -> Commune:
     """Rename a commune or switch its timetable (its admin or a province admin) and commit."""
     commune = scoping.visible_commune(session, actor, commune_id)
     scoping.require_role(actor, Role.ADMIN)
@@ -176,28 +198,33 @@ def update_commune(session: Session, actor: User, commune_id: int, changes: Comm
         commune.name = _clean_name(changes.name, "xã")
     if changes.province is not None:
         commune.province = " ".join(changes.province.split())
+    previous_timetable = commune.timetable
     if changes.timetable is not None:
         commune.timetable = check_timetable_name(schedules_dir, changes.timetable)
     record(session, actor=actor, action=AuditAction.EDIT, object_type="commune", object_id=commune.id,
            commune_id=commune.id, details=_given(changes))
     session.commit()
+    if commune.timetable != previous_timetable:
+        notify_timetable_changed(on_timetable_change, commune.id)
     return commune
 
 
-def delete_commune(session: Session, actor: User, commune_id: int) -> None:
-    """Delete an empty commune (province admin only) and commit."""
+def delete_commune(session: Session, actor: User, commune_id: int, *,
+                   on_timetable_change: TimetableChanged | None = None) -> None:
+    """Delete an empty commune (province admin only), commit, and drop its planned sessions."""
     commune = scoping.visible_commune(session, actor, commune_id)
     scoping.require_province_admin(actor)
-    # Anything that refers to the commune is history (the audit log cannot even be re-pointed):
-    # only a commune registered by mistake and never used can go.
-    for model in (User, Bulletin, Zone, Cluster, Airing, AuditEvent):
+    # Accounts, bulletins and the broadcast log are history: only a commune registered by mistake
+    # and never used can go. Its audit events stay, with its id (they hold no foreign key).
+    for model in (User, Bulletin, Zone, Cluster, Airing):
         if session.scalar(select(exists().where(model.commune_id == commune_id))):
-            raise CommuneNotEmpty("Xã đã có dữ liệu (tài khoản, thôn, cụm loa, bản tin hoặc nhật ký) "
+            raise CommuneNotEmpty("Xã đã có dữ liệu (tài khoản, thôn, cụm loa, bản tin hoặc nhật ký phát) "
                                   "nên không xóa được.", detail=f"{model.__tablename__} refer to it")
     record(session, actor=actor, action=AuditAction.DELETE, object_type="commune", object_id=commune.id,
-           commune_id=None, details={"code": commune.code})
+           commune_id=commune.id, details={"code": commune.code, "name": commune.name})
     session.delete(commune)
     session.commit()
+    notify_timetable_changed(on_timetable_change, commune_id)
 
 
 # Zones

@@ -7,7 +7,7 @@ commune id. ``db`` is a ``Database`` or an open SQLAlchemy ``Session`` (changes 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from broadcaster.errors import BroadcasterError, InvalidInput
 from broadcaster.models import Airing, AiringItemStatus, AiringKind, AiringStatus, Commune
 from broadcaster.services.programming import PlannedItem, ProgrammingService, plan_clusters
 from broadcaster.services.programming.plan import load_candidates, load_clusters, system_event
+from broadcaster.services.registry import TimetableChanged, notify_timetable_changed
 from broadcaster.services.scoping import CommuneNotFound
 from broadcaster.timetable import Timetable, effective_timetable, next_occurrences, parse_timetable
 
@@ -70,7 +71,7 @@ def set_override(
     *,
     timetables: Mapping[str, Timetable],
     actor_id: int | None = None,
-    reschedule: Callable[[int], object] | None = None,
+    reschedule: TimetableChanged | None = None,
 ) -> Timetable:
     """Validate and store a commune's own timetable (None: back to its named one); audit-logged, committed."""
     with _session(db) as s:
@@ -86,8 +87,7 @@ def set_override(
                      commune.id, {"previous": previous, "override": commune.timetable_override},
                      actor_id=actor_id)  # fmt: skip
         effective = effective_timetable(commune, timetables)
-    if reschedule is not None:
-        reschedule(commune_id)
+    notify_timetable_changed(reschedule, commune_id)
     return effective
 
 

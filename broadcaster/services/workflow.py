@@ -2,26 +2,47 @@
 
     draft ──submit──▶ submitted ──approve──▶ approved ──(timetable)──▶ aired | expired
       │                  │ └──reject──▶ rejected
-      └──cancel──────────┴──cancel──▶ cancelled ◀──cancel── approved (and an airing emergency)
+      └──cancel──────────┴──cancel──▶ cancelled ◀──cancel── approved, aired (window open), emergency
 
 Each transition is a conditional UPDATE (see ``claim_in_status``), so two approvers pressing the
 button at once approve once. An emergency is approved and then aired at once through the
 programming service, which bypasses the timetable and pre-empts whatever is playing; cancelling
 it stops it on the speakers.
+
+A bulletin airs in every session of its window (docs/scheduling.md), so leadership may cancel an
+``aired`` one while its window is open: it leaves the later sessions. A session programme already
+composed and handed off with it is not recalled here (that is delivery's to do): the airing gets a
+note and an audit event ``cancel_after_handoff`` saying it holds a cancelled bulletin.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from broadcaster.clock import local
 from broadcaster.db import utc_now
 from broadcaster.errors import BroadcasterError, Conflict, InvalidInput, ServiceFailure
-from broadcaster.models import Bulletin, BulletinStatus, Cluster, Priority, Role, User
+from broadcaster.models import (
+    Airing,
+    AiringItem,
+    AiringItemStatus,
+    AiringKind,
+    Bulletin,
+    BulletinStatus,
+    Cluster,
+    Delivery,
+    DeliveryState,
+    Priority,
+    Role,
+    User,
+)
 from broadcaster.services import scoping
 from broadcaster.services.audit import AuditAction, record
 from broadcaster.services.bulletins import (
@@ -33,6 +54,8 @@ from broadcaster.services.bulletins import (
 )
 
 REASON_MAX_LENGTH = 2000
+# A delivery in one of these states has not played yet: its programme may still go on the air.
+UNPLAYED = (DeliveryState.PENDING, DeliveryState.SENT, DeliveryState.RECEIVED, DeliveryState.DOWNLOADED)
 
 
 class ReasonRequired(InvalidInput):
@@ -45,6 +68,12 @@ class NoTargetClusters(Conflict):
     """The bulletin would reach no speaker cluster (the commune has none, or none in its zones)."""
 
     code = "no_target_clusters"
+
+
+class AiringWindowOver(Conflict):
+    """An aired bulletin whose window has ended has nothing left to cancel."""
+
+    code = "bulletin_window_over"
 
 
 class EmergencyAiringFailed(ServiceFailure):
@@ -126,7 +155,11 @@ class Workflow:
         return bulletin
 
     def cancel(self, actor: User, bulletin_id: int, reason: str = "") -> Bulletin:
-        """Cancel a bulletin that has not aired yet (or stop an airing emergency) and commit."""
+        """Cancel a bulletin, taking it off the sessions still to come (or stop an emergency), and commit.
+
+        Its author or leadership cancels a draft or a submitted one. Once approved, only leadership
+        (approver, admin) does: an approved one, an aired one while its window is open, an emergency.
+        """
         bulletin = self.bulletins.get(actor, bulletin_id)
         cancellable = [BulletinStatus.DRAFT, BulletinStatus.SUBMITTED]
         if bulletin.status in cancellable:
@@ -135,8 +168,12 @@ class Workflow:
             # Once approved, only the commune leadership takes a bulletin off the air.
             scoping.require_role(actor, Role.APPROVER)
         cancellable.append(BulletinStatus.APPROVED)
-        if bulletin.priority == Priority.EMERGENCY:
+        window_open = bulletin.end_date >= self.bulletins.today()
+        if bulletin.priority == Priority.EMERGENCY or window_open:
             cancellable.append(BulletinStatus.AIRED)
+        elif bulletin.status == BulletinStatus.AIRED:
+            raise AiringWindowOver(f"Bản tin số {bulletin.id} đã phát hết thời gian phát (đến "
+                                   f"{bulletin.end_date:%d/%m/%Y}), không còn buổi phát nào để hủy.")
         was = bulletin.status
         claim_in_status(self.session, bulletin, cancellable, "hủy", status=BulletinStatus.CANCELLED)
         details = {"reason": reason.strip()[:REASON_MAX_LENGTH], "was": str(was)}
@@ -144,6 +181,8 @@ class Workflow:
         stopping = bulletin.priority == Priority.EMERGENCY and was in (BulletinStatus.APPROVED, BulletinStatus.AIRED)
         if stopping:
             self._record(actor, bulletin, AuditAction.EMERGENCY_STOP)
+        if was in (BulletinStatus.APPROVED, BulletinStatus.AIRED):
+            note_cancelled_in_handed_off(self.session, actor, bulletin, self.bulletins.clock.now())
         self.session.commit()
         if stopping:
             try:
@@ -189,6 +228,42 @@ class Workflow:
                 details: dict[str, Any] | None = None) -> None:
         record(self.session, actor=actor, action=action, object_type="bulletin", object_id=bulletin.id,
                commune_id=bulletin.commune_id, details=details)
+
+
+def note_cancelled_in_handed_off(session: Session, actor: User, bulletin: Bulletin, now: datetime) -> list[int]:
+    """Mark the session airings handed off with ``bulletin`` that have not played yet; their ids.
+
+    Each gets a note saying it holds a cancelled bulletin and an audit event
+    ``cancel_after_handoff`` (in the caller's transaction). Taking the audio back from the
+    speakers is delivery's concern; until it does, they may still play it.
+    """
+    rows = session.execute(
+        select(Airing, Cluster.id, Cluster.name, Delivery.play_at)
+        .join(AiringItem, AiringItem.airing_id == Airing.id)
+        .join(Delivery, (Delivery.airing_id == AiringItem.airing_id) & (Delivery.cluster_id == AiringItem.cluster_id))
+        .join(Cluster, Cluster.id == Delivery.cluster_id)
+        .where(AiringItem.bulletin_id == bulletin.id, AiringItem.status == AiringItemStatus.INCLUDED,
+               Airing.kind == AiringKind.SESSION, Delivery.play_at > now, Delivery.state.in_(UNPLAYED))
+        .order_by(Airing.id, Cluster.id)
+    ).all()  # fmt: skip
+    airings: dict[int, Airing] = {}
+    clusters: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    first_play: dict[int, datetime] = {}
+    for airing, cluster_id, cluster_name, play_at in rows:
+        airings[airing.id] = airing
+        clusters[airing.id].append((cluster_id, cluster_name))
+        first_play[airing.id] = min(play_at, first_play.get(airing.id, play_at))
+    for airing_id, airing in airings.items():
+        names = ", ".join(f"«{name}»" for _, name in clusters[airing_id])
+        line = (f"Chương trình có bản tin đã hủy: số {bulletin.id} «{bulletin.title}», hủy lúc "
+                f"{local(now):%H:%M %d/%m/%Y} sau khi đã giao cho cụm loa {names}; "
+                "loa vẫn phát bản tin này nếu chương trình chưa được thu hồi.")
+        airing.note = f"{airing.note}; {line}" if airing.note else line
+        record(session, actor=actor, action=AuditAction.CANCEL_AFTER_HANDOFF, object_type="airing",
+               object_id=airing_id, commune_id=airing.commune_id,
+               details={"bulletin_id": bulletin.id, "cluster_ids": [c for c, _ in clusters[airing_id]],
+                        "play_at": first_play[airing_id].isoformat()})  # fmt: skip
+    return list(airings)
 
 
 def check_reaches_clusters(session: Session, commune_id: int, zone_ids: Sequence[int],

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
-from broadcaster.models import BulletinStatus
-from tests.api.world import World, today
+from sqlalchemy import select
+
+from broadcaster.models import AuditEvent, BulletinStatus
+from tests.api.world import Template, World, running_world, today
 
 API = "/api/v1"
 
@@ -47,8 +50,17 @@ def test_communes_are_created_by_the_province_and_deleted_only_while_unused(worl
     assert taken.status_code == 409 and taken.json()["error"]["code"] == "commune_code_taken"
     used = world.client.delete(f"{API}/communes/{world.communes['A'].id}", headers=province)
     assert used.status_code == 409 and used.json()["error"]["code"] == "commune_not_empty"
-    assert world.client.delete(f"{API}/communes/{created.json()['id']}", headers=province).status_code == 204
-    assert world.client.get(f"{API}/communes/{created.json()['id']}", headers=province).status_code == 404
+    new_id = created.json()["id"]
+    renamed = world.client.patch(f"{API}/communes/{new_id}", json={"name": "Xã Mới Lập"}, headers=province)
+    assert renamed.status_code == 200
+    # Its audit events (create, edit) do not keep an unused commune from being deleted, and keep its id.
+    assert world.client.delete(f"{API}/communes/{new_id}", headers=province).status_code == 204
+    assert world.client.get(f"{API}/communes/{new_id}", headers=province).status_code == 404
+    with world.db.session() as session:
+        events = session.execute(select(AuditEvent.action, AuditEvent.commune_id, AuditEvent.actor_id).where(
+            AuditEvent.object_type == "commune", AuditEvent.object_id == new_id).order_by(AuditEvent.id)).all()
+    assert [tuple(e) for e in events] == [(action, new_id, world.user("province").id)
+                                          for action in ("create", "edit", "delete")]
     codes = [c["code"] for c in world.client.get(f"{API}/communes", headers=world.headers("officer")).json()]
     assert codes == ["xa-a"]
 
@@ -116,3 +128,26 @@ def test_health_metrics_and_docs(world: World) -> None:
     schema = world.client.get("/openapi.json").json()
     assert "/api/v1/bulletins/{bulletin_id}/approve" in schema["paths"]
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_commune_and_timetable_changes_replan_the_running_scheduler(template: Template, tmp_path: Path) -> None:
+    with running_world(template, tmp_path, run_scheduler=True) as world:
+        scheduler = world.runtime.scheduler
+        assert scheduler is not None and scheduler.is_leader
+
+        def jobs(commune_id: int) -> set[str]:
+            return {job.id for job in scheduler.jobs() if job.id.startswith(f"session:{commune_id}:")}
+
+        created = world.client.post(f"{API}/communes", json={"code": "xa-moi", "name": "Xã Mới"},
+                                    headers=world.headers("province"))
+        commune_id = created.json()["id"]
+        planned = jobs(commune_id)
+        assert {job.split(":")[2] for job in planned} <= {"morning", "evening"} and planned
+        override = {"sessions": [{"name": "trua", "start": "11:45", "days": ["mon", "tue", "wed", "thu", "fri",
+                                                                             "sat", "sun"], "max_minutes": 10}]}
+        changed = world.client.put(f"{API}/communes/{commune_id}/timetable", json=override,
+                                   headers=world.headers("province"))
+        assert changed.status_code == 200, changed.text
+        assert {job.split(":")[2] for job in jobs(commune_id)} == {"trua"}
+        reset = world.client.delete(f"{API}/communes/{commune_id}/timetable", headers=world.headers("province"))
+        assert reset.status_code == 200 and jobs(commune_id) == planned

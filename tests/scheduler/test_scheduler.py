@@ -18,9 +18,10 @@ import pytest
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.config import Settings
 from broadcaster.db import Database, utc_now
-from broadcaster.models import AiringStatus, BulletinStatus
+from broadcaster.models import AiringStatus, BulletinStatus, Role
 from broadcaster.scheduler import BroadcastScheduler, session_job_id
 from broadcaster.scheduler.jobs import HOUSEKEEPING_JOB, SESSION_JOB
+from broadcaster.services import registry, users
 from broadcaster.services.handoff import RecordingHandoff
 from broadcaster.services.programming import ProgrammingService
 from broadcaster.services.timetables import set_override
@@ -169,3 +170,40 @@ async def test_changing_a_communes_timetable_moves_its_jobs(
         scheduler.shutdown()
     assert session_job_id(ids["commune"], "chieu", later) not in after
     assert session_job_id(ids["commune"], "toi", moved) in after
+
+
+async def test_registry_changes_reach_the_running_scheduler_at_once(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    later = whole_second(datetime.now(LOCAL_ZONE) + timedelta(hours=2))
+    other = later + timedelta(minutes=20)
+    write_timetable(settings.schedules_dir, [("chieu", later, 5)])
+    write_timetable(settings.schedules_dir, [("toi", other, 5)], name="mua-gat")
+    scheduler, _ = build(settings, db, speech, "only")
+    scheduler.start()
+
+    def session_jobs() -> set[str]:
+        return {j.id for j in scheduler.jobs() if j.id.startswith("session:")}
+
+    try:
+        with db.session() as s:
+            # Housekeeping runs every 15 minutes: without the hook, the new commune's sessions would wait for it.
+            commune = registry.create_commune(s, None, code="xa-moi", name="Xã Mới",
+                                              schedules_dir=settings.schedules_dir,
+                                              on_timetable_change=scheduler.reschedule_commune)  # fmt: skip
+            commune_id = commune.id
+            created = session_jobs()
+            province = users.create_user(s, None, username="tinh", password="mat-khau-tinh", role=Role.ADMIN,
+                                         commune_id=None)  # fmt: skip
+            registry.update_commune(s, province, commune_id, registry.CommuneChanges(timetable="mua-gat"),
+                                    schedules_dir=settings.schedules_dir,
+                                    on_timetable_change=scheduler.reschedule_commune)  # fmt: skip
+            switched = session_jobs()
+            registry.delete_commune(s, province, commune_id, on_timetable_change=scheduler.reschedule_commune)
+            deleted = session_jobs()
+    finally:
+        scheduler.shutdown()
+    assert session_job_id(commune_id, "chieu", later) in created
+    assert session_job_id(commune_id, "chieu", later) not in switched
+    assert session_job_id(commune_id, "toi", other) in switched
+    assert not {job for job in deleted if job.startswith(f"session:{commune_id}:")}

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
-from broadcaster.api.deps import BearerToken, CurrentUser, DbSession, JsonBody, SettingsDep
-from broadcaster.api.schemas.common import ERROR_RESPONSES
+from broadcaster.api.deps import BearerToken, CurrentUser, DbSession, JsonBody, RuntimeDep
+from broadcaster.api.schemas.common import ERROR_RESPONSES, ErrorOut
 from broadcaster.api.schemas.registry import LoginBody, TokenOut, UserOut
 from broadcaster.services import auth
 
 router = APIRouter(prefix="/auth", tags=["đăng nhập"], responses=ERROR_RESPONSES)
 
 
-@router.post("/token", response_model=TokenOut, dependencies=[JsonBody])
-def login(body: LoginBody, session: DbSession, settings: SettingsDep) -> TokenOut:
-    """Exchange a user name and password for a bearer token."""
-    issued = auth.login(session, body.username, body.password, ttl=timedelta(days=settings.token_ttl_days))
+@router.post("/token", response_model=TokenOut, dependencies=[JsonBody],
+             responses={429: {"model": ErrorOut, "description": "Đăng nhập sai quá nhiều lần; xem Retry-After"}})
+def login(body: LoginBody, request: Request, session: DbSession, runtime: RuntimeDep) -> TokenOut:
+    """Exchange a user name and password for a bearer token (failed attempts are rate-limited)."""
+    ttl = timedelta(days=runtime.settings.token_ttl_days)
+    client = request.client.host if request.client else "unknown"
+    issued = runtime.login_limiter.attempt(body.username, client,
+                                           lambda: auth.login(session, body.username, body.password, ttl=ttl))
     return TokenOut(access_token=issued.token, expires_at=issued.expires_at, user=UserOut.of(issued.user))
 
 

@@ -98,7 +98,7 @@ def reject_bulletin(bulletin_id: IdPath, body: RejectBody, user: CurrentUser, wo
 @router.post("/{bulletin_id}/cancel", response_model=BulletinOut, dependencies=[JsonBody])
 def cancel_bulletin(bulletin_id: IdPath, user: CurrentUser, workflow: WorkflowDep,
                     body: CancelBody | None = None) -> BulletinOut:
-    """Cancel a bulletin that has not aired; for an emergency on the air, stop it on the speakers."""
+    """Cancel a bulletin (aired: by leadership, while its window is open); an emergency on the air stops."""
     return BulletinOut.of(workflow.cancel(user, bulletin_id, body.reason if body else ""))
 
 

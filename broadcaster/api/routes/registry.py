@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from broadcaster.api.deps import CurrentUser, DbSession, JsonBody, SettingsDep
+from broadcaster.api.deps import CurrentUser, DbSession, JsonBody, RuntimeDep
 from broadcaster.api.schemas.common import ERROR_RESPONSES, IdPath
 from broadcaster.api.schemas.registry import (
     ClusterBody,
@@ -29,10 +29,11 @@ def list_communes(user: CurrentUser, session: DbSession) -> list[CommuneOut]:
 
 
 @router.post("/communes", response_model=CommuneOut, status_code=status.HTTP_201_CREATED, dependencies=[JsonBody])
-def create_commune(body: CommuneCreate, user: CurrentUser, session: DbSession, settings: SettingsDep) -> CommuneOut:
-    """Register a commune (province admin)."""
+def create_commune(body: CommuneCreate, user: CurrentUser, session: DbSession, runtime: RuntimeDep) -> CommuneOut:
+    """Register a commune (province admin); the scheduler plans its sessions at once."""
     commune = registry.create_commune(session, user, code=body.code, name=body.name, province=body.province,
-                                      timetable=body.timetable, schedules_dir=settings.schedules_dir)
+                                      timetable=body.timetable, schedules_dir=runtime.settings.schedules_dir,
+                                      on_timetable_change=runtime.reschedule)
     return CommuneOut.of(commune)
 
 
@@ -44,17 +45,18 @@ def get_commune(commune_id: IdPath, user: CurrentUser, session: DbSession) -> Co
 
 @router.patch("/communes/{commune_id}", response_model=CommuneOut, dependencies=[JsonBody])
 def update_commune(commune_id: IdPath, body: CommuneUpdate, user: CurrentUser, session: DbSession,
-                   settings: SettingsDep) -> CommuneOut:
-    """Rename a commune or switch its timetable (its admin)."""
+                   runtime: RuntimeDep) -> CommuneOut:
+    """Rename a commune or switch its timetable (its admin); the scheduler follows at once."""
     changes = CommuneChanges(name=body.name, province=body.province, timetable=body.timetable)
     return CommuneOut.of(registry.update_commune(session, user, commune_id, changes,
-                                                 schedules_dir=settings.schedules_dir))
+                                                 schedules_dir=runtime.settings.schedules_dir,
+                                                 on_timetable_change=runtime.reschedule))
 
 
 @router.delete("/communes/{commune_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_commune(commune_id: IdPath, user: CurrentUser, session: DbSession) -> None:
-    """Delete a commune with no accounts and no bulletins (province admin)."""
-    registry.delete_commune(session, user, commune_id)
+def delete_commune(commune_id: IdPath, user: CurrentUser, session: DbSession, runtime: RuntimeDep) -> None:
+    """Delete a commune with no accounts and no bulletins (province admin); its audit events stay."""
+    registry.delete_commune(session, user, commune_id, on_timetable_change=runtime.reschedule)
 
 
 @router.get("/communes/{commune_id}/zones", response_model=list[ZoneOut])

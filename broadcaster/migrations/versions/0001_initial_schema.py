@@ -27,7 +27,8 @@ def upgrade() -> None:
     sa.Column('timetable_override', sa.JSON(), nullable=True),
     sa.Column('created_at', broadcaster.db.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('code')
+    sa.UniqueConstraint('code'),
+    sqlite_autoincrement=True
     )
     op.create_table('scheduler_leases',
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -65,7 +66,8 @@ def upgrade() -> None:
     sa.Column('created_at', broadcaster.db.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['commune_id'], ['communes.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('username')
+    sa.UniqueConstraint('username'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_commune_id'), ['commune_id'], unique=False)
@@ -106,11 +108,10 @@ def upgrade() -> None:
     sa.Column('object_type', sa.String(length=64), nullable=False),
     sa.Column('object_id', sa.Integer(), nullable=True),
     sa.Column('details', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['commune_id'], ['communes.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_events_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_commune_id'), ['commune_id'], unique=False)
 
@@ -273,6 +274,7 @@ def downgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_commune_id'))
         batch_op.drop_index(batch_op.f('ix_audit_events_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_actor_id'))
 
     op.drop_table('audit_events')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:

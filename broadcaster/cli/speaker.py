@@ -1,0 +1,123 @@
+"""``broadcaster speaker``: provision speaker-cluster agents and see how they are.
+
+    broadcaster speaker public-key            the key agents verify orders with
+    broadcaster speaker config 3 -o agent.yaml   cluster 3's agent configuration (with its secret)
+    broadcaster speaker list                  every cluster: online or not, playing, volume
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from broadcaster.errors import NotFound
+
+
+class ClusterUnknown(NotFound):
+    """No cluster has that number."""
+
+    code = "cluster_not_found"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``speaker`` subcommand and its actions."""
+    parser = subparsers.add_parser("speaker", help="cụm loa: khoá công khai, cấu hình máy điều khiển, trạng thái",
+                                   description="Chuẩn bị máy điều khiển cụm loa và xem trạng thái các cụm loa.")
+    parser.add_argument("--config", type=Path, help="tệp cấu hình YAML của máy chủ")
+    actions = parser.add_subparsers(dest="action", metavar="VIỆC", required=True)
+
+    key = actions.add_parser("public-key", help="in khoá công khai mà cụm loa dùng để kiểm chữ ký lệnh phát")
+    key.add_argument("--pem", action="store_true", help="in dạng PEM thay vì base64")
+    key.set_defaults(handler=print_public_key)
+
+    config = actions.add_parser("config", help="in tệp cấu hình cho máy điều khiển của một cụm loa")
+    config.add_argument("cluster", type=int, help="số của cụm loa (xem: broadcaster speaker list)")
+    config.add_argument("--secret-file", type=Path, help="đọc khoá bí mật từ tệp này trên máy điều khiển")
+    config.add_argument("--state-dir", type=Path, help="thư mục trạng thái trên máy điều khiển")
+    config.add_argument("--player", default="aplay", help="bộ phát: aplay, ffmpeg hoặc null (mặc định aplay)")
+    config.add_argument("-o", "--output", type=Path, help="ghi ra tệp (quyền 600) thay vì in ra màn hình")
+    config.set_defaults(handler=print_config)
+
+    listing = actions.add_parser("list", help="liệt kê cụm loa: trực tuyến, đang phát, âm lượng")
+    listing.add_argument("--commune", help="chỉ các cụm loa của xã có mã này")
+    listing.set_defaults(handler=list_clusters)
+
+
+def _settings_and_db(args: argparse.Namespace) -> Any:
+    from broadcaster.config import load_settings
+    from broadcaster.db import Database
+
+    settings = load_settings(args.config)
+    db = Database(settings.effective_database_url)
+    db.upgrade()
+    return settings, db
+
+
+def print_public_key(args: argparse.Namespace) -> int:
+    """Print the server's order-signing public key (created on first use)."""
+    from broadcaster.config import load_settings
+    from broadcaster.delivery.keys import (
+        key_id_of,
+        load_or_create_signing_key,
+        public_key_base64,
+        public_key_pem,
+    )
+
+    key = load_or_create_signing_key(load_settings(args.config).data_dir).public_key()
+    print(public_key_pem(key).strip() if args.pem else public_key_base64(key))
+    print(f"# mã khoá {key_id_of(key)}", file=sys.stderr)
+    return 0
+
+
+def print_config(args: argparse.Namespace) -> int:
+    """Print (or write, mode 600) the agent configuration of one cluster."""
+    import os
+
+    from broadcaster.delivery.keys import load_or_create_signing_key
+    from broadcaster.models import Cluster
+    from broadcaster.services.provisioning import agent_config_yaml
+
+    settings, db = _settings_and_db(args)
+    with db.session() as session:
+        cluster = session.get(Cluster, args.cluster)
+        if cluster is None:
+            raise ClusterUnknown(f"Không có cụm loa số {args.cluster}.")
+        text = agent_config_yaml(cluster, settings, load_or_create_signing_key(settings.data_dir).public_key(),
+                                 secret_file=args.secret_file, state_dir=args.state_dir, player=args.player)
+    db.dispose()
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    # The file holds the cluster's secret: created readable by its owner only.
+    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    print(f"Đã ghi cấu hình cụm loa số {args.cluster} vào {args.output}.")
+    return 0
+
+
+def list_clusters(args: argparse.Namespace) -> int:
+    """Print every cluster with its presence."""
+    from sqlalchemy import select
+
+    from broadcaster.clock import local
+    from broadcaster.db import utc_now
+    from broadcaster.models import Cluster, Commune
+    from broadcaster.services.agent_reports import presence_of
+
+    _settings, db = _settings_and_db(args)
+    with db.session() as session:
+        query = select(Cluster, Commune).join(Commune).order_by(Commune.code, Cluster.id)
+        if args.commune:
+            query = query.where(Commune.code == args.commune)
+        now = utc_now()
+        for cluster, commune in session.execute(query).all():
+            seen = presence_of(cluster, now)
+            when = local(seen.last_heartbeat_at).strftime("%H:%M:%S %d/%m") if seen.last_heartbeat_at else "chưa bao giờ"
+            state = ("đang phát" if seen.status == "playing" else "nghỉ") if seen.online else "mất kết nối"
+            volume = f"âm lượng {seen.volume}" if seen.volume is not None else ""
+            print(f"{cluster.id}\t{commune.code}\t{cluster.name}\t{state}\tnhịp tim {when}\t{volume}\t{cluster.agent_url}")
+    db.dispose()
+    return 0

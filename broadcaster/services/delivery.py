@@ -1,0 +1,441 @@
+"""Delivery: the ``ProgrammeHandoff`` that turns programmes into signed orders and gets them to the clusters.
+
+``hand_off`` (called by programming, from any thread) does, in one transaction: take the next
+sequence number of the cluster (``Cluster.order_seq``, incremented in the database), sign the
+order, store it as a ``DeliveryOrder`` (the server's outbox) and point the airing's ``Delivery``
+row at it. Then it pins the audio in the cache until the order expires and queues the order on
+the cluster's lane (``delivery_lanes``), which sends it with retries. The hand-off is
+at-least-once, so a second hand-off of the same programme to the same airing and cluster finds
+the stored order and sends the very same bytes; the agent answers "duplicate" and plays once.
+
+``stop`` withdraws queued orders of the airing and sends a signed ``stop`` order ahead of
+everything else. ``start`` resumes the queued orders a previous run left (no order is lost to a
+restart) and records as missed those that expired while the server was down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from broadcaster.cache import AudioCache, InvalidCacheKey
+from broadcaster.clock import Clock, SystemClock
+from broadcaster.config import Settings
+from broadcaster.db import Database
+from broadcaster.delivery import orders
+from broadcaster.delivery.keys import load_or_create_signing_key
+from broadcaster.delivery.orders import OrderKind, OrderSigner, PlayOrder
+from broadcaster.delivery.transport import ClusterAddress
+from broadcaster.errors import NotFound
+from broadcaster.models import (
+    AgentReportRecord,
+    Cluster,
+    Delivery,
+    DeliveryOrder,
+    DeliveryState,
+    OrderStatus,
+    Priority,
+)
+from broadcaster.services.delivery_lanes import (
+    PRIORITY_RANKS,
+    STOP_RANK,
+    DeliveryLanes,
+    OutgoingOrder,
+    SendReport,
+)
+from broadcaster.services.delivery_log import advance, audit_delivery, failure_text
+from broadcaster.services.handoff import ClusterProgramme
+from broadcaster.services.provisioning import audio_url, wire_cluster_id
+
+log = logging.getLogger(__name__)
+PIN_PREFIX = "delivery:"
+STOP_MIN_TTL = timedelta(minutes=10)
+HOUSEKEEPING_INTERVAL_S = 60.0
+HAND_OFF_BATCH = 200
+KEEP_REPORTS = timedelta(days=30)
+_LIVE = (OrderStatus.QUEUED, OrderStatus.ACCEPTED)
+
+
+class DeliveryClusterUnknown(NotFound):
+    """The programme names a cluster that no longer exists."""
+
+    code = "delivery_cluster_unknown"
+
+
+class DeliveryService:
+    """Signs, stores, pins and sends orders; implements ``ProgrammeHandoff``."""
+
+    def __init__(self, settings: Settings, db: Database, cache: AudioCache | None, *,
+                 signing_key: Ed25519PrivateKey | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.cache = cache
+        self.signer = OrderSigner(signing_key or load_or_create_signing_key(settings.data_dir))
+        self.clock = clock or SystemClock()
+        self.lanes = DeliveryLanes(
+            self, transport_options={"settings": settings}, concurrency=settings.delivery_concurrency,
+            retry_initial_s=settings.delivery_retry_initial_s, retry_max_s=settings.delivery_retry_max_s,
+        )
+        self._stopping = threading.Event()
+        self._housekeeper: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start sending; resume the orders a previous run left queued."""
+        self.lanes.start()
+        self.resume()
+        self._stopping.clear()
+        self._housekeeper = threading.Thread(target=self._housekeeping_loop, name="delivery-housekeeping",
+                                             daemon=True)
+        self._housekeeper.start()
+        log.info("delivery started (order key %s)", self.signer.key_id)
+
+    def close(self) -> None:
+        """Stop sending; queued orders stay stored for the next start."""
+        self._stopping.set()
+        self.lanes.close()
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=5)
+            self._housekeeper = None
+
+    def resume(self) -> int:
+        """Queue every stored order still waiting to be delivered; record the expired ones missed."""
+        now = self.clock.now()
+        outgoing: list[OutgoingOrder] = []
+        with self.db.session() as s:
+            for row in s.scalars(select(DeliveryOrder).where(DeliveryOrder.status == OrderStatus.QUEUED)
+                                 .order_by(DeliveryOrder.seq)):  # fmt: skip
+                cluster = s.get(Cluster, row.cluster_id)
+                if cluster is None:
+                    continue
+                if row.expires_at > now:
+                    outgoing.append(self._outgoing(row, cluster))
+                    continue
+                row.status, row.last_error = OrderStatus.EXPIRED, "server down until the order expired"
+                delivery = self._delivery_of(s, row)
+                if delivery is not None and advance(s, delivery, DeliveryState.MISSED, from_agent=False, error=failure_text(
+                        "server_down", "Máy chủ không hoạt động cho tới khi lệnh phát hết hạn.")):
+                    audit_delivery(s, delivery, action="delivery_missed", commune_id=cluster.commune_id,
+                                   details={"order_id": row.order_id, "reason": "server_down"})
+        self.lanes.submit(outgoing)
+        if outgoing:
+            log.info("resuming delivery of %d order(s)", len(outgoing))
+        return len(outgoing)
+
+    # --- ProgrammeHandoff ----------------------------------------------------------------------
+
+    def hand_off(self, programme: ClusterProgramme) -> None:
+        """Sign and store the order for ``programme`` (once per airing and cluster) and queue it."""
+        failures = self.hand_off_many([programme], raise_errors=True)
+        assert not failures
+
+    def hand_off_many(self, programmes: Sequence[ClusterProgramme], *,
+                      raise_errors: bool = False) -> dict[int, str]:
+        """``hand_off`` for many clusters in a few transactions; the clusters that failed, with why.
+
+        A commune-wide airing to a thousand clusters is a thousand orders: one commit (and fsync)
+        each would take seconds before the last order leaves; batches of ``HAND_OFF_BATCH`` do not.
+        """
+        now = self.clock.now()
+        failures: dict[int, str] = {}
+        for first in range(0, len(programmes), HAND_OFF_BATCH):
+            chunk = programmes[first:first + HAND_OFF_BATCH]
+            cancelled: list[str] = []
+            outgoing: list[OutgoingOrder] = []
+            with self.db.session() as s:
+                clusters = {c.id: c for c in s.scalars(select(Cluster).where(
+                    Cluster.id.in_({p.cluster_id for p in chunk})))}
+                for programme in chunk:
+                    if programme.cluster_id not in clusters:  # deleted meanwhile: it fails alone
+                        error = DeliveryClusterUnknown(f"Không còn cụm loa số {programme.cluster_id}.")
+                        if raise_errors:
+                            raise error
+                        log.warning("airing %s: %s", programme.airing_id, error.message)
+                        failures[programme.cluster_id] = error.message
+                self._issue_chunk(s, [p for p in chunk if p.cluster_id in clusters], clusters, now, cancelled,
+                                  outgoing)
+            for programme in chunk:
+                if programme.cluster_id not in failures:
+                    self._pin(programme)
+            self.lanes.cancel(cancelled)
+            self.lanes.submit(outgoing)
+        if programmes:
+            log.info("airing %s: %d order(s) queued (play at %s)", programmes[0].airing_id,
+                     len(programmes) - len(failures), programmes[0].play_at.isoformat())
+        return failures
+
+    def _issue_chunk(self, s: Session, chunk: Sequence[ClusterProgramme], clusters: dict[int, Cluster],
+                     now: datetime, cancelled: list[str], outgoing: list[OutgoingOrder]) -> None:
+        # Everything the chunk needs is read in three queries and written at one commit.
+        airing_ids, cluster_ids = {p.airing_id for p in chunk}, {p.cluster_id for p in chunk}
+        live: defaultdict[tuple[int, int], list[DeliveryOrder]] = defaultdict(list)
+        for row in s.scalars(select(DeliveryOrder).where(
+                DeliveryOrder.airing_id.in_(airing_ids), DeliveryOrder.cluster_id.in_(cluster_ids),
+                DeliveryOrder.kind == OrderKind.PLAY.value, DeliveryOrder.status.in_(_LIVE))
+                .order_by(DeliveryOrder.created_at)):  # fmt: skip
+            live[(row.airing_id, row.cluster_id)].append(row)
+        deliveries = {(d.airing_id, d.cluster_id): d for d in s.scalars(select(Delivery).where(
+            Delivery.airing_id.in_(airing_ids), Delivery.cluster_id.in_(cluster_ids)))}
+        plans = [(p, next((row for row in live[(p.airing_id, p.cluster_id)]
+                           if row.audio_sha256 == p.audio.sha256 and row.play_at == p.play_at), None))
+                 for p in chunk]  # fmt: skip
+        seqs = reserve_seqs(s, [p.cluster_id for p, order in plans if order is None])
+        for programme, order in plans:
+            cluster = clusters[programme.cluster_id]
+            to_send: list[DeliveryOrder] = []
+            if order is None:
+                old = live[(programme.airing_id, cluster.id)]
+                # A different programme for an airing already handed off: withdraw the old one first.
+                for row in old:
+                    if row.status is OrderStatus.QUEUED:
+                        row.status = OrderStatus.CANCELLED
+                        cancelled.append(row.order_id)
+                if any(row.status is OrderStatus.ACCEPTED for row in old):
+                    to_send.append(self._issue(s, cluster, next_seq(s, cluster.id), airing_id=programme.airing_id,
+                                               kind=OrderKind.STOP, priority=programme.priority, play_at=now,
+                                               expires_at=max(now + STOP_MIN_TTL, programme.expires_at)))
+                seq = seqs.pop(cluster.id, None) or next_seq(s, cluster.id)
+                order = self._issue(s, cluster, seq, airing_id=programme.airing_id, kind=OrderKind.PLAY,
+                                    priority=programme.priority, play_at=programme.play_at,
+                                    expires_at=programme.expires_at, programme=programme, issued_at=now)
+                to_send.append(order)
+            elif order.status is OrderStatus.QUEUED:
+                to_send.append(order)  # handed off before, not delivered yet: the same bytes again
+            self._point_delivery(s, programme, order, deliveries)
+            outgoing.extend(self._outgoing(row, cluster) for row in to_send)
+
+    def stop(self, airing_id: int, cluster_ids: Sequence[int]) -> None:
+        """Withdraw queued orders of the airing and send each cluster a signed stop, ahead of anything else."""
+        now = self.clock.now()
+        cancelled: list[str] = []
+        outgoing: list[OutgoingOrder] = []
+        with self.db.session() as s:
+            for cluster_id in cluster_ids:
+                cluster = s.get(Cluster, cluster_id)
+                if cluster is None:
+                    continue
+                live = self._live_orders(s, airing_id, cluster.id, OrderKind.PLAY)
+                if not live:
+                    continue
+                for row in live:
+                    if row.status is OrderStatus.QUEUED:
+                        row.status = OrderStatus.CANCELLED
+                        cancelled.append(row.order_id)
+                expires_at = max([now + STOP_MIN_TTL, *(row.expires_at for row in live)])
+                stop = self._issue(s, cluster, next_seq(s, cluster.id), airing_id=airing_id, kind=OrderKind.STOP,
+                                   priority=live[0].priority,
+                                   play_at=now, expires_at=expires_at)
+                outgoing.append(self._outgoing(stop, cluster))
+        self.lanes.cancel(cancelled)
+        self.lanes.submit(outgoing)
+        log.info("airing %s: stop sent to %d cluster(s)", airing_id, len(outgoing))
+
+    # --- LaneBackend ---------------------------------------------------------------------------
+
+    def resign(self, order_id: str) -> tuple[int, bytes]:
+        """Sign a stored order again under a fresh seq (same order id); its seq and envelope."""
+        with self.db.session() as s:
+            row = s.get_one(DeliveryOrder, order_id)
+            signed = PlayOrder.model_validate(json.loads(row.envelope)["order"])
+            seq = next_seq(s, row.cluster_id)
+            row.seq, row.envelope = seq, self._sign(signed.model_copy(update={"seq": seq}))
+            s.execute(update(Delivery).where(Delivery.order_id == order_id).values(order_seq=seq))
+            return seq, row.envelope.encode("utf-8")
+
+    def address_of(self, cluster_id: int) -> tuple[str, ClusterAddress]:
+        """The cluster's transport and address as the registry has them now."""
+        with self.db.session() as s:
+            cluster = s.get_one(Cluster, cluster_id)
+            return cluster.transport, ClusterAddress(wire_cluster_id(cluster.id), cluster.agent_url)
+
+    def record(self, reports: list[SendReport]) -> None:
+        """Store what became of sent orders, and move their deliveries along."""
+        with self.db.session() as s:
+            for report in reports:
+                row = s.get(DeliveryOrder, report.order_id)
+                if row is not None:
+                    self._record_one(s, row, report)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _record_one(self, s: Session, row: DeliveryOrder, report: SendReport) -> None:
+        at = datetime.fromtimestamp(report.at, UTC)
+        row.attempts = report.attempts
+        reason: tuple[DeliveryState, str, str] | None = None
+        if report.result == "accepted":
+            row.status, row.accepted_at, row.last_error = OrderStatus.ACCEPTED, at, None
+        elif report.result == "cancelled":
+            row.status = OrderStatus.CANCELLED
+            reason = (DeliveryState.CANCELLED, "delivery_cancelled", failure_text(
+                "cancelled", "Đã huỷ trước khi gửi tới cụm loa."))
+        elif report.result == "refused":
+            row.status, row.last_error = OrderStatus.REFUSED, failure_text(report.code, report.message)
+            reason = (DeliveryState.FAILED, "delivery_refused", row.last_error)
+        else:  # the agent said expired (410), or it could not be reached before the order expired
+            row.status = OrderStatus.EXPIRED
+            row.last_error = failure_text(report.code, report.message) if report.result == "expired" else failure_text(
+                report.code, "Không gửi được lệnh phát tới cụm loa trước khi hết hạn"
+                + (f" ({report.message})." if report.message else "."))
+            reason = (DeliveryState.MISSED, "delivery_missed", row.last_error)
+        cluster = s.get(Cluster, row.cluster_id)
+        commune_id = cluster.commune_id if cluster is not None else None
+        if row.kind != OrderKind.PLAY:
+            if reason is not None and reason[0] is not DeliveryState.CANCELLED:
+                audit_delivery(s, None, action="stop_not_delivered", commune_id=commune_id,
+                               details={"order_id": row.order_id, "airing_id": row.airing_id,
+                                        "cluster_id": row.cluster_id, "error": row.last_error})
+            return
+        delivery = self._delivery_of(s, row)
+        if delivery is None:
+            return
+        delivery.attempts = report.attempts
+        if reason is None:
+            delivery.sent_at = delivery.sent_at or at
+            advance(s, delivery, DeliveryState.SENT, from_agent=False)
+            return
+        state, action, error = reason
+        if advance(s, delivery, state, from_agent=False, error=error) and state is not DeliveryState.CANCELLED:
+            audit_delivery(s, delivery, action=action, commune_id=commune_id,
+                           details={"order_id": row.order_id, "code": report.code, "error": error,
+                                    "attempts": report.attempts})
+
+    def _issue(self, s: Session, cluster: Cluster, seq: int, *, airing_id: int, kind: OrderKind, priority: Priority,
+               play_at: datetime, expires_at: datetime, programme: ClusterProgramme | None = None,
+               issued_at: datetime | None = None) -> DeliveryOrder:
+        audio = programme.audio if programme is not None else None
+        order = PlayOrder(
+            order_id=uuid.uuid4(), seq=seq, cluster_id=wire_cluster_id(cluster.id),
+            airing_id=str(airing_id), kind=kind, priority=orders.Priority(str(priority)),
+            audio_sha256=audio.sha256 if audio else None, audio_size=audio.size if audio else None,
+            audio_url=audio_url(self.settings, audio.sha256, audio.fmt) if audio else None,
+            play_at=play_at, expires_at=expires_at, issued_at=issued_at or self.clock.now(),
+            key_id=self.signer.key_id,
+        )
+        row = DeliveryOrder(
+            order_id=str(order.order_id), airing_id=airing_id, cluster_id=cluster.id, kind=kind.value,
+            priority=priority, seq=order.seq, envelope=self._sign(order), audio_sha256=order.audio_sha256,
+            status=OrderStatus.QUEUED, attempts=0, play_at=play_at, expires_at=expires_at,
+        )
+        s.add(row)
+        return row
+
+    def _sign(self, order: PlayOrder) -> str:
+        return json.dumps(self.signer.sign(order), ensure_ascii=False, separators=(",", ":"))
+
+    @staticmethod
+    def _live_orders(s: Session, airing_id: int, cluster_id: int, kind: OrderKind) -> list[DeliveryOrder]:
+        return list(s.scalars(select(DeliveryOrder).where(
+            DeliveryOrder.airing_id == airing_id, DeliveryOrder.cluster_id == cluster_id,
+            DeliveryOrder.kind == kind.value, DeliveryOrder.status.in_(_LIVE)).order_by(DeliveryOrder.created_at)))
+
+    @staticmethod
+    def _delivery_of(s: Session, row: DeliveryOrder) -> Delivery | None:
+        # Only the delivery that still points at this order: a newer programme may have replaced it.
+        return s.scalar(select(Delivery).where(Delivery.airing_id == row.airing_id,
+                                               Delivery.cluster_id == row.cluster_id,
+                                               Delivery.order_id == row.order_id))
+
+    @staticmethod
+    def _point_delivery(s: Session, programme: ClusterProgramme, order: DeliveryOrder,
+                        deliveries: dict[tuple[int, int], Delivery]) -> None:
+        delivery = deliveries.get((programme.airing_id, programme.cluster_id))
+        if delivery is None:
+            delivery = Delivery(airing_id=programme.airing_id, cluster_id=programme.cluster_id,
+                                state=DeliveryState.PENDING, attempts=0)
+            s.add(delivery)
+        audio = programme.audio
+        delivery.audio_sha256, delivery.audio_size, delivery.duration_s = audio.sha256, audio.size, audio.duration_s
+        delivery.play_at, delivery.expires_at = programme.play_at, programme.expires_at
+        if delivery.order_id != order.order_id:
+            delivery.order_id, delivery.order_seq = order.order_id, order.seq
+            delivery.state, delivery.error, delivery.sent_at = DeliveryState.PENDING, None, None
+            delivery.downloaded_at = delivery.played_at = None
+        if order.status is OrderStatus.ACCEPTED:
+            advance(s, delivery, DeliveryState.SENT, from_agent=False)
+
+    def _outgoing(self, row: DeliveryOrder, cluster: Cluster) -> OutgoingOrder:
+        rank = STOP_RANK if row.kind == OrderKind.STOP else PRIORITY_RANKS[str(row.priority)]
+        return OutgoingOrder(
+            order_id=row.order_id, cluster_id=cluster.id, kind=row.kind, rank=rank, seq=row.seq,
+            envelope=row.envelope.encode("utf-8"), expires_at=row.expires_at.timestamp(),
+            transport=cluster.transport, target=ClusterAddress(wire_cluster_id(cluster.id), cluster.agent_url),
+        )
+
+    def _pin(self, programme: ClusterProgramme) -> None:
+        # The cache must not evict audio an agent may still download (until the airing's orders
+        # expire). One pin per airing and programme, not per cluster: a pin rewrites the pins file.
+        if self.cache is None:
+            return
+        key, holder = programme.audio.path.stem, f"{PIN_PREFIX}{programme.airing_id}"
+        if holder in self.cache.pinned().get(key, frozenset()):
+            return
+        try:
+            self.cache.pin(key, holder)
+        except InvalidCacheKey:
+            log.warning("audio %s is not an audio cache entry; not pinned", programme.audio.path)
+
+    def _housekeeping_loop(self) -> None:
+        while not self._stopping.wait(HOUSEKEEPING_INTERVAL_S):
+            try:
+                self.housekeeping()
+            except Exception:  # noqa: BLE001 - housekeeping must never take delivery down
+                log.exception("delivery housekeeping failed")
+
+    def housekeeping(self) -> int:
+        """Unpin audio whose airings' orders have all expired; forget old agent reports. The number unpinned."""
+        now = self.clock.now()
+        released = 0
+        with self.db.session() as s:
+            s.execute(delete(AgentReportRecord).where(AgentReportRecord.received_at < now - KEEP_REPORTS))
+            if self.cache is None:
+                return 0
+            pins = [(key, holder) for key, holders in self.cache.pinned().items()
+                    for holder in holders if holder.startswith(PIN_PREFIX)]  # fmt: skip
+            airings = {int(holder.removeprefix(PIN_PREFIX)) for _key, holder in pins
+                       if holder.removeprefix(PIN_PREFIX).isdigit()}  # fmt: skip
+            last_expiry = dict(s.execute(  # type: ignore[arg-type]
+                select(DeliveryOrder.airing_id, func.max(DeliveryOrder.expires_at))
+                .where(DeliveryOrder.airing_id.in_(airings)).group_by(DeliveryOrder.airing_id)).all())
+        for key, holder in pins:
+            airing = holder.removeprefix(PIN_PREFIX)
+            expires_at = last_expiry.get(int(airing)) if airing.isdigit() else None
+            if expires_at is None or _aware(expires_at) <= now:
+                self.cache.unpin(key, holder)
+                released += 1
+        return released
+
+
+def _aware(moment: datetime) -> datetime:
+    # func.max() hands back what the driver returns, without the column type's time zone.
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def reserve_seqs(session: Session, cluster_ids: Sequence[int]) -> dict[int, int]:
+    """One fresh seq for each of these clusters, in one statement (clusters named twice get one)."""
+    if not cluster_ids:
+        return {}
+    rows = session.execute(
+        update(Cluster).where(Cluster.id.in_(set(cluster_ids))).values(order_seq=Cluster.order_seq + 1)
+        .returning(Cluster.id, Cluster.order_seq).execution_options(synchronize_session=False)
+    ).all()
+    return {int(cluster_id): int(seq) for cluster_id, seq in rows}
+
+
+def next_seq(session: Session, cluster_id: int) -> int:
+    """The cluster's next order seq, taken atomically in the database (the row stays locked until commit)."""
+    return int(session.execute(
+        update(Cluster).where(Cluster.id == cluster_id).values(order_seq=Cluster.order_seq + 1)
+        .returning(Cluster.order_seq).execution_options(synchronize_session=False)
+    ).scalar_one())

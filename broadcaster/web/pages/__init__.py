@@ -1,0 +1,1 @@
+"""The officers' pages, one module per group of pages."""

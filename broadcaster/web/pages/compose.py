@@ -1,0 +1,314 @@
+"""Soạn bản tin: compose (or edit a draft), hear it ("Nghe thử"), see its length against the session's room.
+
+The form posts text or a recording to ``BulletinService.create`` with a per-form idempotency key
+(a double click makes one bulletin); "Gửi duyệt" then submits it through the workflow. The page's
+script asks ``/soan-tin/uoc-luong`` for the spoken-length estimate as the officer types and
+``/soan-tin/nghe-thu`` for the synthesized audio, which it plays from ``/nghe-thu/<sha256>.<fmt>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from broadcaster.api.deps import Bulletins, DbSession, RuntimeDep, WorkflowDep
+from broadcaster.api.routes.audio import AudioFilesDep
+from broadcaster.api.runtime import Runtime
+from broadcaster.api.schemas.common import IdPath
+from broadcaster.errors import BroadcasterError, NotAuthenticated
+from broadcaster.models import Bulletin, BulletinStatus, Commune, User
+from broadcaster.services import commune_overview, registry
+from broadcaster.services.bulletins import (
+    MAX_REPEAT,
+    TITLE_MAX_LENGTH,
+    BulletinChanges,
+    BulletinFields,
+    BulletinWrongStatus,
+)
+from broadcaster.text import MAX_BULLETIN_CHARS
+from broadcaster.web import forms
+from broadcaster.web.formatting import duration
+from broadcaster.web.pages.common import commune_choices, page_commune, see_other
+from broadcaster.web.rendering import render
+from broadcaster.web.routing import FormInvalid, PageUser, WebRoute
+
+log = logging.getLogger(__name__)
+router = APIRouter(route_class=WebRoute)
+COMPOSE_PATH = "/soan-tin"
+DEFAULT_WINDOW_DAYS = 2
+TextField = Annotated[
+    str, Form(max_length=MAX_BULLETIN_CHARS * 2)
+]  # the service gives the real limit's message
+ShortField = Annotated[str, Form(max_length=TITLE_MAX_LENGTH * 2)]
+ListField = Annotated[list[str], Form(max_length=500)]
+
+
+def _room(
+    session: Session, user: User, commune: Commune, runtime: Runtime
+) -> commune_overview.SessionRoom | None:
+    try:
+        return commune_overview.next_session_room(session, user, commune.id, lambda: runtime.programming)
+    except BroadcasterError as error:
+        # The room is advice; composing must not fail because the timetable or speech is unwell.
+        log.warning("no session room for commune %s: [%s] %s", commune.id, error.code, error.message)
+        return None
+
+
+def _form_page(
+    request: Request,
+    session: Session,
+    user: User,
+    runtime: Runtime,
+    commune: Commune,
+    values: dict[str, Any],
+    *,
+    bulletin: Bulletin | None = None,
+    error: BroadcasterError | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "compose.html",
+        {
+            "commune": commune,
+            "communes": commune_choices(session, user),
+            "zones": registry.list_zones(session, user, commune.id),
+            "clusters": registry.list_clusters(session, user, commune.id),
+            "room": _room(session, user, commune, runtime),
+            "values": values,
+            "bulletin": bulletin,
+            "error": error,
+            "max_chars": MAX_BULLETIN_CHARS,
+            "max_repeat": MAX_REPEAT,
+            "title_max": TITLE_MAX_LENGTH,
+        },
+        status=status,
+    )
+
+
+@router.get(COMPOSE_PATH)
+def compose_form(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    bulletins: Bulletins,
+    runtime: RuntimeDep,
+    xa: str = "",
+) -> Response:
+    """An empty compose form for the user's commune."""
+    commune = page_commune(session, user, xa)
+    today = bulletins.today()
+    values = {
+        "title": "",
+        "text": "",
+        "mode": "text",
+        "priority": "normal",
+        "zone_ids": [],
+        "cluster_ids": [],
+        "start_date": today.isoformat(),
+        "end_date": (today + timedelta(days=DEFAULT_WINDOW_DAYS)).isoformat(),
+        "repeat": "1",
+        "key": forms.new_form_key(),
+    }
+    return _form_page(request, session, user, runtime, commune, values)
+
+
+@router.post(COMPOSE_PATH)
+def compose(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    bulletins: Bulletins,
+    workflow: WorkflowDep,
+    runtime: RuntimeDep,
+    title: ShortField = "",
+    text: TextField = "",
+    mode: ShortField = "text",
+    priority: ShortField = "",
+    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    start_date: ShortField = "",
+    end_date: ShortField = "",
+    repeat: ShortField = "",
+    action: ShortField = "save",
+    key: ShortField = "",
+    xa: ShortField = "",
+    recording: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Store the bulletin as a draft (text or recording) and, for "Gửi duyệt", submit it."""
+    commune = page_commune(session, user, xa)
+    values = {
+        "title": title,
+        "text": text,
+        "mode": mode,
+        "priority": priority,
+        "zone_ids": zone_ids,
+        "cluster_ids": cluster_ids,
+        "start_date": start_date,
+        "end_date": end_date,
+        "repeat": repeat,
+        "key": key,
+    }
+    try:
+        has_file = recording is not None and bool(recording.filename)
+        if mode == "recording" and not has_file:
+            raise FormInvalid("Hãy chọn tệp ghi âm (mp3, m4a, wav, ogg…).")
+        fields = BulletinFields(
+            title=title,
+            text=text if mode != "recording" else None,
+            priority=forms.priority(priority),
+            commune_id=commune.id,
+            zone_ids=forms.ids(zone_ids, "Thôn/bản"),
+            cluster_ids=forms.ids(cluster_ids, "Cụm loa"),
+            start_date=forms.optional_date(start_date, "Từ ngày"),
+            end_date=forms.optional_date(end_date, "Đến ngày"),
+            repeat=forms.number(repeat, "Số lần đọc", default=1, low=1, high=MAX_REPEAT),
+        )
+        upload = recording if mode == "recording" and recording is not None else None
+        created = bulletins.create(
+            user,
+            fields,
+            upload=upload.file if upload else None,
+            upload_filename=upload.filename if upload else None,
+            idempotency_key=key or None,
+        )
+        bulletin_id = created.bulletin.id
+        if action == "send" and created.bulletin.status == BulletinStatus.DRAFT:
+            workflow.submit(user, bulletin_id)
+    except NotAuthenticated:
+        raise
+    except BroadcasterError as error:
+        return _form_page(request, session, user, runtime, commune, values, error=error, status=error.status)
+    return see_other(f"/ban-tin/{bulletin_id}?tb={'da-gui' if action == 'send' else 'da-luu'}")
+
+
+@router.get("/ban-tin/{bulletin_id}/sua")
+def edit_form(
+    request: Request,
+    bulletin_id: IdPath,
+    user: PageUser,
+    session: DbSession,
+    bulletins: Bulletins,
+    runtime: RuntimeDep,
+) -> Response:
+    """The compose form filled with a draft."""
+    bulletin = bulletins.get(user, bulletin_id)
+    if bulletin.status != BulletinStatus.DRAFT:
+        raise BulletinWrongStatus("Chỉ sửa được bản nháp; bản tin này đã được gửi đi.")
+    values = {
+        "title": bulletin.title,
+        "text": bulletin.text or "",
+        "mode": "recording" if bulletin.upload_sha256 else "text",
+        "priority": str(bulletin.priority),
+        "zone_ids": [str(z.id) for z in bulletin.zones],
+        "cluster_ids": [str(c.id) for c in bulletin.clusters],
+        "start_date": bulletin.start_date.isoformat(),
+        "end_date": bulletin.end_date.isoformat(),
+        "repeat": str(bulletin.repeat),
+        "key": "",
+    }
+    return _form_page(request, session, user, runtime, bulletin.commune, values, bulletin=bulletin)
+
+
+@router.post("/ban-tin/{bulletin_id}/sua")
+def edit(
+    request: Request,
+    bulletin_id: IdPath,
+    user: PageUser,
+    session: DbSession,
+    bulletins: Bulletins,
+    workflow: WorkflowDep,
+    runtime: RuntimeDep,
+    title: ShortField = "",
+    text: TextField = "",
+    priority: ShortField = "",
+    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    start_date: ShortField = "",
+    end_date: ShortField = "",
+    repeat: ShortField = "",
+    action: ShortField = "save",
+) -> Response:
+    """Save the changes to a draft and, for "Gửi duyệt", submit it."""
+    bulletin = bulletins.get(user, bulletin_id)
+    values = {
+        "title": title,
+        "text": text,
+        "mode": "recording" if bulletin.upload_sha256 else "text",
+        "priority": priority,
+        "zone_ids": zone_ids,
+        "cluster_ids": cluster_ids,
+        "start_date": start_date,
+        "end_date": end_date,
+        "repeat": repeat,
+        "key": "",
+    }
+    try:
+        changes = BulletinChanges(
+            title=title,
+            text=None if bulletin.upload_sha256 else text,
+            priority=forms.priority(priority),
+            zone_ids=forms.ids(zone_ids, "Thôn/bản"),
+            cluster_ids=forms.ids(cluster_ids, "Cụm loa"),
+            start_date=forms.optional_date(start_date, "Từ ngày"),
+            end_date=forms.optional_date(end_date, "Đến ngày"),
+            repeat=forms.number(repeat, "Số lần đọc", default=1, low=1, high=MAX_REPEAT),
+        )
+        bulletins.edit(user, bulletin_id, changes)
+        if action == "send":
+            workflow.submit(user, bulletin_id)
+    except NotAuthenticated:
+        raise
+    except BroadcasterError as error:
+        commune = bulletins.get(user, bulletin_id).commune
+        return _form_page(
+            request,
+            session,
+            user,
+            runtime,
+            commune,
+            values,
+            bulletin=bulletin,
+            error=error,
+            status=error.status,
+        )
+    return see_other(f"/ban-tin/{bulletin_id}?tb={'da-gui' if action == 'send' else 'da-sua'}")
+
+
+@router.post(f"{COMPOSE_PATH}/uoc-luong")
+def estimate(user: PageUser, runtime: RuntimeDep, text: TextField = "") -> JSONResponse:
+    """The character count and the estimated spoken length of the text being written (instant)."""
+    return JSONResponse(
+        {"chars": len(text), "estimate_s": round(runtime.speech.estimate_duration_s(text), 1)}
+    )
+
+
+@router.post(f"{COMPOSE_PATH}/nghe-thu")
+def preview(user: PageUser, runtime: RuntimeDep, text: TextField = "") -> JSONResponse:
+    """Synthesize the text being written (read once, cached) and say where to play it and how long it is."""
+    audio = runtime.speech.render_text(text)
+    return JSONResponse(
+        {
+            "url": f"/nghe-thu/{audio.sha256}.{audio.fmt}",
+            "duration_s": round(audio.duration_s, 2),
+            "duration": duration(audio.duration_s),
+        }
+    )
+
+
+@router.get("/nghe-thu/{name}")
+def preview_audio(name: str, user: PageUser, files: AudioFilesDep) -> Response:
+    """A synthesized preview by its content hash (signed-in users only)."""
+    audio = files.find(name)
+    return FileResponse(
+        audio.path,
+        media_type=audio.media_type,
+        stat_result=audio.stat,
+        headers={"ETag": audio.etag, "Cache-Control": "private, max-age=86400"},
+    )

@@ -1,0 +1,231 @@
+"""Phát khẩn cấp: an emergency in two steps (write, then confirm the targets it repeats), and STOP.
+
+Step one checks everything the workflow would (role, title, text, targets reaching a cluster)
+without storing anything, and shows a confirmation naming every cluster that will sound. Only the
+confirmed second form calls ``Workflow.send_emergency``, with the form's idempotency key, so a
+double click airs once. "DỪNG PHÁT" cancels the bulletin, which stops it on the speakers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from broadcaster.api.deps import Bulletins, DbSession, WorkflowDep
+from broadcaster.api.schemas.common import IdPath
+from broadcaster.errors import BroadcasterError, NotAuthenticated
+from broadcaster.models import BulletinStatus, Commune, Priority, Role, User
+from broadcaster.services import commune_overview, registry, scoping
+from broadcaster.services.bulletins import (
+    MAX_REPEAT,
+    TITLE_MAX_LENGTH,
+    BulletinFields,
+    BulletinFilters,
+    BulletinService,
+    clean_title,
+    validate_text,
+)
+from broadcaster.services.workflow import check_reaches_clusters
+from broadcaster.text import MAX_BULLETIN_CHARS
+from broadcaster.web import forms
+from broadcaster.web.pages.common import commune_choices, page_commune, see_other
+from broadcaster.web.rendering import may, render
+from broadcaster.web.routing import FormInvalid, PageUser, WebRoute
+
+router = APIRouter(route_class=WebRoute)
+EMERGENCY_PATH = "/phat-khan-cap"
+DEFAULT_REPEAT = 3
+STOP_REASON = "Dừng phát khẩn cấp từ trang web"
+TextField = Annotated[str, Form(max_length=MAX_BULLETIN_CHARS * 2)]
+ShortField = Annotated[str, Form(max_length=TITLE_MAX_LENGTH * 2)]
+ListField = Annotated[list[str], Form(max_length=500)]
+
+
+class ConfirmationMissing(FormInvalid):
+    """The emergency was sent without ticking the confirmation."""
+
+    code = "emergency_not_confirmed"
+
+
+def _on_air(bulletins: BulletinService, user: User, commune: Commune) -> list[Any]:
+    filters = BulletinFilters(
+        commune_id=commune.id,
+        priority=Priority.EMERGENCY,
+        airing_on=bulletins.today(),
+        statuses=(BulletinStatus.APPROVED, BulletinStatus.AIRED),
+        limit=20,
+    )
+    return list(bulletins.list_page(user, filters).items)
+
+
+def _form_page(
+    request: Request,
+    session: Session,
+    user: User,
+    bulletins: BulletinService,
+    commune: Commune,
+    values: dict[str, Any],
+    *,
+    error: BroadcasterError | None = None,
+) -> Response:
+    return render(
+        request,
+        "emergency.html",
+        {
+            "commune": commune,
+            "communes": commune_choices(session, user),
+            "values": values,
+            "error": error,
+            "zones": registry.list_zones(session, user, commune.id),
+            "clusters": registry.list_clusters(session, user, commune.id),
+            "on_air": _on_air(bulletins, user, commune),
+            "allowed": may(user, Role.APPROVER),
+            "max_repeat": MAX_REPEAT,
+            "max_chars": MAX_BULLETIN_CHARS,
+        },
+        status=error.status if error else 200,
+    )
+
+
+def _fields(commune: Commune, values: dict[str, Any]) -> BulletinFields:
+    return BulletinFields(
+        title=values["title"],
+        text=values["text"],
+        priority=Priority.EMERGENCY,
+        commune_id=commune.id,
+        zone_ids=forms.ids(values["zone_ids"], "Thôn/bản"),
+        cluster_ids=forms.ids(values["cluster_ids"], "Cụm loa"),
+        repeat=forms.number(values["repeat"], "Số lần đọc", default=DEFAULT_REPEAT, low=1, high=MAX_REPEAT),
+    )
+
+
+def _confirm_page(
+    request: Request,
+    session: Session,
+    user: User,
+    commune: Commune,
+    fields: BulletinFields,
+    values: dict[str, Any],
+    *,
+    error: BroadcasterError | None = None,
+) -> Response:
+    zones = [z for z in registry.list_zones(session, user, commune.id) if z.id in fields.zone_ids]
+    reached = commune_overview.reached_clusters(
+        session, user, commune.id, fields.zone_ids, fields.cluster_ids
+    )
+    return render(
+        request,
+        "emergency_confirm.html",
+        {
+            "commune": commune,
+            "fields": fields,
+            "values": values,
+            "zones": zones,
+            "reached": reached,
+            "whole_commune": not fields.zone_ids and not fields.cluster_ids,
+            "error": error,
+        },
+        status=error.status if error else 200,
+    )
+
+
+@router.get(EMERGENCY_PATH)
+def emergency_form(
+    request: Request, user: PageUser, session: DbSession, bulletins: Bulletins, xa: str = ""
+) -> Response:
+    """The emergency form, and the emergencies on the air today with their STOP buttons."""
+    commune = page_commune(session, user, xa)
+    values = {
+        "title": "",
+        "text": "",
+        "zone_ids": [],
+        "cluster_ids": [],
+        "repeat": str(DEFAULT_REPEAT),
+        "key": forms.new_form_key(),
+    }
+    return _form_page(request, session, user, bulletins, commune, values)
+
+
+def _values(
+    title: str, text: str, zone_ids: list[str], cluster_ids: list[str], repeat: str, key: str
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "text": text,
+        "zone_ids": zone_ids,
+        "cluster_ids": cluster_ids,
+        "repeat": repeat,
+        "key": key or forms.new_form_key(),
+    }
+
+
+@router.post(EMERGENCY_PATH + "/xac-nhan")
+def confirm(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    bulletins: Bulletins,
+    title: ShortField = "",
+    text: TextField = "",
+    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    repeat: ShortField = "",
+    key: ShortField = "",
+    xa: ShortField = "",
+) -> Response:
+    """Check the emergency and ask for an explicit confirmation naming every cluster it reaches."""
+    commune = page_commune(session, user, xa)
+    values = _values(title, text, zone_ids, cluster_ids, repeat, key)
+    try:
+        scoping.require_role(user, Role.APPROVER)
+        fields = _fields(commune, values)
+        clean_title(fields.title)
+        validate_text(fields.text or "")
+        check_reaches_clusters(session, commune.id, fields.zone_ids, fields.cluster_ids)
+    except NotAuthenticated:
+        raise
+    except BroadcasterError as error:
+        return _form_page(request, session, user, bulletins, commune, values, error=error)
+    return _confirm_page(request, session, user, commune, fields, values)
+
+
+@router.post(EMERGENCY_PATH)
+def send(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    bulletins: Bulletins,
+    workflow: WorkflowDep,
+    title: ShortField = "",
+    text: TextField = "",
+    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    repeat: ShortField = "",
+    key: ShortField = "",
+    xa: ShortField = "",
+    confirmed: ShortField = "",
+) -> Response:
+    """Air the confirmed emergency at once, pre-empting whatever plays."""
+    commune = page_commune(session, user, xa)
+    values = _values(title, text, zone_ids, cluster_ids, repeat, key)
+    fields = _fields(commune, values)
+    if confirmed != "yes":
+        error = ConfirmationMissing("Hãy đánh dấu ô xác nhận trước khi phát khẩn cấp.")
+        return _confirm_page(request, session, user, commune, fields, values, error=error)
+    try:
+        workflow.send_emergency(user, fields, idempotency_key=values["key"])
+    except NotAuthenticated:
+        raise
+    except BroadcasterError as error:
+        return _form_page(request, session, user, bulletins, commune, values, error=error)
+    return see_other(f"{EMERGENCY_PATH}?xa={commune.id}&tb=da-phat")
+
+
+@router.post(EMERGENCY_PATH + "/{bulletin_id}/dung")
+def stop(bulletin_id: IdPath, user: PageUser, bulletins: Bulletins, workflow: WorkflowDep) -> Response:
+    """STOP: cancel the emergency, which takes it off the air at every cluster."""
+    bulletin = workflow.cancel(user, bulletin_id, STOP_REASON)
+    return see_other(f"{EMERGENCY_PATH}?xa={bulletin.commune_id}&tb=da-dung")

@@ -1,0 +1,158 @@
+"""The pages' shared machinery: the web state on the app, the signed-in user, rendering, flash notes.
+
+``WebState`` is built once by ``install_web`` (never at import time) and kept on
+``app.state.web``. Templates are Jinja2 with autoescaping on for every template: user content
+(titles, texts, names, reasons) is always written as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from broadcaster.config import Settings
+from broadcaster.models import Role, User
+from broadcaster.services import scoping
+from broadcaster.web.formatting import FILTERS
+from broadcaster.web.security import CookieNames, LoginLimiter, csrf_secret, csrf_token, page_headers
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# After a successful form, the page redirects with ?tb=<code>; the note shown is fixed text, so
+# nothing a user typed ever travels through the URL into the page.
+NOTES = {
+    "da-luu": "Đã lưu bản nháp.",
+    "da-gui": "Đã gửi bản tin để lãnh đạo duyệt.",
+    "da-sua": "Đã lưu thay đổi.",
+    "da-duyet": "Đã duyệt bản tin.",
+    "da-tu-choi": "Đã từ chối bản tin; người soạn sẽ thấy lý do.",
+    "da-huy": "Đã hủy bản tin.",
+    "da-phat": "Đã phát khẩn cấp tới các cụm loa.",
+    "da-dung": "Đã dừng phát khẩn cấp.",
+    "da-dang-xuat": "Bạn đã đăng xuất.",
+}
+
+
+@dataclass(frozen=True)
+class WebUser:
+    """The signed-in user as the templates need them (plain data: it outlives the DB session)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    commune_id: int | None
+    commune_name: str
+
+    @classmethod
+    def of(cls, user: User) -> WebUser:
+        """Snapshot an account."""
+        commune = user.commune.name if user.commune is not None else "Toàn tỉnh"
+        return cls(
+            user.id, user.username, user.full_name or user.username, user.role, user.commune_id, commune
+        )
+
+    @property
+    def is_approver(self) -> bool:
+        """May approve, reject and send emergencies (approvers and admins)."""
+        return self.role in (Role.APPROVER, Role.ADMIN)
+
+
+class WebState:
+    """Everything the pages share: settings, templates, cookie names, the login limiter."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cookies = CookieNames(settings.secure_cookies)
+        self.limiter = LoginLimiter.from_settings(settings)
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES_DIR),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(FILTERS)
+        self.env.globals["query"] = query_string
+
+    @property
+    def session_max_age(self) -> int:
+        """Lifetime of a page login in seconds (the cookie and the server record end together)."""
+        return int(self.settings.web_session_hours * 3600)
+
+
+def web_state(request: Request) -> WebState:
+    """The app's web state."""
+    state: WebState = request.app.state.web
+    return state
+
+
+def query_string(values: Mapping[str, Any], **changes: Any) -> str:
+    """``?a=1&b=2`` from ``values`` with ``changes`` applied; empty and None values are left out."""
+    merged = {**values, **changes}
+    pairs = [(k, str(v)) for k, v in merged.items() if v is not None and v != ""]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def current_web_user(request: Request) -> WebUser | None:
+    """The signed-in user of this request, if the page resolved one."""
+    return getattr(request.state, "web_user", None)
+
+
+def render(
+    request: Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    """Render a page (with the user, the CSRF token, the navigation and any note) to a response."""
+    state = web_state(request)
+    user = current_web_user(request)
+    secret = csrf_secret(request, state.cookies) or getattr(request.state, "csrf_secret", None)
+    note = NOTES.get(request.query_params.get("tb", ""))
+    values = {
+        "request": request,
+        "user": user,
+        "csrf": csrf_token(secret) if secret else "",
+        "note": note,
+        "path": request.url.path,
+        "nav": navigation(user),
+        **(context or {}),
+    }
+    body = state.env.get_template(template).render(values)
+    response = HTMLResponse(body, status_code=status)
+    page_headers(response)
+    return response
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link of the top navigation."""
+
+    href: str
+    label: str
+
+
+def navigation(user: WebUser | None) -> list[NavItem]:
+    """The pages this user may use, in the order of their work."""
+    if user is None:
+        return []
+    items = [NavItem("/ban-tin", "Bản tin"), NavItem("/soan-tin", "Soạn tin")]
+    if user.is_approver:
+        items += [NavItem("/duyet-tin", "Duyệt tin"), NavItem("/phat-khan-cap", "Phát khẩn cấp")]
+    items += [
+        NavItem("/cum-loa", "Cụm loa"),
+        NavItem("/lich-phat", "Lịch phát"),
+        NavItem("/nhat-ky", "Nhật ký phát thanh"),
+    ]
+    return items
+
+
+def may(user: User, role: Role) -> bool:
+    """Whether to offer an action in the page (the service still decides when it is done)."""
+    return scoping.has_role(user, role)

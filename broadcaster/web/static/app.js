@@ -1,0 +1,167 @@
+/* broadcaster: the little JavaScript the pages use. Every page works without it; it adds the
+   live character count and spoken-length estimate, "Nghe thử", the text/recording switch, the
+   clusters' self-refresh and auto-submitting pickers. No inline scripts (the CSP forbids them). */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /* POST a form-encoded body to one of our JSON endpoints; reject with the server's message. */
+  function postJson(url, data) {
+    var body = new URLSearchParams(data);
+    body.set("csrf_token", csrfToken());
+    return fetch(url, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrfToken() }
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (json) {
+        if (!response.ok) {
+          var message = json && json.error ? json.error.message : "Máy chủ không trả lời (" + response.status + ").";
+          throw new Error(message);
+        }
+        return json;
+      });
+    });
+  }
+
+  /* The same wording as the server's durations: "45 giây", "2 phút 05 giây". */
+  function duration(seconds) {
+    var total = Math.max(0, Math.round(seconds));
+    var hours = Math.floor(total / 3600), minutes = Math.floor((total % 3600) / 60), secs = total % 60;
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    if (hours) { return hours + " giờ " + two(minutes) + " phút"; }
+    if (minutes) { return minutes + " phút " + two(secs) + " giây"; }
+    return secs + " giây";
+  }
+
+  function setupCompose(form) {
+    var text = form.querySelector("#text");
+    var chars = form.querySelector("#chars");
+    var estimate = form.querySelector("#estimate");
+    var meter = form.querySelector("#meter");
+    var fit = form.querySelector("#fit");
+    var repeat = form.querySelector("#repeat");
+    var player = form.querySelector("#player");
+    var audio = form.querySelector("#preview-audio");
+    var shownDuration = form.querySelector("#preview-duration");
+    var button = form.querySelector("#preview-button");
+    var status = form.querySelector("#preview-status");
+    var recording = form.querySelector("#recording");
+    var lastEstimate = null;
+    var timer = null;
+
+    function showFit() {
+      if (!fit || lastEstimate === null) { return; }
+      var times = Math.max(1, parseInt(repeat && repeat.value, 10) || 1);
+      var total = lastEstimate * times;
+      estimate.textContent = duration(lastEstimate) + (times > 1 ? " × " + times + " lần = " + duration(total) : "");
+      var room = meter && meter.dataset.roomS ? parseFloat(meter.dataset.roomS) : NaN;
+      if (isNaN(room)) { fit.textContent = ""; return; }
+      if (total <= room) {
+        fit.className = "fit ok";
+        fit.textContent = "Vừa buổi phát tới (" + meter.dataset.session + ").";
+      } else {
+        fit.className = "fit over";
+        fit.textContent = "Dài hơn chỗ trống của buổi phát tới: bản tin có thể bị dời sang buổi sau.";
+      }
+    }
+
+    function askEstimate() {
+      if (!text.value.trim()) { lastEstimate = null; estimate.textContent = "—"; fit.textContent = ""; return; }
+      postJson("/soan-tin/uoc-luong", { text: text.value }).then(function (answer) {
+        lastEstimate = answer.estimate_s;
+        showFit();
+      }).catch(function () { /* advice only: keep the last figure */ });
+    }
+
+    if (text) {
+      text.addEventListener("input", function () {
+        chars.textContent = text.value.length.toLocaleString("vi-VN");
+        var max = parseInt(meter.dataset.maxChars, 10);
+        chars.className = text.value.length > max ? "bad-text" : "";
+        clearTimeout(timer);
+        timer = setTimeout(askEstimate, 350);
+      });
+      if (repeat) { repeat.addEventListener("input", showFit); }
+      if (text.value.trim()) { askEstimate(); }
+    }
+
+    function play(url, label) {
+      player.hidden = false;
+      shownDuration.textContent = label || "…";
+      audio.src = url;
+      audio.load();
+    }
+
+    if (audio) {
+      audio.addEventListener("loadedmetadata", function () {
+        if (isFinite(audio.duration)) { shownDuration.textContent = duration(audio.duration); }
+      });
+    }
+
+    if (button) {
+      button.addEventListener("click", function () {
+        status.className = "hint";
+        status.textContent = "Đang đọc thử…";
+        button.disabled = true;
+        postJson("/soan-tin/nghe-thu", { text: text.value }).then(function (answer) {
+          status.textContent = "Bản nghe thử dài " + answer.duration + ".";
+          play(answer.url, answer.duration);
+        }).catch(function (error) {
+          status.className = "bad-text";
+          status.textContent = error.message;
+        }).then(function () { button.disabled = false; });
+      });
+    }
+
+    if (recording) {
+      recording.addEventListener("change", function () {
+        if (recording.files && recording.files[0]) { play(URL.createObjectURL(recording.files[0]), null); }
+      });
+    }
+
+    var modes = form.querySelectorAll('input[name="mode"]');
+    function showMode() {
+      var chosen = form.querySelector('input[name="mode"]:checked');
+      var mode = chosen ? chosen.value : "text";
+      form.querySelectorAll("[data-mode-section]").forEach(function (section) {
+        section.hidden = section.getAttribute("data-mode-section") !== mode;
+      });
+      if (player && mode === "text" && audio && audio.src.indexOf("blob:") === 0) { player.hidden = true; }
+    }
+    modes.forEach(function (radio) { radio.addEventListener("change", showMode); });
+    if (modes.length) { showMode(); }
+  }
+
+  function setupRefresh(container) {
+    var url = container.getAttribute("data-refresh-url");
+    var every = (parseInt(container.getAttribute("data-refresh-s"), 10) || 10) * 1000;
+    setInterval(function () {
+      if (document.hidden) { return; }
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (response) {
+        if (response.redirected) { window.location.reload(); return; }  /* the session ended */
+        if (response.ok) {
+          return response.text().then(function (html) { container.innerHTML = html; });
+        }
+      }).catch(function () { /* offline for a moment: try again next time */ });
+    }, every);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var compose = document.getElementById("compose");
+    if (compose) { setupCompose(compose); }
+    var live = document.querySelector("[data-refresh-url]");
+    if (live) { setupRefresh(live); }
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+    document.querySelectorAll("a[data-back]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        if (window.history.length > 1) { event.preventDefault(); window.history.back(); }
+      });
+    });
+  });
+}());

@@ -1,0 +1,90 @@
+"""Every page route, anonymous and from another commune: no page path goes around login or scoping.
+
+The API has its own matrix (tests/api/test_auth_matrix.py); this is the pages' one. A new page route
+fails ``test_every_page_route_is_listed`` until it is given an expectation here.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from broadcaster.web.routing import WebRoute
+from tests.web.world import WebWorld, form_token, http_login
+
+PUBLIC = {("GET", "/dang-nhap"), ("POST", "/dang-nhap")}
+# Routes that name a bulletin: another commune's user must get 404, exactly as from the API.
+BULLETIN_ROUTES = {
+    ("GET", "/ban-tin/{bulletin_id}"),
+    ("GET", "/ban-tin/{bulletin_id}/sua"),
+    ("POST", "/ban-tin/{bulletin_id}/sua"),
+    ("GET", "/ban-tin/{bulletin_id}/nghe-thu"),
+    ("POST", "/ban-tin/{bulletin_id}/gui-duyet"),
+    ("POST", "/ban-tin/{bulletin_id}/huy"),
+    ("POST", "/duyet-tin/{bulletin_id}/duyet"),
+    ("POST", "/duyet-tin/{bulletin_id}/tu-choi"),
+    ("POST", "/phat-khan-cap/{bulletin_id}/dung"),
+}
+LOGIN_ONLY = {
+    ("GET", "/"), ("POST", "/dang-xuat"), ("GET", "/soan-tin"), ("POST", "/soan-tin"),
+    ("POST", "/soan-tin/uoc-luong"), ("POST", "/soan-tin/nghe-thu"), ("GET", "/nghe-thu/{name}"),
+    ("GET", "/ban-tin"), ("GET", "/duyet-tin"), ("GET", "/phat-khan-cap"), ("POST", "/phat-khan-cap/xac-nhan"),
+    ("POST", "/phat-khan-cap"), ("GET", "/cum-loa"), ("GET", "/cum-loa/bang"), ("GET", "/lich-phat"),
+    ("GET", "/nhat-ky"), ("GET", "/nhat-ky.csv"),
+}
+EXAMPLE_PARAMS = {"name": "0" * 64 + ".mp3"}
+
+
+def page_routes(web: WebWorld) -> set[tuple[str, str]]:
+    from fastapi.routing import iter_route_contexts
+
+    from broadcaster.app import create_app
+
+    app = create_app(web.settings)  # built, not started: only its routes are read
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.route, WebRoute)
+        for method in context.methods or ()
+        if method != "HEAD"
+    }
+
+
+def test_every_page_route_is_listed(web: WebWorld) -> None:
+    assert page_routes(web) == PUBLIC | BULLETIN_ROUTES | LOGIN_ONLY
+
+
+@pytest.fixture(scope="module")
+def bulletin_of_a(web: WebWorld) -> int:
+    created = web.api("POST", "/api/v1/bulletins", "officer-a",
+                      json={"title": "Thông báo của xã A", "text": "Họp thôn lúc 19h tối nay."})
+    return int(created.json()["id"])
+
+
+def test_anonymous_callers_are_sent_to_login_and_change_nothing(web: WebWorld, bulletin_of_a: int) -> None:
+    before = web.api("GET", f"/api/v1/bulletins/{bulletin_of_a}", "officer-a").json()
+    with httpx.Client(base_url=web.url, timeout=30) as anonymous:
+        for method, path in sorted(LOGIN_ONLY | BULLETIN_ROUTES):
+            url = path.format(bulletin_id=bulletin_of_a, **EXAMPLE_PARAMS)
+            answer = anonymous.request(method, url, data={"title": "x", "text": "y"})
+            if method == "GET":
+                assert answer.status_code == 303, (method, path, answer.status_code)
+                # "/" is only a signpost to the bulletin list, which itself asks for login.
+                expected = "/ban-tin" if path == "/" else "/dang-nhap"
+                assert answer.headers["location"].startswith(expected), (method, path)
+            else:
+                assert answer.status_code in (303, 401, 403), (method, path, answer.status_code)
+    after = web.api("GET", f"/api/v1/bulletins/{bulletin_of_a}", "officer-a").json()
+    assert after == before
+
+
+def test_another_communes_user_gets_not_found_on_every_bulletin_route(web: WebWorld, bulletin_of_a: int) -> None:
+    before = web.api("GET", f"/api/v1/bulletins/{bulletin_of_a}", "officer-a").json()
+    client, _ = http_login(web, "officer-b")
+    token = form_token(client.get("/soan-tin").text)
+    for method, path in sorted(BULLETIN_ROUTES):
+        url = path.format(bulletin_id=bulletin_of_a)
+        answer = client.request(method, url, data={"csrf_token": token, "reason": "thử", "title": "x", "text": "y"})
+        assert answer.status_code == 404, (method, path, answer.status_code)
+        assert "Thông báo của xã A" not in answer.text
+    assert web.api("GET", f"/api/v1/bulletins/{bulletin_of_a}", "officer-a").json() == before

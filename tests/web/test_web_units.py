@@ -1,0 +1,139 @@
+"""The pages' security and wording pieces on their own: login limiter, cookies, CSRF tokens, formatting."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from broadcaster.config import Settings
+from broadcaster.web.formatting import duration, status_label, weekdays
+from broadcaster.web.forms import FormInvalid, ids, number, optional_date
+from broadcaster.web.routing import safe_next
+from broadcaster.web.security import (
+    CookieNames,
+    CsrfRejected,
+    LoginLimiter,
+    TooManyLogins,
+    check_csrf,
+    csrf_token,
+    set_cookie,
+)
+
+
+class Ticker:
+    """A hand-moved monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_login_limiter_pauses_an_account_for_its_window_then_forgets() -> None:
+    ticker = Ticker()
+    limiter = LoginLimiter(max_failures=3, window_s=600, clock=ticker)
+    for _ in range(3):
+        limiter.check("canbo", "10.0.0.1")
+        limiter.failed("canbo", "10.0.0.1")
+    with pytest.raises(TooManyLogins) as paused:
+        limiter.check("canbo", "10.0.0.2")  # another address does not help
+    assert paused.value.status == 429 and "10 phút" in paused.value.message
+    limiter.check("lanhdao", "10.0.0.1")  # the address itself is not paused yet
+    ticker.now += 601
+    limiter.check("canbo", "10.0.0.1")
+
+
+def test_login_limiter_pauses_an_address_guessing_many_accounts() -> None:
+    limiter = LoginLimiter(max_failures=2, window_s=60, clock=Ticker())
+    for index in range(2 * LoginLimiter.ADDRESS_FACTOR):
+        limiter.failed(f"user{index}", "10.0.0.9")
+    with pytest.raises(TooManyLogins):
+        limiter.check("someone-new", "10.0.0.9")
+
+
+def test_a_successful_login_clears_the_account_failures() -> None:
+    limiter = LoginLimiter(max_failures=2, window_s=60, clock=Ticker())
+    limiter.failed("canbo", "10.0.0.1")
+    limiter.succeeded("canbo")
+    limiter.failed("canbo", "10.0.0.1")
+    limiter.check("canbo", "10.0.0.1")
+
+
+def test_secure_cookies_get_the_host_prefix_and_every_flag() -> None:
+    cookies = CookieNames(secure=True)
+    response = Response()
+    set_cookie(response, cookies, cookies.session, "value", max_age=60)
+    header = response.headers["set-cookie"]
+    assert header.startswith("__Host-bc_session=value")
+    for flag in ("HttpOnly", "Secure", "SameSite=lax", "Path=/"):
+        assert flag in header
+    assert "Secure" not in _cookie(CookieNames(secure=False))
+
+
+def _cookie(cookies: CookieNames) -> str:
+    response = Response()
+    set_cookie(response, cookies, cookies.session, "value", max_age=60)
+    return response.headers["set-cookie"]
+
+
+def test_settings_make_cookies_secure_for_https_or_when_told() -> None:
+    assert Settings(public_url="https://truyenthanh.example.vn").secure_cookies
+    assert not Settings(public_url="http://127.0.0.1:8000").secure_cookies
+    assert Settings(public_url="http://127.0.0.1:8000", cookie_secure=True).secure_cookies
+
+
+def _request(cookie: str | None, **headers: str) -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    if cookie is not None:
+        raw.append((b"cookie", f"bc_session={cookie}".encode()))
+    return Request({"type": "http", "method": "POST", "headers": raw, "path": "/"})
+
+
+def test_csrf_tokens_belong_to_one_session() -> None:
+    cookies = CookieNames(secure=False)
+    assert csrf_token("a") != csrf_token("b") and csrf_token("a") == csrf_token("a")
+    check_csrf(_request("secret"), cookies, csrf_token("secret"))
+    for request, sent in (
+        (_request("secret"), csrf_token("other")),
+        (_request("secret"), None),
+        (_request(None), csrf_token("secret")),
+        (_request("secret", **{"Sec-Fetch-Site": "cross-site"}), csrf_token("secret")),
+    ):
+        with pytest.raises(CsrfRejected):
+            check_csrf(request, cookies, sent)
+
+
+def test_only_local_paths_are_followed_after_login() -> None:
+    assert safe_next("/lich-phat?xa=2") == "/lich-phat?xa=2"
+    for hostile in ("https://evil.example", "//evil.example", "/\\evil.example", "", None):
+        assert safe_next(hostile) == "/ban-tin"
+
+
+def test_form_fields_read_as_browsers_send_them() -> None:
+    assert optional_date("", "Từ ngày") is None
+    assert optional_date("2026-12-01", "Từ ngày") == date(2026, 12, 1)
+    assert ids(["3", "1", "", "3"], "Cụm loa") == (1, 3)
+    assert number("", "Số lần", default=1, low=1, high=10) == 1
+    for bad in (
+        lambda: optional_date("01/12/2026", "Từ ngày"),
+        lambda: ids(["x"], "Cụm loa"),
+        lambda: number("11", "Số lần", default=1, low=1, high=10),
+    ):
+        with pytest.raises(FormInvalid) as refused:
+            bad()
+        assert "«" in refused.value.message
+
+
+def test_wording() -> None:
+    assert (
+        duration(7.4) == "7 giây" and duration(65) == "1 phút 05 giây" and duration(3725) == "1 giờ 02 phút"
+    )
+    assert status_label("submitted") == "chờ duyệt"
+    assert (
+        weekdays(frozenset(range(6))) == "T2, T3, T4, T5, T6, T7"
+        and weekdays(frozenset(range(7))) == "hằng ngày"
+    )
