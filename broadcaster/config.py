@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     )
     scheduler_housekeeping_s: float = Field(default=900.0, gt=0, description="re-plan and expire bulletins")
     scheduler_workers: int = Field(default=2, ge=1, le=16, description="threads composing programmes")
+    # A server delivers to its speakers out of the box; tests and planning-only runs choose "record".
     handoff: str = Field(
-        default="record",
+        default="deliver",
         description="hand-off: 'record' (memory), 'record:/path.jsonl' (JSON lines), 'deliver' (to the clusters)",
     )
     # Delivery settings (docs/delivery.md); handoff "deliver" sends signed orders to the clusters.

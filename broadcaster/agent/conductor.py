@@ -5,7 +5,8 @@ before ``play_at`` (re-checking sha256 on the very bytes decoded) → take the h
 (``Speaker``) → the player thread fine-waits for ``play_at`` and plays → ``played``, or
 ``failed`` with a reason (preempted, stopped, cancelled, interrupted, audio_*), or ``missed``
 once ``expires_at`` has passed. A stop order's task waits for its ``play_at``, then stops the
-playing order of its airing and cancels the pending ones. Every step is persisted, so after a
+playing order of its airing and cancels the pending ones issued before it (a play order with a
+higher seq is the airing's replacement programme, which the server sends right after the stop). Every step is persisted, so after a
 restart ``resume`` picks each unfinished order up where it stood.
 """
 
@@ -202,6 +203,8 @@ class Conductor:
         for other in list(self._jobs.values()):
             if other is job or other.order.kind is not OrderKind.PLAY or other.order.airing_id != job.order.airing_id:
                 continue
+            if other.order.seq > job.order.seq:
+                continue  # issued after the stop: the airing's replacement programme, not what it withdraws
             hit += 1
             if other.playing:
                 other.playback.request_stop("stopped")

@@ -74,7 +74,7 @@ Bulletins = Annotated[BulletinService, Depends(get_bulletins)]
 
 def get_workflow(bulletins: Bulletins, runtime: RuntimeDep) -> Workflow:
     """The workflow service on this request's session; programming is built only if an emergency needs it."""
-    return Workflow(bulletins, programming=lambda: runtime.programming)
+    return Workflow(bulletins, programming=lambda: runtime.programming, on_recall=runtime.recall_airing)
 
 
 WorkflowDep = Annotated[Workflow, Depends(get_workflow)]

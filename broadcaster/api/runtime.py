@@ -7,6 +7,7 @@ runs (it needs them); their modules are imported only then.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from broadcaster.clock import Clock, SystemClock
@@ -91,6 +92,10 @@ class Runtime:
         """
         if self.scheduler is not None:
             self.scheduler.reschedule_commune(commune_id)
+
+    def recall_airing(self, airing_id: int, cluster_ids: Sequence[int], actor_id: int | None = None) -> Any:
+        """Replace a handed-off session programme without the bulletins cancelled since (``workflow.RecallAiring``)."""
+        return self.programming.recompose_airing(airing_id, cluster_ids, actor_id=actor_id)
 
     @property
     def programming(self) -> ProgrammingService:

@@ -22,7 +22,7 @@ from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.errors import BroadcasterError
 from broadcaster.models import Airing, AiringStatus, Commune
-from broadcaster.scheduler.jobs import HOUSEKEEPING_JOB, REGISTRY, SESSION_JOB, SchedulerRegistry
+from broadcaster.scheduler.jobs import HOUSEKEEPING_JOB, SESSION_JOB, bind_worker_thread
 from broadcaster.scheduler.lease import Lease
 from broadcaster.services.programming import ProgrammingService
 from broadcaster.timetable import SessionOccurrence, effective_timetable, next_occurrences
@@ -60,14 +60,12 @@ class BroadcastScheduler:
         clock: Clock | None = None,
         *,
         holder: str | None = None,
-        registry: SchedulerRegistry = REGISTRY,
     ) -> None:
         self.settings = settings
         self.db = db
         self.programming = programming
         self.clock = clock or SystemClock()
         self.lease = Lease(db, settings.scheduler_lease_ttl_s, holder=holder)
-        self.registry = registry
         self._aps: AsyncIOScheduler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -213,13 +211,15 @@ class BroadcastScheduler:
             raise
 
     def _start_leading(self) -> None:
-        self.registry.activate(self)
         released = self.programming.release_stale_claims()
         if released:
             log.warning("re-running %s airings a previous leader left half-composed", released)
         aps = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine, tablename=JOBS_TABLE)},
-            executors={"default": ThreadPoolExecutor(self.settings.scheduler_workers)},
+            executors={"default": ThreadPoolExecutor(
+                self.settings.scheduler_workers,
+                pool_kwargs={"initializer": bind_worker_thread, "initargs": (self,)},
+            )},
             job_defaults=JOB_DEFAULTS,
             timezone=LOCAL_ZONE,
         )
@@ -244,7 +244,6 @@ class BroadcastScheduler:
         aps, self._aps = self._aps, None
         if aps is not None and aps.running:
             aps.shutdown(wait=False)
-        self.registry.deactivate(self)
 
     async def _keep_lease(self) -> None:
         interval = self.settings.scheduler_lease_renew_s

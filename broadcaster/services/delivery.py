@@ -200,11 +200,16 @@ class DeliveryService:
                     if row.status is OrderStatus.QUEUED:
                         row.status = OrderStatus.CANCELLED
                         cancelled.append(row.order_id)
+                seq = seqs.pop(cluster.id, None)
                 if any(row.status is OrderStatus.ACCEPTED for row in old):
-                    to_send.append(self._issue(s, cluster, next_seq(s, cluster.id), airing_id=programme.airing_id,
-                                               kind=OrderKind.STOP, priority=programme.priority, play_at=now,
+                    # The stop takes the lower seq: the agent must accept it first, and it stops only
+                    # what was issued before it, never the replacement below.
+                    to_send.append(self._issue(s, cluster, seq or next_seq(s, cluster.id),
+                                               airing_id=programme.airing_id, kind=OrderKind.STOP,
+                                               priority=programme.priority, play_at=now,
                                                expires_at=max(now + STOP_MIN_TTL, programme.expires_at)))
-                seq = seqs.pop(cluster.id, None) or next_seq(s, cluster.id)
+                    seq = None
+                seq = seq or next_seq(s, cluster.id)
                 order = self._issue(s, cluster, seq, airing_id=programme.airing_id, kind=OrderKind.PLAY,
                                     priority=programme.priority, play_at=programme.play_at,
                                     expires_at=programme.expires_at, programme=programme, issued_at=now)

@@ -67,9 +67,25 @@ class ProgrammeHandoff(Protocol):
         """Deliver ``programme`` to its cluster (asynchronously; errors about reaching it are delivery's)."""
         ...
 
+    def hand_off_many(self, programmes: Sequence[ClusterProgramme]) -> dict[int, str]:
+        """Deliver many programmes (a commune-wide airing); the clusters that failed, with why."""
+        ...
+
     def stop(self, airing_id: int, cluster_ids: Sequence[int]) -> None:
         """Stop ``airing_id`` on these clusters, whether it is waiting or already playing."""
         ...
+
+
+def hand_off_each(handoff: ProgrammeHandoff, programmes: Sequence[ClusterProgramme]) -> dict[int, str]:
+    """``hand_off_many`` for hand-offs with nothing to batch: one by one, a failure never silences the rest."""
+    failed: dict[int, str] = {}
+    for programme in programmes:
+        try:
+            handoff.hand_off(programme)
+        except Exception as error:  # noqa: BLE001 - one cluster's failure must not keep the others silent
+            log.exception("hand-off of airing %s to cluster %s failed", programme.airing_id, programme.cluster_id)
+            failed[programme.cluster_id] = str(error) or type(error).__name__
+    return failed
 
 
 class UnknownHandoff(InvalidInput):
@@ -96,6 +112,10 @@ class RecordingHandoff:
             self._append({"event": "hand_off", **programme.to_json()})
         log.info("programme of airing %s for cluster %s handed off (play at %s)",
                  programme.airing_id, programme.cluster_id, programme.play_at.isoformat())  # fmt: skip
+
+    def hand_off_many(self, programmes: Sequence[ClusterProgramme]) -> dict[int, str]:
+        """Record each programme."""
+        return hand_off_each(self, programmes)
 
     def stop(self, airing_id: int, cluster_ids: Sequence[int]) -> None:
         """Record the stop."""

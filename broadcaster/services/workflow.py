@@ -11,8 +11,10 @@ it stops it on the speakers.
 
 A bulletin airs in every session of its window (docs/scheduling.md), so leadership may cancel an
 ``aired`` one while its window is open: it leaves the later sessions. A session programme already
-composed and handed off with it is not recalled here (that is delivery's to do): the airing gets a
-note and an audit event ``cancel_after_handoff`` saying it holds a cancelled bulletin.
+composed and handed off with it (and not started) gets a note and an audit event
+``cancel_after_handoff``; once the cancellation is committed, the ``on_recall`` hook (the runtime's
+``recall_airing``) composes that programme again without it and hands the replacement to delivery,
+or stops the airing where nothing is left.
 """
 
 from __future__ import annotations
@@ -82,6 +84,17 @@ class EmergencyAiringFailed(ServiceFailure):
     code = "emergency_airing_failed"
 
 
+class RecallFailed(ServiceFailure):
+    """The bulletin is cancelled, but a programme already handed off with it could not be recalled."""
+
+    code = "recall_failed"
+
+
+# Re-compose a handed-off session airing at these clusters without the bulletins cancelled since
+# (airing id, cluster ids, actor id); ``Runtime.recall_airing`` provides it.
+RecallAiring = Callable[[int, Sequence[int], int | None], Any]
+
+
 class EmergencyAiring(Protocol):
     """What the workflow needs from the programming service (helper B's ``programming``)."""
 
@@ -106,10 +119,12 @@ class EmergencyResult:
 class Workflow:
     """State changes of bulletins for one database session."""
 
-    def __init__(self, bulletins: BulletinService, programming: Callable[[], EmergencyAiring]) -> None:
+    def __init__(self, bulletins: BulletinService, programming: Callable[[], EmergencyAiring],
+                 on_recall: RecallAiring | None = None) -> None:
         self.bulletins = bulletins
         self.session: Session = bulletins.session
         self._programming = programming
+        self._on_recall = on_recall
 
     def submit(self, actor: User, bulletin_id: int) -> Bulletin:
         """Send a draft for approval (its author or an approver) and commit."""
@@ -181,8 +196,9 @@ class Workflow:
         stopping = bulletin.priority == Priority.EMERGENCY and was in (BulletinStatus.APPROVED, BulletinStatus.AIRED)
         if stopping:
             self._record(actor, bulletin, AuditAction.EMERGENCY_STOP)
+        handed_off: dict[int, list[int]] = {}
         if was in (BulletinStatus.APPROVED, BulletinStatus.AIRED):
-            note_cancelled_in_handed_off(self.session, actor, bulletin, self.bulletins.clock.now())
+            handed_off = note_cancelled_in_handed_off(self.session, actor, bulletin, self.bulletins.clock.now())
         self.session.commit()
         if stopping:
             try:
@@ -192,7 +208,24 @@ class Workflow:
                     f"Đã hủy bản tin khẩn số {bulletin.id} nhưng chưa dừng được trên loa: {error.message}",
                     detail=error.detail,
                 ) from error
+        self._recall(actor, bulletin, handed_off)
         return bulletin
+
+    def _recall(self, actor: User, bulletin: Bulletin, handed_off: dict[int, list[int]]) -> None:
+        """Take the cancelled bulletin out of the programmes already handed off, through the hook."""
+        if self._on_recall is None or not handed_off:
+            return
+        errors: list[BroadcasterError] = []
+        for airing_id, cluster_ids in handed_off.items():
+            try:
+                self._on_recall(airing_id, cluster_ids, actor.id)
+            except BroadcasterError as error:  # the other airings must still be recalled
+                errors.append(error)
+        if errors:
+            raise RecallFailed(
+                f"Đã hủy bản tin số {bulletin.id} nhưng chưa thu hồi được chương trình đã giao cho loa: "
+                f"{errors[0].message}", detail="; ".join(e.detail or e.code for e in errors),
+            )
 
     def send_emergency(self, actor: User, fields: BulletinFields, *, upload: BinaryIO | None = None,
                        upload_filename: str | None = None, idempotency_key: str | None = None) -> EmergencyResult:
@@ -230,12 +263,13 @@ class Workflow:
                commune_id=bulletin.commune_id, details=details)
 
 
-def note_cancelled_in_handed_off(session: Session, actor: User, bulletin: Bulletin, now: datetime) -> list[int]:
-    """Mark the session airings handed off with ``bulletin`` that have not played yet; their ids.
+def note_cancelled_in_handed_off(session: Session, actor: User, bulletin: Bulletin,
+                                 now: datetime) -> dict[int, list[int]]:  # fmt: skip
+    """Mark the session airings handed off with ``bulletin`` that have not played yet; their clusters, by airing.
 
     Each gets a note saying it holds a cancelled bulletin and an audit event
     ``cancel_after_handoff`` (in the caller's transaction). Taking the audio back from the
-    speakers is delivery's concern; until it does, they may still play it.
+    speakers is the recall's concern (``Workflow._recall``); until it does, they may still play it.
     """
     rows = session.execute(
         select(Airing, Cluster.id, Cluster.name, Delivery.play_at)
@@ -263,7 +297,7 @@ def note_cancelled_in_handed_off(session: Session, actor: User, bulletin: Bullet
                object_id=airing_id, commune_id=airing.commune_id,
                details={"bulletin_id": bulletin.id, "cluster_ids": [c for c, _ in clusters[airing_id]],
                         "play_at": first_play[airing_id].isoformat()})  # fmt: skip
-    return list(airings)
+    return {airing_id: [c for c, _ in clusters[airing_id]] for airing_id in airings}
 
 
 def check_reaches_clusters(session: Session, commune_id: int, zone_ids: Sequence[int],

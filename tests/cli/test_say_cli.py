@@ -105,11 +105,3 @@ def test_say_refuses_unreadable_uploads_and_invalid_utf8(tmp_path: Path) -> None
 
     result = run(["say", b"Th\xf4ng b\xe1o", "-o", "x.mp3"], tmp_path)  # Latin-1 bytes in argv
     assert result.returncode != 0 and "Traceback" not in result.stderr and "Lỗi [" in result.stderr
-
-
-def test_demo_speaks_the_sample_bulletin(tmp_path: Path) -> None:
-    result = run(["demo", "-o", str(tmp_path / "demo.mp3")], tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "ủy ban nhân dân" in result.stdout.lower()
-    measured = measure_loudness(tmp_path / "demo.mp3")
-    assert measured.duration_s > 20 and -17 <= measured.integrated_lufs <= -15

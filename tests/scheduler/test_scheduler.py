@@ -207,3 +207,32 @@ async def test_registry_changes_reach_the_running_scheduler_at_once(
     assert session_job_id(commune_id, "chieu", later) not in switched
     assert session_job_id(commune_id, "toi", other) in switched
     assert not {job for job in deleted if job.startswith(f"session:{commune_id}:")}
+
+
+async def test_schedulers_of_two_databases_in_one_process_each_run_their_own_jobs(
+    tmp_path: Path, speech: SpeechService
+) -> None:
+    # A job carries only primitive arguments; it must still reach the scheduler whose store fired it.
+    starts_at = whole_second(datetime.now(LOCAL_ZONE) + timedelta(seconds=3))
+    worlds = []
+    for name in ("xa-mot", "xa-hai"):
+        settings = make_settings(tmp_path / name, lead_time_s=1.0, prompt_delay_s=1.0, misfire_grace_s=4.0,
+                                 scheduler_lease_ttl_s=5.0, scheduler_lease_renew_s=1.0)  # fmt: skip
+        write_timetable(settings.schedules_dir, [("soon", starts_at, 0.5)])
+        db = make_database(settings)
+        ids = add_commune(db)
+        add_bulletin(db, ids, f"Thông báo của {name}.")
+        scheduler, handoff = build(settings, db, speech, name)
+        worlds.append((db, ids, scheduler, handoff))
+    for _, _, scheduler, _ in worlds:
+        scheduler.start()
+    try:
+        for db, ids, scheduler, handoff in worlds:
+            assert scheduler.is_leader
+            [programme] = await until(lambda handoff=handoff: handoff.programmes, 15, "each hand-off")
+            [airing] = await until(lambda db=db: finished(db), 5, "each airing")
+            assert programme.airing_id == airing.id and airing.commune_id == ids["commune"]
+    finally:
+        for db, _, scheduler, _ in worlds:
+            scheduler.shutdown()
+            db.dispose()

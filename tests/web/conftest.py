@@ -17,9 +17,14 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebWorld]:
         yield world
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium (installed by scripts/setup --test)."""
+    """Debian's headless Chromium (installed by scripts/setup --test).
+
+    Per module, not per package: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, and with pytest-xdist another package's asyncio tests may run next in
+    the same worker; they cannot start their own loop while that one runs.
+    """
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/setup --test (it installs Debian's chromium)")
     with chromium() as (_, launched):

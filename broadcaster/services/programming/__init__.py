@@ -3,7 +3,8 @@
 - ``plan``: which bulletins air where, in what order, and what is deferred (no audio, no writes);
 - ``render``: exact durations and renders that fit the session length;
 - ``session``: ``ProgrammingService.run_session``, what a timetable session job does;
-- ``emergency``: ``air_emergency`` / ``stop_emergency``, at once and pre-empting.
+- ``emergency``: ``air_emergency`` / ``stop_emergency``, at once and pre-empting;
+- ``recall``: ``recompose_airing``, a handed-off programme again without bulletins cancelled since.
 """
 
 from broadcaster.services.programming.emergency import EmergencyAiring, air_emergency, stop_emergency
@@ -14,6 +15,7 @@ from broadcaster.services.programming.plan import (
     fit_items,
     plan_clusters,
 )
+from broadcaster.services.programming.recall import RecallResult, recompose_airing
 from broadcaster.services.programming.session import ProgrammingService, SessionResult
 
 __all__ = [
@@ -22,9 +24,11 @@ __all__ = [
     "EmergencyAiring",
     "PlannedItem",
     "ProgrammingService",
+    "RecallResult",
     "SessionResult",
     "air_emergency",
     "fit_items",
     "plan_clusters",
+    "recompose_airing",
     "stop_emergency",
 ]

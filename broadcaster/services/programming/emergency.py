@@ -114,16 +114,17 @@ def air_emergency(
             s.add(Delivery(airing_id=airing.id, cluster_id=cluster_id, audio_sha256=audio.sha256, audio_size=audio.size,
                            duration_s=audio.duration_s, play_at=play_at, expires_at=expires_at))  # fmt: skip
         airing_id = airing.id
-    failed: list[int] = []
-    for cluster_id in cluster_ids:
-        try:
-            handoff.hand_off(ClusterProgramme(airing_id, cluster_id, audio, play_at, expires_at, Priority.EMERGENCY))
-        except Exception as error:  # noqa: BLE001 - the other clusters must still get the emergency
-            log.exception("emergency hand-off of airing %s to cluster %s failed", airing_id, cluster_id)
-            failed.append(cluster_id)
-            with db.session() as s:
+    # One batch: a commune-wide emergency to hundreds of clusters must not wait on one commit per order.
+    refused = handoff.hand_off_many(
+        [ClusterProgramme(airing_id, cluster_id, audio, play_at, expires_at, Priority.EMERGENCY)
+         for cluster_id in cluster_ids]
+    )  # fmt: skip
+    failed = sorted(refused)
+    if refused:
+        with db.session() as s:
+            for cluster_id, error in refused.items():
                 s.execute(update(Delivery).where(Delivery.airing_id == airing_id, Delivery.cluster_id == cluster_id)
-                          .values(state=DeliveryState.FAILED, error=str(error) or type(error).__name__))  # fmt: skip
+                          .values(state=DeliveryState.FAILED, error=error))  # fmt: skip
     with db.session() as s:
         s.execute(update(Airing).where(Airing.id == airing_id).values(status=AiringStatus.HANDED_OFF))
         s.execute(update(Bulletin).where(Bulletin.id == bulletin_id, Bulletin.status == BulletinStatus.APPROVED)

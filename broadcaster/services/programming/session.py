@@ -45,6 +45,7 @@ from broadcaster.services.programming.plan import (
     load_clusters,
     system_event,
 )
+from broadcaster.services.programming.recall import RecallResult, recompose_airing
 from broadcaster.services.programming.render import ProgrammeRenderer
 from broadcaster.timetable import SessionOccurrence, Timetable, effective_timetable, occurrence_at
 
@@ -159,6 +160,12 @@ class ProgrammingService:
         """Stop every emergency airing of a bulletin; the ids of the airings stopped."""
         return stop_emergency(self.db, self.handoff, bulletin_id, self.clock.now(), actor_id=actor_id)
 
+    def recompose_airing(self, airing_id: int, cluster_ids: Sequence[int], *,
+                         actor_id: int | None = None) -> RecallResult:  # fmt: skip
+        """Replace a handed-off session programme at these clusters by one without the bulletins cancelled since."""
+        return recompose_airing(self.db, self.renderer, self.handoff, airing_id, cluster_ids, self.clock.now(),
+                                uploads_dir=self.uploads_dir, actor_id=actor_id)  # fmt: skip
+
     def _claim(self, commune_id: int, occurrence: SessionOccurrence) -> int | None:
         """Get or create the airing and claim it atomically; None if it is done or being composed."""
         try:
@@ -213,7 +220,7 @@ class ProgrammingService:
             with self.db.session() as s:
                 s.execute(update(Airing).where(Airing.id == airing_id).values(composed_at=None))
             return SessionResult(airing_id, AiringStatus.PLANNED, "mất quyền điều phối")
-        failed = _hand_off_all(self.handoff, programmes)
+        failed = self.handoff.hand_off_many(programmes)
         return self._finish(airing_id, commune_id, occurrence, plans, failures, failed, play_at)
 
     def _write_items(self, airing_id: int, plans: Sequence[ClusterPlan],
@@ -275,17 +282,6 @@ class ProgrammingService:
             status, note = airing.status, airing.note
         log.info("airing %s (%s %s): %s", airing_id, occurrence.name, occurrence.starts_at.isoformat(), status)
         return SessionResult(airing_id, status, note)
-
-
-def _hand_off_all(handoff: ProgrammeHandoff, programmes: Sequence[ClusterProgramme]) -> dict[int, str]:
-    failed: dict[int, str] = {}
-    for programme in programmes:
-        try:
-            handoff.hand_off(programme)
-        except Exception as error:  # noqa: BLE001 - one cluster's failure must not keep the others silent
-            log.exception("hand-off of airing %s to cluster %s failed", programme.airing_id, programme.cluster_id)
-            failed[programme.cluster_id] = str(error) or type(error).__name__
-    return failed
 
 
 def _when(moment: datetime) -> str:
