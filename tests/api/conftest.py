@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from broadcaster.app import create_app
 from broadcaster.services.handoff import RecordingHandoff
-from tests.api.world import LiveServer, Template, World, make_settings, make_template, running_world
+from tests.api.world import Template, World, make_settings, make_template, running_world
+from tests.fakes.live_server import LiveServer
 
 
 @pytest.fixture(scope="session")

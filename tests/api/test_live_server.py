@@ -19,7 +19,8 @@ import pytest
 from broadcaster.app import create_app
 from broadcaster.audio.codec import decode_audio
 from broadcaster.services.handoff import RecordingHandoff
-from tests.api.world import PASSWORD, LiveServer, Template, World, looks_vietnamese, make_settings, snapshot
+from tests.api.world import PASSWORD, Template, World, looks_vietnamese, make_settings, snapshot
+from tests.fakes.live_server import LiveServer
 
 API = "/api/v1"
 

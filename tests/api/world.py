@@ -6,8 +6,6 @@ import io
 import math
 import shutil
 import struct
-import threading
-import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +14,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
@@ -264,31 +261,3 @@ def snapshot(world: World) -> dict[str, Any]:
 def today() -> date:
     """Today in the communes' zone."""
     return local(SystemClock().now()).date()
-
-
-class LiveServer:
-    """A real uvicorn serving an app on 127.0.0.1 (an OS-chosen port) in a background thread."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The base URL."""
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)

@@ -6,7 +6,6 @@ the workflow cancels on a clock set before or after the session start.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -18,11 +17,9 @@ from broadcaster.db import Database
 from broadcaster.models import Airing, AiringStatus, BulletinStatus, Role, User
 from broadcaster.services.bulletins import BulletinService, NotAuthor
 from broadcaster.services.handoff import RecordingHandoff
-from broadcaster.services.programming import ProgrammingService
 from broadcaster.services.scoping import RoleTooLow
 from broadcaster.services.workflow import AiringWindowOver, Workflow
 from broadcaster.speech import SpeechService
-from broadcaster.timetable import load_timetables
 from broadcaster.uploads import UploadStore
 from tests.scheduler.support import (
     add_bulletin,
@@ -30,18 +27,13 @@ from tests.scheduler.support import (
     airings,
     bulletin_status,
     events,
-    make_database,
     make_settings,
     write_timetable,
 )
+from tests.services.support import programming_service
 
 SESSION = datetime.combine(datetime.now(LOCAL_ZONE).date(), time(17, 0), LOCAL_ZONE)
 LATER = SESSION + timedelta(hours=3)
-
-
-@pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechService:
-    return SpeechService(make_settings(tmp_path_factory.mktemp("speech")))
 
 
 @pytest.fixture
@@ -51,18 +43,10 @@ def settings(tmp_path: Path) -> Settings:
     return settings
 
 
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = make_database(settings)
-    yield database
-    database.dispose()
-
-
 def compose(settings: Settings, db: Database, speech: SpeechService, commune_id: int, name: str,
             starts_at: datetime) -> Airing:
     """Run one session as its job would, ten minutes before it starts."""
-    programming = ProgrammingService(settings, db, speech, RecordingHandoff(), load_timetables(settings.schedules_dir),
-                                     FixedClock(starts_at - timedelta(minutes=10)))
+    programming = programming_service(settings, db, speech, RecordingHandoff(), starts_at - timedelta(minutes=10))
     result = programming.run_session(commune_id, name, starts_at)
     [airing] = [a for a in airings(db) if a.id == result.airing_id]
     return airing

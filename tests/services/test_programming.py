@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
-from broadcaster.clock import LOCAL_ZONE, FixedClock
+from broadcaster.clock import LOCAL_ZONE
 from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.models import (
@@ -20,10 +19,8 @@ from broadcaster.models import (
     DeliveryState,
     Priority,
 )
-from broadcaster.services.handoff import ProgrammeHandoff, RecordingHandoff
-from broadcaster.services.programming import ProgrammingService
+from broadcaster.services.handoff import RecordingHandoff
 from broadcaster.speech import ProgrammePiece, SpeechService
-from broadcaster.timetable import load_timetables
 from broadcaster.tts.chain import EngineChain
 from broadcaster.tts.gtts import GttsEngine, RetryPolicy
 from tests.fakes.handoff import FailingHandoff
@@ -34,19 +31,13 @@ from tests.scheduler.support import (
     airings,
     bulletin_status,
     events,
-    make_database,
     make_settings,
     write_timetable,
 )
+from tests.services.support import programming_service
 
 # Today 17:00: the sessions below run every day, and test bulletins cover yesterday to tomorrow.
 SESSION = datetime.combine(datetime.now(LOCAL_ZONE).date(), time(17, 0), LOCAL_ZONE)
-
-
-@pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechService:
-    """One real speech service for the module: its cache makes repeated texts cheap."""
-    return SpeechService(make_settings(tmp_path_factory.mktemp("speech")))
 
 
 @pytest.fixture
@@ -54,18 +45,6 @@ def settings(tmp_path: Path) -> Settings:
     settings = make_settings(tmp_path, misfire_grace_s=600.0, prompt_delay_s=5.0)
     write_timetable(settings.schedules_dir, [("evening", SESSION, 2.0), ("night", SESSION + timedelta(hours=3), 0.3)])
     return settings
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = make_database(settings)
-    yield database
-    database.dispose()
-
-
-def service(settings: Settings, db: Database, speech: SpeechService, handoff: ProgrammeHandoff,
-            now: datetime) -> ProgrammingService:
-    return ProgrammingService(settings, db, speech, handoff, load_timetables(settings.schedules_dir), FixedClock(now))
 
 
 def duration(speech: SpeechService, text: str, repeat: int = 1) -> float:
@@ -89,7 +68,7 @@ def test_each_cluster_gets_its_targeted_bulletins_by_priority_then_age_with_repe
     add_bulletin(db, ids, "Chưa duyệt.", status=BulletinStatus.SUBMITTED)
     handoff = RecordingHandoff()
 
-    result = service(settings, db, speech, handoff, SESSION - timedelta(minutes=10)).run_session(
+    result = programming_service(settings, db, speech, handoff, SESSION - timedelta(minutes=10)).run_session(
         ids["commune"], "evening", SESSION)
 
     assert result.status == AiringStatus.HANDED_OFF
@@ -148,7 +127,7 @@ def test_what_does_not_fit_is_deferred_logged_and_airs_first_in_the_next_session
     tight = SESSION + timedelta(hours=3)
     handoff = RecordingHandoff()
 
-    service(settings, db, speech, handoff, tight - timedelta(minutes=10)).run_session(ids["commune"], "tight", tight)
+    programming_service(settings, db, speech, handoff, tight - timedelta(minutes=10)).run_session(ids["commune"], "tight", tight)
 
     [airing] = airings(db)
     status = {i.bulletin_id: i.status for i in airing.items}
@@ -164,7 +143,7 @@ def test_what_does_not_fit_is_deferred_logged_and_airs_first_in_the_next_session
     assert bulletin_status(db, bulletin_ids[1]) == BulletinStatus.APPROVED
     assert bulletin_status(db, bulletin_ids[0]) == BulletinStatus.AIRED
     next_day = tight + timedelta(days=1)
-    service(settings, db, speech, handoff, next_day - timedelta(minutes=10)).run_session(ids["commune"], "tight",
+    programming_service(settings, db, speech, handoff, next_day - timedelta(minutes=10)).run_session(ids["commune"], "tight",
                                                                                         next_day)
     later = airings(db)[-1]
     placed = {i.bulletin_id: i.status for i in later.items}
@@ -180,8 +159,8 @@ def test_late_within_grace_airs_soon_and_beyond_grace_is_missed_and_both_are_log
     handoff = RecordingHandoff()
     late_now = SESSION + timedelta(seconds=599)  # grace is 600 s
 
-    late = service(settings, db, speech, handoff, late_now).run_session(ids["commune"], "evening", SESSION)
-    missed = service(settings, db, speech, handoff, SESSION + timedelta(days=1, seconds=600)).run_session(
+    late = programming_service(settings, db, speech, handoff, late_now).run_session(ids["commune"], "evening", SESSION)
+    missed = programming_service(settings, db, speech, handoff, SESSION + timedelta(days=1, seconds=600)).run_session(
         ids["commune"], "evening", SESSION + timedelta(days=1))
 
     assert late.status == AiringStatus.AIRED_LATE and "Phát muộn" in (late.note or "")
@@ -203,7 +182,7 @@ def test_running_a_session_twice_airs_it_once_and_a_stale_occurrence_does_nothin
     ids = add_commune(db)
     add_bulletin(db, ids, "Họp dân.")
     handoff = RecordingHandoff()
-    programming = service(settings, db, speech, handoff, SESSION - timedelta(minutes=10))
+    programming = programming_service(settings, db, speech, handoff, SESSION - timedelta(minutes=10))
 
     first = programming.run_session(ids["commune"], "evening", SESSION)
     again = programming.run_session(ids["commune"], "evening", SESSION)
@@ -220,7 +199,7 @@ def test_nothing_to_air_is_recorded_empty_and_nothing_is_handed_off(
 ) -> None:
     ids = add_commune(db)
     handoff = RecordingHandoff()
-    result = service(settings, db, speech, handoff, SESSION).run_session(ids["commune"], "evening", SESSION)
+    result = programming_service(settings, db, speech, handoff, SESSION).run_session(ids["commune"], "evening", SESSION)
     assert result.status == AiringStatus.EMPTY and handoff.programmes == []
 
 
@@ -230,7 +209,7 @@ def test_one_unreachable_cluster_does_not_silence_the_others_and_is_logged(
     ids = add_commune(db, clusters=(("Cụm 1", None), ("Cụm 2", None)))
     add_bulletin(db, ids, "Họp dân.")
     handoff = FailingHandoff([ids["Cụm 1"]])
-    service(settings, db, speech, handoff, SESSION - timedelta(minutes=10)).run_session(ids["commune"], "evening",
+    programming_service(settings, db, speech, handoff, SESSION - timedelta(minutes=10)).run_session(ids["commune"], "evening",
                                                                                        SESSION)
     [airing] = airings(db)
     assert [p.cluster_id for p in handoff.programmes] == [ids["Cụm 2"]]
@@ -247,7 +226,7 @@ def test_a_bulletin_that_cannot_be_rendered_is_left_out_and_logged_while_the_res
     good = add_bulletin(db, ids, "Họp dân.")
     lost = add_bulletin(db, ids, "(bản ghi)", upload_sha256="0" * 64)  # the recording is not on disk
     handoff = RecordingHandoff()
-    service(settings, db, speech, handoff, SESSION - timedelta(minutes=10)).run_session(ids["commune"], "evening",
+    programming_service(settings, db, speech, handoff, SESSION - timedelta(minutes=10)).run_session(ids["commune"], "evening",
                                                                                        SESSION)
     [airing] = airings(db)
     assert [i.bulletin_id for i in airing.items] == [good]
@@ -265,10 +244,10 @@ def test_approved_bulletins_whose_window_ended_expire_and_aired_ones_stay_aired(
                          status=BulletinStatus.AIRED)
     running = add_bulletin(db, ids, "Còn hạn.", start=day, end=day)
     # 00:05 the next day is within the 10-minute grace of the day before: nothing expires yet.
-    early = service(settings, db, speech, RecordingHandoff(), datetime.combine(day, datetime.min.time(),
+    early = programming_service(settings, db, speech, RecordingHandoff(), datetime.combine(day, datetime.min.time(),
                                                                              LOCAL_ZONE) + timedelta(minutes=5))
     assert early.expire_bulletins() == []
-    assert service(settings, db, speech, RecordingHandoff(), SESSION).expire_bulletins() == [never]
+    assert programming_service(settings, db, speech, RecordingHandoff(), SESSION).expire_bulletins() == [never]
     assert [bulletin_status(db, b) for b in (never, aired, running)] == [
         BulletinStatus.EXPIRED, BulletinStatus.AIRED, BulletinStatus.APPROVED]
     [expired] = events(db, "expire")
@@ -287,13 +266,13 @@ def test_a_composition_that_fails_is_released_for_a_retry_and_missed_with_its_re
     mute = SpeechService(mute_settings, chain=EngineChain([unreachable]))
     handoff = RecordingHandoff()
 
-    failed = service(settings, db, mute, handoff, SESSION - timedelta(minutes=10)).run_session(
+    failed = programming_service(settings, db, mute, handoff, SESSION - timedelta(minutes=10)).run_session(
         ids["commune"], "evening", SESSION)
 
     assert failed.retry and failed.status == AiringStatus.PLANNED
     [airing] = airings(db)
     assert airing.composed_at is None and (airing.note or "").startswith("Lỗi:")  # free for the retry
-    given_up = service(settings, db, mute, handoff, SESSION + timedelta(seconds=600)).run_session(
+    given_up = programming_service(settings, db, mute, handoff, SESSION + timedelta(seconds=600)).run_session(
         ids["commune"], "evening", SESSION)
     assert given_up.status == AiringStatus.MISSED and not given_up.retry
     [airing] = airings(db)
@@ -310,7 +289,7 @@ def test_a_composition_a_dead_leader_left_half_done_is_released_and_done_again(
         s.add(Airing(commune_id=ids["commune"], kind=AiringKind.SESSION, session_name="evening", starts_at=SESSION,
                      max_duration_s=120.0, composed_at=SESSION - timedelta(minutes=10)))  # fmt: skip
     handoff = RecordingHandoff()
-    programming = service(settings, db, speech, handoff, SESSION - timedelta(minutes=9))
+    programming = programming_service(settings, db, speech, handoff, SESSION - timedelta(minutes=9))
 
     assert programming.run_session(ids["commune"], "evening", SESSION).status is None  # someone holds it
     assert programming.release_stale_claims() == 1  # what a new leader does first

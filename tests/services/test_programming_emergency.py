@@ -2,42 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from broadcaster.clock import LOCAL_ZONE, FixedClock
+from broadcaster.clock import LOCAL_ZONE
 from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.models import AiringKind, AiringStatus, BulletinStatus, DeliveryState, Priority
 from broadcaster.services.handoff import RecordingHandoff
-from broadcaster.services.programming import ProgrammingService, air_emergency
+from broadcaster.services.programming import air_emergency
 from broadcaster.services.programming.emergency import (
     BulletinNotAirable,
     EmergencyBulletinNotFound,
     NoTargetClusters,
 )
 from broadcaster.speech import SpeechService
-from broadcaster.timetable import load_timetables
 from tests.scheduler.support import (
     add_bulletin,
     add_commune,
     airings,
     bulletin_status,
     events,
-    make_database,
     make_settings,
     write_timetable,
 )
+from tests.services.support import programming_service
 
 NOW = datetime.now(LOCAL_ZONE).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechService:
-    return SpeechService(make_settings(tmp_path_factory.mktemp("speech")))
 
 
 @pytest.fixture
@@ -47,18 +40,6 @@ def settings(tmp_path: Path) -> Settings:
     return settings
 
 
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = make_database(settings)
-    yield database
-    database.dispose()
-
-
-def programming(settings: Settings, db: Database, speech: SpeechService,
-                handoff: RecordingHandoff) -> ProgrammingService:  # fmt: skip
-    return ProgrammingService(settings, db, speech, handoff, load_timetables(settings.schedules_dir), FixedClock(NOW))
-
-
 def test_an_emergency_airs_at_once_at_its_clusters_with_emergency_priority_and_can_be_stopped(
     settings: Settings, db: Database, speech: SpeechService
 ) -> None:
@@ -66,7 +47,7 @@ def test_an_emergency_airs_at_once_at_its_clusters_with_emergency_priority_and_c
     bulletin = add_bulletin(db, ids, "Nước lũ đang lên, bà con thôn Bãi di chuyển lên chỗ cao.",
                             priority=Priority.EMERGENCY, zones=("Thôn Bãi",), repeat=2)  # fmt: skip
     handoff = RecordingHandoff()
-    service = programming(settings, db, speech, handoff)
+    service = programming_service(settings, db, speech, handoff, NOW)
 
     aired = service.air_emergency(bulletin, actor_id=ids["author"])
 

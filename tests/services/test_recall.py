@@ -6,7 +6,6 @@ recall hook wired to ``ProgrammingService.recompose_airing``, as the runtime wir
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from broadcaster.services.handoff import RecordingHandoff
 from broadcaster.services.programming import ProgrammingService
 from broadcaster.services.workflow import Workflow
 from broadcaster.speech import ProgrammePiece, SpeechService
-from broadcaster.timetable import load_timetables
 from broadcaster.uploads import UploadStore
 from tests.scheduler.support import (
     add_bulletin,
@@ -38,18 +36,13 @@ from tests.scheduler.support import (
     airings,
     bulletin_status,
     events,
-    make_database,
     make_settings,
     write_timetable,
 )
+from tests.services.support import programming_service
 
 MARKET_NOTICE = "Chợ phiên mở cửa sáng chủ nhật."
 SESSION = datetime.combine(datetime.now(LOCAL_ZONE).date(), time(17, 0), LOCAL_ZONE)
-
-
-@pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechService:
-    return SpeechService(make_settings(tmp_path_factory.mktemp("speech")))
 
 
 @pytest.fixture
@@ -57,18 +50,6 @@ def settings(tmp_path: Path) -> Settings:
     settings = make_settings(tmp_path, misfire_grace_s=600.0, prompt_delay_s=5.0)
     write_timetable(settings.schedules_dir, [("evening", SESSION, 2.0)])
     return settings
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = make_database(settings)
-    yield database
-    database.dispose()
-
-
-def programming_at(settings: Settings, db: Database, speech: SpeechService, handoff: RecordingHandoff,
-                   at: datetime) -> ProgrammingService:
-    return ProgrammingService(settings, db, speech, handoff, load_timetables(settings.schedules_dir), FixedClock(at))
 
 
 def cancel_with_recall(settings: Settings, db: Database, programming: ProgrammingService, at: datetime,
@@ -90,14 +71,14 @@ def test_cancel_after_handoff_hands_off_a_replacement_and_stops_an_emptied_clust
     meeting = add_bulletin(db, ids, "Tối nay họp dân tại nhà văn hóa.")
     market_only = add_bulletin(db, ids, MARKET_NOTICE, clusters=("Cụm chợ",))
     handoff = RecordingHandoff()
-    composer = programming_at(settings, db, speech, handoff, SESSION - timedelta(minutes=10))
+    composer = programming_service(settings, db, speech, handoff, SESSION - timedelta(minutes=10))
     airing_id = composer.run_session(ids["commune"], "evening", SESSION).airing_id
     assert airing_id is not None
     first = {p.cluster_id: p for p in handoff.programmes}
     assert set(first) == {market, temple}
 
     at = SESSION - timedelta(minutes=5)
-    cancel_with_recall(settings, db, programming_at(settings, db, speech, handoff, at), at, ids["author"], meeting)
+    cancel_with_recall(settings, db, programming_service(settings, db, speech, handoff, at), at, ids["author"], meeting)
 
     # The market gets a new programme (the market notice alone), the temple nothing: it is stopped.
     [replacement] = handoff.programmes[2:]
@@ -134,10 +115,10 @@ def test_recalling_the_last_bulletin_leaves_an_empty_airing(
     ids = add_commune(db)
     only = add_bulletin(db, ids, "Sáng mai tiêm phòng cho trẻ em.")
     handoff = RecordingHandoff()
-    airing_id = programming_at(settings, db, speech, handoff, SESSION - timedelta(minutes=10)).run_session(
+    airing_id = programming_service(settings, db, speech, handoff, SESSION - timedelta(minutes=10)).run_session(
         ids["commune"], "evening", SESSION).airing_id
     at = SESSION - timedelta(minutes=1)
-    cancel_with_recall(settings, db, programming_at(settings, db, speech, handoff, at), at, ids["author"], only)
+    cancel_with_recall(settings, db, programming_service(settings, db, speech, handoff, at), at, ids["author"], only)
     assert len(handoff.programmes) == 1 and handoff.stops == [(airing_id, (ids["Cụm 1"],))]
     [airing] = [a for a in airings(db) if a.id == airing_id]
     assert airing.status == AiringStatus.EMPTY

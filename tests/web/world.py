@@ -9,8 +9,6 @@ is the other commune, for the scoping checks. Chromium is Debian's, driven by Pl
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from broadcaster.app import create_app
@@ -29,6 +26,7 @@ from broadcaster.models import Cluster, User
 from broadcaster.services import registry, users
 from tests.agent.harness import AgentProcess, free_port
 from tests.api.world import PASSWORD, Seed, make_settings, seed_database
+from tests.fakes.live_server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -76,29 +74,6 @@ class WebWorld:
         """A call to the JSON API as a seeded account."""
         headers = {"Authorization": f"Bearer {self.token(username)}"}
         return httpx.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
-
-
-class ServerThread:
-    """uvicorn serving the app on a fixed port in a background thread (lifespan on)."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        )
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn-web", daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=60)
 
 
 def web_settings(root: Path, port: int) -> Settings:
@@ -176,7 +151,7 @@ def running_web_world(root: Path) -> Iterator[WebWorld]:
     )
     app = create_app(settings)
     try:
-        with ServerThread(app, port):
+        with LiveServer(app, port=port, start_timeout_s=60, thread_name="uvicorn-web"):
             agent.start()
             yield WebWorld(
                 url=settings.public_url,

@@ -1,15 +1,27 @@
-"""Helpers the page modules share: the commune a page is about, redirects after a form."""
+"""Helpers the page modules share: the commune a page is about, the bulletin form fields, redirects after a form."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
+from fastapi import Depends, Form
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
+from broadcaster.errors import BroadcasterError
 from broadcaster.models import Commune, User
 from broadcaster.services import registry, scoping
+from broadcaster.services.bulletins import MAX_REPEAT, TITLE_MAX_LENGTH
+from broadcaster.text import MAX_BULLETIN_CHARS
 from broadcaster.web.forms import optional_id
+
+TextField = Annotated[
+    str, Form(max_length=MAX_BULLETIN_CHARS * 2)
+]  # the service gives the real limit's message
+ShortField = Annotated[str, Form(max_length=TITLE_MAX_LENGTH * 2)]
+ListField = Annotated[list[str], Form(max_length=500)]
 
 
 def page_commune(session: Session, user: User, requested: str | None) -> Commune:
@@ -33,6 +45,57 @@ def commune_choices(session: Session, user: User) -> Sequence[Commune]:
     return registry.list_communes(session, user) if scoping.is_province_admin(user) else ()
 
 
+def bulletin_form_context(
+    session: Session, user: User, commune: Commune, values: dict[str, Any], error: BroadcasterError | None
+) -> dict[str, Any]:
+    """What every bulletin form page shows: the commune (and its picker), its targets, the values, the error."""
+    return {
+        "commune": commune,
+        "communes": commune_choices(session, user),
+        "zones": registry.list_zones(session, user, commune.id),
+        "clusters": registry.list_clusters(session, user, commune.id),
+        "values": values,
+        "error": error,
+        "max_chars": MAX_BULLETIN_CHARS,
+        "max_repeat": MAX_REPEAT,
+    }
+
+
 def see_other(url: str) -> RedirectResponse:
     """Redirect after a successful form (POST-redirect-GET), so reloading does not post it again."""
     return RedirectResponse(url, status_code=303)
+
+
+@dataclass(frozen=True)
+class BulletinForm:
+    """The fields every bulletin form posts (compose, edit, emergency), as the browser sends them."""
+
+    title: str
+    text: str
+    zone_ids: list[str]
+    cluster_ids: list[str]
+    repeat: str
+
+    def values(self) -> dict[str, Any]:
+        """The fields as the form template shows them again (after an error)."""
+        return {
+            "title": self.title,
+            "text": self.text,
+            "zone_ids": self.zone_ids,
+            "cluster_ids": self.cluster_ids,
+            "repeat": self.repeat,
+        }
+
+
+def bulletin_form(
+    title: ShortField = "",
+    text: TextField = "",
+    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    repeat: ShortField = "",
+) -> BulletinForm:
+    """Read the shared bulletin fields from the posted form (a FastAPI dependency)."""
+    return BulletinForm(title=title, text=text, zone_ids=zone_ids, cluster_ids=cluster_ids, repeat=repeat)
+
+
+BulletinFormDep = Annotated[BulletinForm, Depends(bulletin_form)]

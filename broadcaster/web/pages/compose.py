@@ -9,10 +9,11 @@ script asks ``/soan-tin/uoc-luong`` for the spoken-length estimate as the office
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -23,7 +24,7 @@ from broadcaster.api.runtime import Runtime
 from broadcaster.api.schemas.common import IdPath
 from broadcaster.errors import BroadcasterError, NotAuthenticated
 from broadcaster.models import Bulletin, BulletinStatus, Commune, User
-from broadcaster.services import commune_overview, registry
+from broadcaster.services import commune_overview
 from broadcaster.services.bulletins import (
     MAX_REPEAT,
     TITLE_MAX_LENGTH,
@@ -31,10 +32,17 @@ from broadcaster.services.bulletins import (
     BulletinFields,
     BulletinWrongStatus,
 )
-from broadcaster.text import MAX_BULLETIN_CHARS
 from broadcaster.web import forms
 from broadcaster.web.formatting import duration
-from broadcaster.web.pages.common import commune_choices, page_commune, see_other
+from broadcaster.web.pages.common import (
+    BulletinForm,
+    BulletinFormDep,
+    ShortField,
+    TextField,
+    bulletin_form_context,
+    page_commune,
+    see_other,
+)
 from broadcaster.web.rendering import render
 from broadcaster.web.routing import FormInvalid, PageUser, WebRoute
 
@@ -42,11 +50,53 @@ log = logging.getLogger(__name__)
 router = APIRouter(route_class=WebRoute)
 COMPOSE_PATH = "/soan-tin"
 DEFAULT_WINDOW_DAYS = 2
-TextField = Annotated[
-    str, Form(max_length=MAX_BULLETIN_CHARS * 2)
-]  # the service gives the real limit's message
-ShortField = Annotated[str, Form(max_length=TITLE_MAX_LENGTH * 2)]
-ListField = Annotated[list[str], Form(max_length=500)]
+
+
+@dataclass(frozen=True)
+class ScheduleForm:
+    """The fields compose and edit post beyond the shared ones: priority, airing window, which button."""
+
+    priority: str
+    start_date: str
+    end_date: str
+    action: str
+
+
+def schedule_form(
+    priority: ShortField = "",
+    start_date: ShortField = "",
+    end_date: ShortField = "",
+    action: ShortField = "save",
+) -> ScheduleForm:
+    """Read the priority, window and button from the posted form (a FastAPI dependency)."""
+    return ScheduleForm(priority=priority, start_date=start_date, end_date=end_date, action=action)
+
+
+ScheduleFormDep = Annotated[ScheduleForm, Depends(schedule_form)]
+
+
+def _values(form: BulletinForm, schedule: ScheduleForm, *, mode: str, key: str) -> dict[str, Any]:
+    """What the officer posted, to fill the form again after an error."""
+    return {
+        **form.values(),
+        "mode": mode,
+        "priority": schedule.priority,
+        "start_date": schedule.start_date,
+        "end_date": schedule.end_date,
+        "key": key,
+    }
+
+
+def _checked(form: BulletinForm, schedule: ScheduleForm) -> dict[str, Any]:
+    """The fields compose and edit both check, in the form's order (the first bad one is reported)."""
+    return {
+        "priority": forms.priority(schedule.priority),
+        "zone_ids": forms.ids(form.zone_ids, "Thôn/bản"),
+        "cluster_ids": forms.ids(form.cluster_ids, "Cụm loa"),
+        "start_date": forms.optional_date(schedule.start_date, "Từ ngày"),
+        "end_date": forms.optional_date(schedule.end_date, "Đến ngày"),
+        "repeat": forms.number(form.repeat, "Số lần đọc", default=1, low=1, high=MAX_REPEAT),
+    }
 
 
 def _room(
@@ -76,16 +126,9 @@ def _form_page(
         request,
         "compose.html",
         {
-            "commune": commune,
-            "communes": commune_choices(session, user),
-            "zones": registry.list_zones(session, user, commune.id),
-            "clusters": registry.list_clusters(session, user, commune.id),
+            **bulletin_form_context(session, user, commune, values, error),
             "room": _room(session, user, commune, runtime),
-            "values": values,
             "bulletin": bulletin,
-            "error": error,
-            "max_chars": MAX_BULLETIN_CHARS,
-            "max_repeat": MAX_REPEAT,
             "title_max": TITLE_MAX_LENGTH,
         },
         status=status,
@@ -127,48 +170,26 @@ def compose(
     bulletins: Bulletins,
     workflow: WorkflowDep,
     runtime: RuntimeDep,
-    title: ShortField = "",
-    text: TextField = "",
+    form: BulletinFormDep,
+    schedule: ScheduleFormDep,
     mode: ShortField = "text",
-    priority: ShortField = "",
-    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
-    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
-    start_date: ShortField = "",
-    end_date: ShortField = "",
-    repeat: ShortField = "",
-    action: ShortField = "save",
     key: ShortField = "",
     xa: ShortField = "",
     recording: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Store the bulletin as a draft (text or recording) and, for "Gửi duyệt", submit it."""
     commune = page_commune(session, user, xa)
-    values = {
-        "title": title,
-        "text": text,
-        "mode": mode,
-        "priority": priority,
-        "zone_ids": zone_ids,
-        "cluster_ids": cluster_ids,
-        "start_date": start_date,
-        "end_date": end_date,
-        "repeat": repeat,
-        "key": key,
-    }
+    action = schedule.action
+    values = _values(form, schedule, mode=mode, key=key)
     try:
         has_file = recording is not None and bool(recording.filename)
         if mode == "recording" and not has_file:
             raise FormInvalid("Hãy chọn tệp ghi âm (mp3, m4a, wav, ogg…).")
         fields = BulletinFields(
-            title=title,
-            text=text if mode != "recording" else None,
-            priority=forms.priority(priority),
+            title=form.title,
+            text=form.text if mode != "recording" else None,
             commune_id=commune.id,
-            zone_ids=forms.ids(zone_ids, "Thôn/bản"),
-            cluster_ids=forms.ids(cluster_ids, "Cụm loa"),
-            start_date=forms.optional_date(start_date, "Từ ngày"),
-            end_date=forms.optional_date(end_date, "Đến ngày"),
-            repeat=forms.number(repeat, "Số lần đọc", default=1, low=1, high=MAX_REPEAT),
+            **_checked(form, schedule),
         )
         upload = recording if mode == "recording" and recording is not None else None
         created = bulletins.create(
@@ -225,40 +246,18 @@ def edit(
     bulletins: Bulletins,
     workflow: WorkflowDep,
     runtime: RuntimeDep,
-    title: ShortField = "",
-    text: TextField = "",
-    priority: ShortField = "",
-    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
-    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
-    start_date: ShortField = "",
-    end_date: ShortField = "",
-    repeat: ShortField = "",
-    action: ShortField = "save",
+    form: BulletinFormDep,
+    schedule: ScheduleFormDep,
 ) -> Response:
     """Save the changes to a draft and, for "Gửi duyệt", submit it."""
     bulletin = bulletins.get(user, bulletin_id)
-    values = {
-        "title": title,
-        "text": text,
-        "mode": "recording" if bulletin.upload_sha256 else "text",
-        "priority": priority,
-        "zone_ids": zone_ids,
-        "cluster_ids": cluster_ids,
-        "start_date": start_date,
-        "end_date": end_date,
-        "repeat": repeat,
-        "key": "",
-    }
+    action = schedule.action
+    values = _values(form, schedule, mode="recording" if bulletin.upload_sha256 else "text", key="")
     try:
         changes = BulletinChanges(
-            title=title,
-            text=None if bulletin.upload_sha256 else text,
-            priority=forms.priority(priority),
-            zone_ids=forms.ids(zone_ids, "Thôn/bản"),
-            cluster_ids=forms.ids(cluster_ids, "Cụm loa"),
-            start_date=forms.optional_date(start_date, "Từ ngày"),
-            end_date=forms.optional_date(end_date, "Đến ngày"),
-            repeat=forms.number(repeat, "Số lần đọc", default=1, low=1, high=MAX_REPEAT),
+            title=form.title,
+            text=None if bulletin.upload_sha256 else form.text,
+            **_checked(form, schedule),
         )
         bulletins.edit(user, bulletin_id, changes)
         if action == "send":

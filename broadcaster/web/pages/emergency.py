@@ -8,9 +8,9 @@ double click airs once. "DỪNG PHÁT" cancels the bulletin, which stops it on t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -21,7 +21,6 @@ from broadcaster.models import BulletinStatus, Commune, Priority, Role, User
 from broadcaster.services import commune_overview, registry, scoping
 from broadcaster.services.bulletins import (
     MAX_REPEAT,
-    TITLE_MAX_LENGTH,
     BulletinFields,
     BulletinFilters,
     BulletinService,
@@ -29,9 +28,15 @@ from broadcaster.services.bulletins import (
     validate_text,
 )
 from broadcaster.services.workflow import check_reaches_clusters
-from broadcaster.text import MAX_BULLETIN_CHARS
 from broadcaster.web import forms
-from broadcaster.web.pages.common import commune_choices, page_commune, see_other
+from broadcaster.web.pages.common import (
+    BulletinForm,
+    BulletinFormDep,
+    ShortField,
+    bulletin_form_context,
+    page_commune,
+    see_other,
+)
 from broadcaster.web.rendering import may, render
 from broadcaster.web.routing import FormInvalid, PageUser, WebRoute
 
@@ -39,9 +44,6 @@ router = APIRouter(route_class=WebRoute)
 EMERGENCY_PATH = "/phat-khan-cap"
 DEFAULT_REPEAT = 3
 STOP_REASON = "Dừng phát khẩn cấp từ trang web"
-TextField = Annotated[str, Form(max_length=MAX_BULLETIN_CHARS * 2)]
-ShortField = Annotated[str, Form(max_length=TITLE_MAX_LENGTH * 2)]
-ListField = Annotated[list[str], Form(max_length=500)]
 
 
 class ConfirmationMissing(FormInvalid):
@@ -75,16 +77,9 @@ def _form_page(
         request,
         "emergency.html",
         {
-            "commune": commune,
-            "communes": commune_choices(session, user),
-            "values": values,
-            "error": error,
-            "zones": registry.list_zones(session, user, commune.id),
-            "clusters": registry.list_clusters(session, user, commune.id),
+            **bulletin_form_context(session, user, commune, values, error),
             "on_air": _on_air(bulletins, user, commune),
             "allowed": may(user, Role.APPROVER),
-            "max_repeat": MAX_REPEAT,
-            "max_chars": MAX_BULLETIN_CHARS,
         },
         status=error.status if error else 200,
     )
@@ -149,17 +144,8 @@ def emergency_form(
     return _form_page(request, session, user, bulletins, commune, values)
 
 
-def _values(
-    title: str, text: str, zone_ids: list[str], cluster_ids: list[str], repeat: str, key: str
-) -> dict[str, Any]:
-    return {
-        "title": title,
-        "text": text,
-        "zone_ids": zone_ids,
-        "cluster_ids": cluster_ids,
-        "repeat": repeat,
-        "key": key or forms.new_form_key(),
-    }
+def _values(form: BulletinForm, key: str) -> dict[str, Any]:
+    return {**form.values(), "key": key or forms.new_form_key()}
 
 
 @router.post(EMERGENCY_PATH + "/xac-nhan")
@@ -168,17 +154,13 @@ def confirm(
     user: PageUser,
     session: DbSession,
     bulletins: Bulletins,
-    title: ShortField = "",
-    text: TextField = "",
-    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
-    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
-    repeat: ShortField = "",
+    form: BulletinFormDep,
     key: ShortField = "",
     xa: ShortField = "",
 ) -> Response:
     """Check the emergency and ask for an explicit confirmation naming every cluster it reaches."""
     commune = page_commune(session, user, xa)
-    values = _values(title, text, zone_ids, cluster_ids, repeat, key)
+    values = _values(form, key)
     try:
         scoping.require_role(user, Role.APPROVER)
         fields = _fields(commune, values)
@@ -199,18 +181,14 @@ def send(
     session: DbSession,
     bulletins: Bulletins,
     workflow: WorkflowDep,
-    title: ShortField = "",
-    text: TextField = "",
-    zone_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
-    cluster_ids: ListField = [],  # noqa: B006 - FastAPI copies defaults
-    repeat: ShortField = "",
+    form: BulletinFormDep,
     key: ShortField = "",
     xa: ShortField = "",
     confirmed: ShortField = "",
 ) -> Response:
     """Air the confirmed emergency at once, pre-empting whatever plays."""
     commune = page_commune(session, user, xa)
-    values = _values(title, text, zone_ids, cluster_ids, repeat, key)
+    values = _values(form, key)
     fields = _fields(commune, values)
     if confirmed != "yes":
         error = ConfirmationMissing("Hãy đánh dấu ô xác nhận trước khi phát khẩn cấp.")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 if TYPE_CHECKING:  # programming (and the speech stack) is imported only once a page needs it
@@ -121,34 +121,46 @@ def timetable(
     )
 
 
+@dataclass(frozen=True)
+class LogQuery:
+    """The log's filters as the address gives them (``?xa=&tu_ngay=&den_ngay=&cum=&ban_tin=``)."""
+
+    xa: str
+    tu_ngay: str
+    den_ngay: str
+    cum: str
+    ban_tin: str
+
+
+def log_query(xa: str = "", tu_ngay: str = "", den_ngay: str = "", cum: str = "", ban_tin: str = "") -> LogQuery:
+    """Read the log's filters from the query string (a FastAPI dependency)."""
+    return LogQuery(xa=xa, tu_ngay=tu_ngay, den_ngay=den_ngay, cum=cum, ban_tin=ban_tin)
+
+
+LogQueryDep = Annotated[LogQuery, Depends(log_query)]
+
+
 def _log_filters(
-    session: DbSession,
-    user: User,
-    bulletins: Bulletins,
-    xa: str,
-    tu_ngay: str,
-    den_ngay: str,
-    cum: str,
-    ban_tin: str,
+    session: DbSession, user: User, bulletins: Bulletins, query: LogQuery
 ) -> tuple[Commune, LogFilters, dict[str, str]]:
-    commune = page_commune(session, user, xa)
-    start = forms.optional_date(tu_ngay, "Từ ngày")
-    if not tu_ngay.strip():
+    commune = page_commune(session, user, query.xa)
+    start = forms.optional_date(query.tu_ngay, "Từ ngày")
+    if not query.tu_ngay.strip():
         start = bulletins.today() - timedelta(days=LOG_DEFAULT_DAYS - 1)
-    end = forms.optional_date(den_ngay, "Đến ngày")
+    end = forms.optional_date(query.den_ngay, "Đến ngày")
     values = {
         "xa": str(commune.id),
         "tu_ngay": start.isoformat() if start else "",
         "den_ngay": end.isoformat() if end else "",
-        "cum": cum.strip(),
-        "ban_tin": ban_tin.strip(),
+        "cum": query.cum.strip(),
+        "ban_tin": query.ban_tin.strip(),
     }
     filters = LogFilters(
         commune_id=commune.id,
         date_from=start,
         date_to=end,
-        cluster_id=forms.optional_id(cum, "Cụm loa"),
-        bulletin_id=forms.optional_id(ban_tin, "Mã bản tin"),
+        cluster_id=forms.optional_id(query.cum, "Cụm loa"),
+        bulletin_id=forms.optional_id(query.ban_tin, "Mã bản tin"),
         limit=LOG_ROWS,
     )
     return commune, filters, values
@@ -161,16 +173,12 @@ def log_page(
     session: DbSession,
     bulletins: Bulletins,
     runtime: RuntimeDep,
-    xa: str = "",
-    tu_ngay: str = "",
-    den_ngay: str = "",
-    cum: str = "",
-    ban_tin: str = "",
+    query: LogQueryDep,
 ) -> Response:
     """What aired where and when (or did not, and why), filtered by dates, cluster and bulletin."""
     from broadcaster.services.programming.emergency import EMERGENCY_SESSION
 
-    commune, filters, values = _log_filters(session, user, bulletins, xa, tu_ngay, den_ngay, cum, ban_tin)
+    commune, filters, values = _log_filters(session, user, bulletins, query)
     rows = broadcast_log.query_log(session, user, filters)
     schedule = timetable_access.read(session, user, commune.id, runtime.timetables)
     labels = {s.name: s.label for s in schedule.sessions} | {EMERGENCY_SESSION: "Phát khẩn cấp"}
@@ -190,18 +198,9 @@ def log_page(
 
 
 @router.get("/nhat-ky.csv")
-def log_csv(
-    user: PageUser,
-    session: DbSession,
-    bulletins: Bulletins,
-    xa: str = "",
-    tu_ngay: str = "",
-    den_ngay: str = "",
-    cum: str = "",
-    ban_tin: str = "",
-) -> Response:
+def log_csv(user: PageUser, session: DbSession, bulletins: Bulletins, query: LogQueryDep) -> Response:
     """The same rows as a CSV file for a spreadsheet (UTF-8 with BOM)."""
-    _, filters, _ = _log_filters(session, user, bulletins, xa, tu_ngay, den_ngay, cum, ban_tin)
+    _, filters, _ = _log_filters(session, user, bulletins, query)
     filters = dataclasses.replace(filters, limit=broadcast_log.MAX_ROWS)
     body = broadcast_log.to_csv(broadcast_log.query_log(session, user, filters))
     return Response(
