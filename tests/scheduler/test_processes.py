@@ -98,10 +98,13 @@ def test_a_bulletin_acknowledged_before_a_sigkill_still_airs_after_the_restart(
     servers.append(second.start())
     [record] = wait_until(lambda: handed_off(second), 30, what="the programme handed off after the restart")
 
-    [airing] = airings(db)
+    # The hand-off happens just before the airing's status is committed: wait for that commit.
+    [airing] = wait_until(
+        lambda: [a for a in airings(db) if a.status in (AiringStatus.HANDED_OFF, AiringStatus.AIRED_LATE)],
+        10, what="the airing recorded as handed off",
+    )  # fmt: skip
     assert [(i.bulletin_id, i.status) for i in airing.items] == [(bulletin_id, AiringItemStatus.INCLUDED)]
     assert record["airing_id"] == airing.id and record["cluster_id"] == ids["Cụm 1"]
-    assert airing.status in (AiringStatus.HANDED_OFF, AiringStatus.AIRED_LATE)
     assert datetime.fromisoformat(record["play_at"]) >= starts_at
     assert Path(record["audio"]["path"]).is_file()
     assert lease_holder_pid(Lease(db, 2.0)) == second.pid
