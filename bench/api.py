@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ from broadcaster.services import auth, registry, users  # noqa: E402
 from broadcaster.services.bulletins import BulletinFields, BulletinService  # noqa: E402
 from broadcaster.services.workflow import Workflow  # noqa: E402
 from broadcaster.uploads import UploadStore  # noqa: E402
+from tests.fakes.serve_process import start_serve_process  # noqa: E402
 
 PASSWORD = "mat-khau-benchmark"
 TEXTS = [
@@ -86,19 +86,7 @@ def _free_port() -> int:
 
 def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     """`broadcaster serve` on ``port`` with the scratch settings, once it answers /health."""
-    env = {**os.environ, "BROADCASTER_DATA_DIR": str(settings.data_dir),
-           "BROADCASTER_CACHE_DIR": str(settings.cache_dir), "BROADCASTER_SCHEDULES_DIR": str(settings.schedules_dir)}
-    process = subprocess.Popen([sys.executable, "-m", "broadcaster", "serve", "--port", str(port), "--no-scheduler",
-                                "--log-level", "warning"], env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server did not start")
+    return start_serve_process(settings, port)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

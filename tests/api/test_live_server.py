@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import select
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from broadcaster.audio.codec import decode_audio
 from broadcaster.services.handoff import RecordingHandoff
 from tests.api.world import PASSWORD, Template, World, looks_vietnamese, make_settings, snapshot
 from tests.fakes.live_server import LiveServer
+from tests.fakes.serve_process import start_serve_process
 
 API = "/api/v1"
 
@@ -165,20 +163,7 @@ def _free_port() -> int:
 
 
 def _serve(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
-    settings = make_settings(tmp_path)
-    env = {**os.environ, "BROADCASTER_DATA_DIR": str(settings.data_dir),
-           "BROADCASTER_CACHE_DIR": str(settings.cache_dir), "BROADCASTER_SCHEDULES_DIR": str(settings.schedules_dir)}
-    process = subprocess.Popen([sys.executable, "-m", "broadcaster", "serve", "--port", str(port), "--no-scheduler",
-                                "--log-level", "warning"], env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("broadcaster serve did not start")
+    return start_serve_process(make_settings(tmp_path), port)
 
 
 def test_an_acknowledged_bulletin_survives_sigkill(template: Template, tmp_path: Path) -> None:

@@ -1,0 +1,29 @@
+"""A real ``broadcaster serve`` process on 127.0.0.1, for tests and benchmarks that need one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+
+from broadcaster.config import Settings
+
+
+def start_serve_process(settings: Settings, port: int, *, start_timeout_s: float = 60.0) -> subprocess.Popen[bytes]:
+    """``broadcaster serve`` on ``port`` with these settings' directories and no scheduler, once /health answers."""
+    env = {**os.environ, "BROADCASTER_DATA_DIR": str(settings.data_dir),
+           "BROADCASTER_CACHE_DIR": str(settings.cache_dir), "BROADCASTER_SCHEDULES_DIR": str(settings.schedules_dir)}
+    process = subprocess.Popen([sys.executable, "-m", "broadcaster", "serve", "--port", str(port), "--no-scheduler",
+                                "--log-level", "warning"], env=env)
+    deadline = time.monotonic() + start_timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("broadcaster serve did not start")
