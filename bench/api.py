@@ -43,7 +43,7 @@ from tests.fakes.serve_process import start_serve_process  # noqa: E402
 PASSWORD = "mat-khau-benchmark"
 TEXTS = [
     "UBND xã thông báo: sáng thứ Bảy ngày 12/12, trạm y tế xã tiêm vắc-xin cho trẻ từ 9 tháng đến 5 tuổi.",
-    "Hội Nông dân xã tổ chức tập huấn kỹ thuật trồng lúa vụ Đông Xuân vào 8h ngày 15/12 tại nhà văn hoá.",
+    "Hội Nông dân xã tổ chức tập huấn kỹ thuật trồng lúa vụ Đông Xuân vào 8h ngày 15/12 tại nhà văn hóa.",
     "Đề nghị các hộ gia đình nộp thuế sử dụng đất phi nông nghiệp trước ngày 31/12/2026.",
     "Công an xã khuyến cáo bà con cảnh giác với các cuộc gọi lừa đảo giả danh cơ quan chức năng.",
     "Điện lực huyện cắt điện từ 7h đến 11h ngày 18/12 để bảo dưỡng đường dây ở thôn Đông và thôn Đoài.",

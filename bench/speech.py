@@ -29,7 +29,7 @@ BULLETIN_60S = (
     "UBND xã An Bình thông báo. Thực hiện Kế hoạch số 45/KH-UBND ngày 05/01/2026 của UBND huyện, "
     "Trạm Y tế xã tổ chức tiêm vắc-xin sởi, rubella cho trẻ từ 9 tháng đến 5 tuổi. "
     "Thời gian từ 7h30 đến 11h và từ 13h30 đến 17h, thứ 7 ngày 15/12 và chủ nhật ngày 16/12/2026, "
-    "tại nhà văn hoá thôn Đông và thôn Đoài. Dự kiến có 1.250 trẻ được tiêm, đạt 98,5% kế hoạch. "
+    "tại nhà văn hóa thôn Đông và thôn Đoài. Dự kiến có 1.250 trẻ được tiêm, đạt 98,5% kế hoạch. "
     "Đề nghị các bậc phụ huynh mang theo sổ tiêm chủng và thẻ BHYT của trẻ. "
     "Dự báo nhiệt độ từ 18 đến 22°C, có mưa 10 đến 20mm, bà con nhớ mang áo mưa. "
     "Mọi thắc mắc xin liên hệ số điện thoại 0912 345 678 hoặc đường dây nóng 115. "

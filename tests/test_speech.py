@@ -97,7 +97,7 @@ def test_all_engines_failing_names_each_failure(tmp_path: Path) -> None:
 def test_programme_joins_masters_between_chimes_and_is_cached(speech: SpeechService) -> None:
     pieces = [
         ProgrammePiece(text="Thông báo tiêm chủng ngày 5/12.", repeat=2),
-        ProgrammePiece(text="Họp dân lúc 19h tại nhà văn hoá thôn."),
+        ProgrammePiece(text="Họp dân lúc 19h tại nhà văn hóa thôn."),
     ]
     masters = sum(speech.piece_duration_s(piece) for piece in pieces)
     programme = speech.render_programme(pieces, chime=True)
@@ -111,7 +111,7 @@ def test_programme_joins_masters_between_chimes_and_is_cached(speech: SpeechServ
 def test_duration_estimate_is_close_to_the_real_reading(speech: SpeechService) -> None:
     text = (
         "Thực hiện kế hoạch của Ủy ban nhân dân huyện, Trạm y tế xã tổ chức tiêm vắc xin sởi cho trẻ "
-        "em từ chín tháng đến năm tuổi tại nhà văn hoá các thôn trong hai ngày thứ bảy và chủ nhật tới."
+        "em từ chín tháng đến năm tuổi tại nhà văn hóa các thôn trong hai ngày thứ bảy và chủ nhật tới."
     )
     actual = speech.piece_duration_s(ProgrammePiece(text=text))
     assert 0.6 * actual <= speech.estimate_duration_s(text) <= 1.5 * actual

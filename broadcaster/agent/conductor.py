@@ -36,7 +36,7 @@ REASON_MESSAGES = {
     "expired": "Quá hạn phát trước khi kịp phát.",
     "preempted": "Bị ngắt để phát tin khẩn cấp.",
     "stopped": "Đã dừng theo lệnh dừng của máy chủ.",
-    "cancelled": "Đã huỷ theo lệnh dừng của máy chủ trước khi phát.",
+    "cancelled": "Đã hủy theo lệnh dừng của máy chủ trước khi phát.",
     "interrupted": "Bị gián đoạn vì cụm loa tắt hoặc khởi động lại.",
     "agent_error": "Lỗi trong phần mềm cụm loa.",
 }
@@ -211,7 +211,7 @@ class Conductor:
             elif other.task is not None:
                 other.cancel_reason = "cancelled"
                 other.task.cancel()
-        self._finish(job, OrderState.APPLIED, message=f"Đã dừng/huỷ {hit} lệnh phát của buổi phát này.")
+        self._finish(job, OrderState.APPLIED, message=f"Đã dừng/hủy {hit} lệnh phát của buổi phát này.")
 
     def _load(self, path: Path, sha256: str) -> LoadedAudio:
         # Check the very bytes we decode: nothing unchecked reaches the horns, even if the file changed.

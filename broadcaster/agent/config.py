@@ -73,7 +73,7 @@ class AgentConfig(BaseModel):
             return self.secret_file.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise AgentConfigError(
-                f"Không đọc được tệp khoá bí mật của cụm loa: {self.secret_file}.", detail=str(error)
+                f"Không đọc được tệp khóa bí mật của cụm loa: {self.secret_file}.", detail=str(error)
             ) from None
 
 
@@ -86,7 +86,7 @@ def load_agent_config(path: Path | None, **overrides: Any) -> AgentConfig:
         except (OSError, yaml.YAMLError) as error:
             raise AgentConfigError(f"Không đọc được tệp cấu hình {path}.", detail=str(error)) from None
         if not isinstance(loaded, dict):
-            raise AgentConfigError(f"Tệp cấu hình {path} phải là một bảng khoá: giá trị.")
+            raise AgentConfigError(f"Tệp cấu hình {path} phải là một bảng khóa: giá trị.")
         values.update(loaded)
     given = {key: value for key, value in overrides.items() if value is not None}
     if "secret_file" in given:

@@ -140,7 +140,7 @@ class AudioFetcher:
                         out.close()
                         part.unlink()
                         raise AudioMismatch(
-                            "Tệp âm thanh lớn hơn kích thước trong lệnh phát; đã huỷ.",
+                            "Tệp âm thanh lớn hơn kích thước trong lệnh phát; đã hủy.",
                             code="audio_size_mismatch", detail=f"more than {size} bytes from {url}",
                         )
                     out.write(chunk)
@@ -153,14 +153,14 @@ class AudioFetcher:
         if actual_size != size:
             part.unlink()
             raise AudioMismatch(
-                "Tệp âm thanh tải về không đúng kích thước trong lệnh phát; đã huỷ.",
+                "Tệp âm thanh tải về không đúng kích thước trong lệnh phát; đã hủy.",
                 code="audio_size_mismatch", detail=f"{actual_size} bytes, ordered {size}",
             )
         actual = await asyncio.to_thread(file_sha256, part)
         if actual != sha256:
             part.unlink()
             raise AudioMismatch(
-                "Tệp âm thanh tải về không khớp mã kiểm tra sha256; đã huỷ, không phát.",
+                "Tệp âm thanh tải về không khớp mã kiểm tra sha256; đã hủy, không phát.",
                 detail=f"sha256 {actual}, ordered {sha256}",
             )
 

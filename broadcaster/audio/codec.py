@@ -143,7 +143,7 @@ def encode_audio(pcm: Pcm, fmt: str = "mp3", bitrate: str = DEFAULT_BITRATE) -> 
     result = subprocess.run(args, input=pcm.to_int16(), capture_output=True, check=False)
     if result.returncode != 0 or not result.stdout:
         raise AudioProcessingError(
-            "Không mã hoá được âm thanh.", detail=result.stderr.decode("utf-8", "replace")[-500:]
+            "Không mã hóa được âm thanh.", detail=result.stderr.decode("utf-8", "replace")[-500:]
         )
     return result.stdout
 

@@ -244,7 +244,7 @@ def encode_and_measure(pcm: Pcm, fmt: str, bitrate: str) -> tuple[bytes, Loudnes
     data = b"".join(chunks)
     if encoder_code != 0 or not data:
         raise AudioProcessingError(
-            "Không mã hoá được âm thanh.", detail=b"".join(encoder_errors).decode("utf-8", "replace")[-500:]
+            "Không mã hóa được âm thanh.", detail=b"".join(encoder_errors).decode("utf-8", "replace")[-500:]
         )
     stderr = b"".join(meter_output).decode("utf-8", "replace")
     try:
@@ -252,7 +252,7 @@ def encode_and_measure(pcm: Pcm, fmt: str, bitrate: str) -> tuple[bytes, Loudnes
             raise ValueError(f"ffmpeg exit {meter_code}")
         return data, parse_ebur128(stderr)
     except ValueError:
-        raise AudioProcessingError("Không đo được độ lớn âm thanh đã mã hoá.", detail=stderr[-500:]) from None
+        raise AudioProcessingError("Không đo được độ lớn âm thanh đã mã hóa.", detail=stderr[-500:]) from None
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:

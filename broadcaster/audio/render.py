@@ -107,7 +107,7 @@ class RenderOptions:
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not (low <= value <= high):
         raise InvalidRenderOptions(
-            f"Tuỳ chọn «{name}» phải nằm trong khoảng {low}–{high} (nhận được {value!r}).",
+            f"Tùy chọn «{name}» phải nằm trong khoảng {low}–{high} (nhận được {value!r}).",
             detail=f"{name}={value!r}",
         )
 

@@ -20,8 +20,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--cluster-id", help="mã cụm loa")
     parser.add_argument("--server-url", help="địa chỉ máy chủ (báo cáo, nhịp tim)")
     parser.add_argument("--public-key", action="append", dest="server_public_keys",
-                        help="khoá công khai Ed25519 của máy chủ (base64 hoặc PEM); lặp lại được")
-    parser.add_argument("--secret-file", type=Path, help="tệp chứa khoá bí mật HMAC của cụm loa")
+                        help="khóa công khai Ed25519 của máy chủ (base64 hoặc PEM); lặp lại được")
+    parser.add_argument("--secret-file", type=Path, help="tệp chứa khóa bí mật HMAC của cụm loa")
     parser.add_argument("--host", help="địa chỉ lắng nghe (mặc định 0.0.0.0)")
     parser.add_argument("--port", type=int, help="cổng lắng nghe (mặc định 8700; 0 = tự chọn)")
     parser.add_argument("--state-dir", type=Path, help="thư mục trạng thái (SQLite, âm thanh)")

@@ -28,7 +28,7 @@ SAMPLE_BULLETIN = (
 STATE_WORDS = {
     "pending": "đang gửi lệnh phát", "sent": "đã gửi lệnh phát", "received": "đã nhận lệnh phát",
     "downloaded": "đã tải âm thanh", "played": "đã phát xong", "failed": "không phát được",
-    "missed": "lỡ giờ phát", "cancelled": "đã huỷ",
+    "missed": "lỡ giờ phát", "cancelled": "đã hủy",
 }
 FINAL = ("played", "failed", "missed", "cancelled")
 
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Chạy máy chủ và ba cụm loa thử trên máy này, rồi soạn, duyệt và phát một bản tin mẫu.")
     parser.add_argument("--port", type=int, default=8000, help="cổng của máy chủ (mặc định 8000, bận thì chọn cổng khác)")
     parser.add_argument("--dir", type=Path, help="thư mục trạng thái (mặc định: <data_dir>/demo)")
-    parser.add_argument("--temp", action="store_true", help="dùng thư mục tạm, xoá khi kết thúc")
+    parser.add_argument("--temp", action="store_true", help="dùng thư mục tạm, xóa khi kết thúc")
     parser.add_argument("--text", default=SAMPLE_BULLETIN, help="nội dung bản tin (mặc định: bản tin mẫu)")
     parser.add_argument("--exit-after-airing", action="store_true",
                         help="dừng khi cả ba cụm loa đã phát xong (mã thoát 0), thay vì chạy tới khi Ctrl-C")
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 def _introduce(url: str, seed: Any) -> None:
     print(f"\nMáy chủ: {url}   (tài liệu API: {url}/docs)")
     print("Tài khoản (mật khẩu mới mỗi lần chạy):")
-    roles = {"canbo": "cán bộ văn hoá (soạn bản tin)", "lanhdao": "lãnh đạo xã (duyệt)", "quantri": "quản trị"}
+    roles = {"canbo": "cán bộ văn hóa (soạn bản tin)", "lanhdao": "lãnh đạo xã (duyệt)", "quantri": "quản trị"}
     for username, password in seed.passwords.items():
         print(f"  {username:8} / {password}   {roles[username]}")
     print("Cụm loa: " + ", ".join(f"{name} (số {cluster_id}, cổng {port})" for cluster_id, name, port in seed.clusters))
@@ -127,7 +127,7 @@ def _air(url: str, seed: Any, text: str) -> int:
     bulletin = int(created.json()["id"])
     print(f"\n1. Cán bộ «canbo» soạn bản tin số {bulletin} và gửi duyệt.")
     _check(httpx.post(f"{url}/api/v1/bulletins/{bulletin}/submit", headers=officer, timeout=60))
-    print("2. Lãnh đạo «lanhdao» duyệt; bản tin khẩn được đọc, chuẩn hoá âm lượng và gửi tới ba cụm loa…")
+    print("2. Lãnh đạo «lanhdao» duyệt; bản tin khẩn được đọc, chuẩn hóa âm lượng và gửi tới ba cụm loa…")
     _check(httpx.post(f"{url}/api/v1/bulletins/{bulletin}/approve", headers=approver, timeout=300))
     return bulletin
 

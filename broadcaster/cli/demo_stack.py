@@ -37,7 +37,7 @@ from broadcaster.services.scoping import CommuneNotFound
 COMMUNE_CODE = "xa-an-binh-demo"
 COMMUNE_NAME = "Xã An Bình (thử nghiệm)"
 VILLAGES = ("Thôn 1", "Thôn 3", "Thôn 5")
-ACCOUNTS = (("canbo", Role.OFFICER, "Cán bộ văn hoá xã"), ("lanhdao", Role.APPROVER, "Lãnh đạo xã"),
+ACCOUNTS = (("canbo", Role.OFFICER, "Cán bộ văn hóa xã"), ("lanhdao", Role.APPROVER, "Lãnh đạo xã"),
             ("quantri", Role.ADMIN, "Quản trị viên xã"))
 HEARTBEAT_S = 5.0
 # The same interpreter, whatever the console script is called or wherever it is installed.

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "say",
         help="đọc bản tin thành tệp âm thanh",
-        description="Đọc bản tin tiếng Việt thành tệp âm thanh đã chuẩn hoá độ lớn (−16 LUFS).",
+        description="Đọc bản tin tiếng Việt thành tệp âm thanh đã chuẩn hóa độ lớn (−16 LUFS).",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("text", nargs="?", help="nội dung bản tin")

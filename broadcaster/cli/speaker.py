@@ -23,18 +23,18 @@ class ClusterUnknown(NotFound):
 
 def register(subparsers: Any) -> None:
     """Add the ``speaker`` subcommand and its actions."""
-    parser = subparsers.add_parser("speaker", help="cụm loa: khoá công khai, cấu hình máy điều khiển, trạng thái",
+    parser = subparsers.add_parser("speaker", help="cụm loa: khóa công khai, cấu hình máy điều khiển, trạng thái",
                                    description="Chuẩn bị máy điều khiển cụm loa và xem trạng thái các cụm loa.")
     parser.add_argument("--config", type=Path, help="tệp cấu hình YAML của máy chủ")
     actions = parser.add_subparsers(dest="action", metavar="VIỆC", required=True)
 
-    key = actions.add_parser("public-key", help="in khoá công khai mà cụm loa dùng để kiểm chữ ký lệnh phát")
+    key = actions.add_parser("public-key", help="in khóa công khai mà cụm loa dùng để kiểm chữ ký lệnh phát")
     key.add_argument("--pem", action="store_true", help="in dạng PEM thay vì base64")
     key.set_defaults(handler=print_public_key)
 
     config = actions.add_parser("config", help="in tệp cấu hình cho máy điều khiển của một cụm loa")
     config.add_argument("cluster", type=int, help="số của cụm loa (xem: broadcaster speaker list)")
-    config.add_argument("--secret-file", type=Path, help="đọc khoá bí mật từ tệp này trên máy điều khiển")
+    config.add_argument("--secret-file", type=Path, help="đọc khóa bí mật từ tệp này trên máy điều khiển")
     config.add_argument("--state-dir", type=Path, help="thư mục trạng thái trên máy điều khiển")
     config.add_argument("--player", default="aplay", help="bộ phát: aplay, ffmpeg hoặc null (mặc định aplay)")
     config.add_argument("-o", "--output", type=Path, help="ghi ra tệp (quyền 600) thay vì in ra màn hình")
@@ -67,7 +67,7 @@ def print_public_key(args: argparse.Namespace) -> int:
 
     key = load_or_create_signing_key(load_settings(args.config).data_dir).public_key()
     print(public_key_pem(key).strip() if args.pem else public_key_base64(key))
-    print(f"# mã khoá {key_id_of(key)}", file=sys.stderr)
+    print(f"# mã khóa {key_id_of(key)}", file=sys.stderr)
     return 0
 
 

@@ -80,16 +80,16 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise SigningKeyInsecure(
-                f"Tệp khoá ký {path.name} để người khác đọc được; đặt quyền 600 (chmod 600) rồi chạy lại.",
+                f"Tệp khóa ký {path.name} để người khác đọc được; đặt quyền 600 (chmod 600) rồi chạy lại.",
                 detail=f"{path} mode {oct(mode & 0o777)}",
             )
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError as error:
-        raise SigningKeyError(f"Không đọc được tệp khoá ký {path.name}.", detail=str(error)) from None
+        raise SigningKeyError(f"Không đọc được tệp khóa ký {path.name}.", detail=str(error)) from None
     except ValueError as error:
-        raise SigningKeyError(f"Tệp khoá ký {path.name} bị hỏng.", detail=str(error)) from None
+        raise SigningKeyError(f"Tệp khóa ký {path.name} bị hỏng.", detail=str(error)) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise SigningKeyError(f"Tệp khoá ký {path.name} không phải khoá Ed25519.", detail=type(key).__name__)
+        raise SigningKeyError(f"Tệp khóa ký {path.name} không phải khóa Ed25519.", detail=type(key).__name__)
     return key
 
 
@@ -113,7 +113,7 @@ def _create_signing_key(path: Path) -> None:
         finally:
             os.unlink(temp_name)
     except OSError as error:
-        raise SigningKeyError("Không tạo được tệp khoá ký.", detail=f"{path}: {error}") from None
+        raise SigningKeyError("Không tạo được tệp khóa ký.", detail=f"{path}: {error}") from None
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
@@ -145,7 +145,7 @@ def load_public_key(text: str) -> Ed25519PublicKey:
         return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
     except (ValueError, binascii.Error, UnicodeEncodeError) as error:
         raise InvalidPublicKey(
-            "Khoá công khai của máy chủ không hợp lệ (cần Ed25519 dạng base64 hoặc PEM).", detail=str(error)
+            "Khóa công khai của máy chủ không hợp lệ (cần Ed25519 dạng base64 hoặc PEM).", detail=str(error)
         ) from None
 
 
@@ -179,7 +179,7 @@ def verify_agent_request(
     secret: str, body: bytes, headers: Mapping[str, str], *, now: float, tolerance_s: int = DEFAULT_TOLERANCE_S
 ) -> None:
     """Raise ``AgentRequestUnauthenticated`` unless ``headers`` carry a fresh HMAC of ``body``."""
-    refused = "Yêu cầu của cụm loa không xác thực được (sai khoá bí mật hoặc sai giờ)."
+    refused = "Yêu cầu của cụm loa không xác thực được (sai khóa bí mật hoặc sai giờ)."
     try:
         timestamp = int(_header(headers, TIMESTAMP_HEADER))
     except ValueError:

@@ -214,7 +214,7 @@ class OrderVerifier:
         key = self._keys.get(str(order_object.get("key_id")))
         if key is None:
             raise OrderBadSignature(
-                "Lệnh phát được ký bằng khoá mà cụm loa này không tin cậy.",
+                "Lệnh phát được ký bằng khóa mà cụm loa này không tin cậy.",
                 detail=f"unknown key id {order_object.get('key_id')!r}",
             )
         try:

@@ -282,7 +282,7 @@ class DeliveryService:
         elif report.result == "cancelled":
             row.status = OrderStatus.CANCELLED
             reason = (DeliveryState.CANCELLED, "delivery_cancelled", failure_text(
-                "cancelled", "Đã huỷ trước khi gửi tới cụm loa."))
+                "cancelled", "Đã hủy trước khi gửi tới cụm loa."))
         elif report.result == "refused":
             row.status, row.last_error = OrderStatus.REFUSED, failure_text(report.code, report.message)
             reason = (DeliveryState.FAILED, "delivery_refused", row.last_error)

@@ -76,7 +76,7 @@ def agent_config_yaml(cluster: Cluster, settings: Settings, public_key: Ed25519P
     config = agent_config(cluster, settings, public_key, **options)
     header = (
         f"# Cấu hình máy điều khiển cụm loa «{cluster.name}» (số {cluster.id}).\n"
-        f"# Khoá công khai của máy chủ: {key_id_of(public_key)}. Tệp này chứa khoá bí mật của cụm loa:\n"
+        f"# Khóa công khai của máy chủ: {key_id_of(public_key)}. Tệp này chứa khóa bí mật của cụm loa:\n"
         "# chép lên máy điều khiển rồi đặt quyền 600; chạy: broadcaster agent --config agent.yaml\n"
     )
     return header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False)

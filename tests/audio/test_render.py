@@ -149,7 +149,7 @@ def test_bad_options_are_refused_in_vietnamese(bad) -> None:
         RenderOptions(**bad)
     assert caught.value.code == "audio_bad_render_options"
     assert caught.value.status == 422
-    assert any(word in caught.value.message for word in ("Tuỳ chọn", "Định dạng", "Tốc độ"))
+    assert any(word in caught.value.message for word in ("Tùy chọn", "Định dạng", "Tốc độ"))
 
 
 def test_options_cache_fields_are_plain_and_distinguish_options() -> None:

@@ -161,7 +161,7 @@ def test_a_failure_report_is_logged_with_its_reason_and_audited(world: World) ->
     world.server.runtime.handoff.hand_off(programme(airing, cluster.id, audio, play_in=60, expires_in=120))
     order_id = orders_of(world.db, airing, cluster.id)[0].order_id
     failed = report(cluster, 10, "failed", order_id, reason="audio_checksum_mismatch",
-                    message="Tệp âm thanh tải về không khớp mã kiểm tra sha256; đã huỷ, không phát.")
+                    message="Tệp âm thanh tải về không khớp mã kiểm tra sha256; đã hủy, không phát.")
     assert post(world, "reports", [failed], cluster=cluster).status_code == 200
     row = delivery(world.db, airing, cluster.id)
     assert row is not None and row.state is DeliveryState.FAILED

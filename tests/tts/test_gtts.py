@@ -27,7 +27,7 @@ LONG_BULLETIN = (
     "Thông báo của Ủy ban nhân dân xã về việc tiêm phòng vắc xin cho đàn gia súc, gia cầm vụ xuân năm "
     "hai nghìn không trăm hai mươi lăm, đề nghị bà con các thôn đưa vật nuôi đến điểm tiêm đúng giờ. "
     "Thời gian tiêm từ bảy giờ sáng đến mười một giờ trưa các ngày thứ hai, thứ ba và thứ tư tuần sau; "
-    "địa điểm tại nhà văn hoá các thôn Đông, thôn Đoài, thôn Trung và thôn Thượng. "
+    "địa điểm tại nhà văn hóa các thôn Đông, thôn Đoài, thôn Trung và thôn Thượng. "
     "Hộ nào chưa tiêm đủ mũi cho đàn vật nuôi sẽ không được hỗ trợ khi có dịch bệnh xảy ra. "
     "Mọi thắc mắc xin liên hệ cán bộ thú y xã hoặc trưởng thôn để được hướng dẫn. Trân trọng thông báo!"
 )
@@ -44,7 +44,7 @@ def test_chunks_fit_the_limit_and_keep_every_word_whole_and_in_order() -> None:
 
 
 def test_chunks_break_at_sentence_ends_when_sentences_fit() -> None:
-    first = "Sáng mai xã tổ chức tiêm phòng cho đàn gia súc tại nhà văn hoá thôn Đông."
+    first = "Sáng mai xã tổ chức tiêm phòng cho đàn gia súc tại nhà văn hóa thôn Đông."
     second = "Bà con nhớ mang theo sổ theo dõi vật nuôi của gia đình mình nhé."
     assert chunk_text(f"{first} {second}") == [first, second]
 

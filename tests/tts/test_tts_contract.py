@@ -19,7 +19,7 @@ from broadcaster.tts.base import (
     engine_names,
 )
 
-BULLETIN = "Xin chào bà con, hôm nay xã tổ chức tiêm phòng cho đàn gia súc tại nhà văn hoá thôn."
+BULLETIN = "Xin chào bà con, hôm nay xã tổ chức tiêm phòng cho đàn gia súc tại nhà văn hóa thôn."
 # Every vowel with every tone mark, plus đ: the text a Vietnamese engine must not choke on.
 DIACRITICS = "Ả ạ à á ã, ắ ằ ẳ ẵ ặ, ấ ầ ẩ ẫ ậ, é è ẻ ẽ ẹ, ế ề ể ễ ệ, í ì ỉ ĩ ị, ó ò ỏ õ ọ, ố ồ ổ ỗ ộ, ớ ờ ở ỡ ợ, ú ù ủ ũ ụ, ứ ừ ử ữ ự, ý ỳ ỷ ỹ ỵ, đường."
 

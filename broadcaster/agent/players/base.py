@@ -164,7 +164,7 @@ def create_player(name: str, **options: Any) -> Player:
         return factory(**options)
     except TypeError as error:
         raise UnknownPlayer(
-            f"Tuỳ chọn không hợp lệ cho bộ phát «{name}».", code="player_options_invalid", detail=str(error)
+            f"Tùy chọn không hợp lệ cho bộ phát «{name}».", code="player_options_invalid", detail=str(error)
         ) from None
 
 
