@@ -23,9 +23,15 @@ class Settings(BaseSettings):
     cache_max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
     schedules_dir: Path = Field(default=PROJECT_ROOT / "schedules")
     database_url: str | None = Field(default=None, description="default: sqlite in data_dir")
-    # Engines tried in order; the first that speaks wins (offline first on the embedded default).
-    engines: list[str] = Field(default_factory=lambda: ["espeak"])
+    # Engines tried in order; the first that speaks wins. Piper needs a voice file the operator copies in
+    # (README); without one it steps aside with a warning naming what is missing, and espeak reads.
+    engines: list[str] = Field(default_factory=lambda: ["piper", "espeak"])
     voice: str | None = None
+    voices_dir: Path | None = Field(default=None, description="Piper voices (<name>.onnx + .onnx.json); default data_dir/voices")
+    piper_voice: str | None = Field(default=None, description="Piper's voice; default: the first usable one")
+    speech_rate: float = Field(
+        default=1.0, ge=0.5, le=2.0, description="speaking-rate factor where a commune sets none (<1 slower)"
+    )
     lexicon_paths: list[Path] = Field(default_factory=list, description="commune lexicons (TSV)")
     gtts_base_url: str = Field(default="https://translate.google.com", description="gTTS endpoint host")
     gtts_timeout_s: float = Field(default=10.0, gt=0)
@@ -84,6 +90,11 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return self.public_url.lower().startswith("https://")
+
+    @property
+    def effective_voices_dir(self) -> Path:
+        """Where Piper voices are read from, defaulting to ``voices`` in ``data_dir``."""
+        return self.voices_dir if self.voices_dir is not None else self.data_dir / "voices"
 
     @property
     def effective_database_url(self) -> str:

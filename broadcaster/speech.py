@@ -24,8 +24,8 @@ from broadcaster.cache import AudioCache, CacheEntry, cache_key, canonical_json,
 from broadcaster.config import Settings
 from broadcaster.errors import InvalidInput
 from broadcaster.text import Lexicon, load_lexicon, normalize, split_sentences, validate_bulletin_text
-from broadcaster.tts.base import SynthesisOptions, TtsEngine
-from broadcaster.tts.chain import EngineChain, build_chain
+from broadcaster.tts.base import TtsEngine, create_engine
+from broadcaster.tts.chain import EngineChain, VoiceChoice, build_chain
 
 # Lossless format of masters: they are joined into programmes and encoded only there.
 MASTER_FORMAT = "wav"
@@ -58,9 +58,13 @@ class RenderedAudio:
     integrated_lufs: float
     true_peak_dbtp: float
     fmt: str
+    # Engines that could not speak before the one that did: (engine, Vietnamese reason).
+    failures: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_entry(cls, entry: CacheEntry, *, engine: str, voice: str) -> RenderedAudio:
+    def from_entry(
+        cls, entry: CacheEntry, *, engine: str, voice: str, failures: Sequence[tuple[str, str]] = ()
+    ) -> RenderedAudio:
         """Describe a cache entry."""
         return cls(
             path=entry.path,
@@ -73,6 +77,7 @@ class RenderedAudio:
             integrated_lufs=entry.loudness.integrated_lufs,
             true_peak_dbtp=entry.loudness.true_peak_dbtp,
             fmt=entry.fmt,
+            failures=tuple(failures),
         )
 
 
@@ -83,6 +88,8 @@ class ProgrammePiece:
     text: str | None = None
     upload: Path | None = None
     repeat: int = 1
+    voice: str | None = None  # ``engine:voice``; None: the settings' voice
+    rate: float | None = None  # speaking-rate factor; None: the settings' speech_rate
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.upload is None):
@@ -104,36 +111,61 @@ class SpeechService:
         self.cache = cache if cache is not None else AudioCache(settings.cache_dir, settings.cache_max_bytes)
         self.chain = chain if chain is not None else build_chain(settings)
         self.lexicon = lexicon if lexicon is not None else load_lexicon(settings.lexicon_paths)
-        self.synthesis = SynthesisOptions(voice=settings.voice)
+        self._engines_outside_chain: dict[str, TtsEngine] = {}
 
     def spoken_form(self, text: str) -> str:
         """The validated text as the announcer reads it (what the engines are given)."""
         return normalize(validate_bulletin_text(text), self.lexicon)
 
     def render_text(
-        self, text: str, *, repeat: int = 1, chime: bool = False, fmt: str = "mp3"
+        self,
+        text: str,
+        *,
+        repeat: int = 1,
+        chime: bool = False,
+        fmt: str = "mp3",
+        voice: str | None = None,
+        rate: float | None = None,
     ) -> RenderedAudio:
-        """Speak a bulletin: the first engine of the chain that can, cached per engine."""
+        """Speak a bulletin: the first engine of the chain that can, cached per engine.
+
+        ``voice`` (``engine:voice`` or a bare voice; default: the settings' voice) puts its engine
+        first; ``rate`` is the speaking-rate factor (default: the settings' ``speech_rate``).
+        """
         spoken = self.spoken_form(text)
         sentences = split_sentences(spoken, max_chars=SENTENCE_MAX_CHARS)
         options = RenderOptions(repeat=repeat, chime=chime, fmt=fmt)
+        choice = VoiceChoice.parse(voice if voice is not None else self.settings.voice)
+        speaking_rate = self.settings.speech_rate if rate is None else rate
 
-        def speak_and_render(engine: TtsEngine) -> CacheEntry:
-            voice = self.synthesis.voice or engine.default_voice()
-            key = cache_key(spoken, engine.name, self.synthesis, options, voice=voice)
+        def speak_and_render(engine: TtsEngine) -> tuple[CacheEntry, str]:
+            synthesis = choice.options_for(engine, speaking_rate)
+            engine_voice = synthesis.voice or engine.default_voice()
+            identity = engine.voice_identity(engine_voice)
+            key = cache_key(spoken, engine.name, synthesis, options, voice=engine_voice, voice_identity=identity)
 
             def produce() -> rendering.RenderedAudio:
-                pieces = [engine.synthesize(sentence, self.synthesis) for sentence in sentences]
+                pieces = [engine.synthesize(sentence, synthesis) for sentence in sentences]
                 return render(pieces, options).with_info(
-                    text=text, spoken_text=spoken, engine=engine.name, voice=voice
+                    text=text, spoken_text=spoken, engine=engine.name, voice=engine_voice
                 )
 
-            return self.cache.get_or_create(key, produce)
+            return self.cache.get_or_create(key, produce), engine_voice
 
-        entry, engine, _failures = self.chain.first_that_speaks(speak_and_render)
-        return RenderedAudio.from_entry(
-            entry, engine=engine.name, voice=self.synthesis.voice or engine.default_voice()
-        )
+        (entry, engine_voice), engine, failures = self.chain_for(choice).first_that_speaks(speak_and_render)
+        return RenderedAudio.from_entry(entry, engine=engine.name, voice=engine_voice, failures=failures)
+
+    def chain_for(self, choice: VoiceChoice) -> EngineChain:
+        """The configured chain, with the chosen voice's engine first (built if the chain lacks it)."""
+        if choice.engine is None or self.chain.names[0] == choice.engine:
+            return self.chain
+        engine = next((e for e in self.chain.engines if e.name == choice.engine), None)
+        if engine is None:
+            engine = self._engines_outside_chain.get(choice.engine)
+            if engine is None:
+                engine = create_engine(choice.engine, settings=self.settings)
+                self._engines_outside_chain[choice.engine] = engine
+        return self.chain.preferring(engine)
 
     def render_upload(
         self, upload: Path, *, repeat: int = 1, chime: bool = False, fmt: str = "mp3"
@@ -158,7 +190,9 @@ class SpeechService:
     def master(self, piece: ProgrammePiece) -> RenderedAudio:
         """The piece with its repeats, levelled and lossless: the building block of programmes."""
         if piece.text is not None:
-            return self.render_text(piece.text, repeat=piece.repeat, fmt=MASTER_FORMAT)
+            return self.render_text(
+                piece.text, repeat=piece.repeat, fmt=MASTER_FORMAT, voice=piece.voice, rate=piece.rate
+            )
         assert piece.upload is not None
         return self.render_upload(piece.upload, repeat=piece.repeat, fmt=MASTER_FORMAT)
 
@@ -199,9 +233,13 @@ class SpeechService:
         """The cached file whose own content hash is ``sha256`` (what speakers download)."""
         return self.cache.path_for_audio_sha256(sha256)
 
-    async def arender_text(self, text: str, *, repeat: int = 1, chime: bool = False) -> RenderedAudio:
+    async def arender_text(
+        self, text: str, *, repeat: int = 1, chime: bool = False, voice: str | None = None, rate: float | None = None
+    ) -> RenderedAudio:
         """``render_text`` in a worker thread, for the event loop."""
-        return await asyncio.to_thread(lambda: self.render_text(text, repeat=repeat, chime=chime))
+        return await asyncio.to_thread(
+            lambda: self.render_text(text, repeat=repeat, chime=chime, voice=voice, rate=rate)
+        )
 
     async def arender_programme(self, pieces: Sequence[ProgrammePiece], *, chime: bool = True) -> RenderedAudio:
         """``render_programme`` in a worker thread, for the event loop."""

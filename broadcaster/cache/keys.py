@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from broadcaster.audio.codec import ENCODINGS
@@ -40,11 +41,13 @@ def cache_key(
     render: RenderOptions,
     *,
     voice: str | None = None,
+    voice_identity: Mapping[str, str] | None = None,
 ) -> str:
     """The key of spoken text: sha256 over NFC text, engine, voice and options, render options and version.
 
     ``voice`` (the engine's resolved default) replaces ``synthesis.voice`` in the key when given, so
-    that a changed default voice does not serve audio spoken by the old one.
+    that a changed default voice does not serve audio spoken by the old one. ``voice_identity`` (the
+    hashes of an operator-supplied voice's files) makes a replaced voice file render afresh.
     """
     fields = synthesis.cache_fields()
     if voice is not None:
@@ -57,6 +60,9 @@ def cache_key(
         "render": render.cache_fields(),
         "render_version": RENDER_VERSION,
     }
+    if voice_identity:
+        # Only present for engines that have one, so the keys of the others stay what they were.
+        material["voice_identity"] = dict(voice_identity)
     return hashlib.sha256(canonical_json(material)).hexdigest()
 
 

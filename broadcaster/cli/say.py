@@ -26,8 +26,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--file", type=Path, help="tệp văn bản, mỗi dòng một bản tin")
     source.add_argument("--upload", type=Path, help="tệp ghi âm (định dạng bất kỳ ffmpeg đọc được)")
     parser.add_argument("-o", "--output", type=Path, help="tệp ra (với --file: thư mục ra)")
-    parser.add_argument("--engine", action="append", help="bộ đọc (lặp lại để có chuỗi dự phòng): espeak, gtts")
-    parser.add_argument("--voice", help="giọng đọc của bộ đọc (mặc định: giọng tiếng Việt)")
+    parser.add_argument(
+        "--engine", action="append",
+        help="bộ đọc (lặp lại để có chuỗi dự phòng): piper, espeak, gtts; espeak luôn đọc thay khi các bộ đọc"
+        " kia không đọc được, trừ khi có --no-fallback",
+    )
+    parser.add_argument("--no-fallback", action="store_true", help="chỉ dùng đúng các bộ đọc đã chọn")
+    parser.add_argument(
+        "--voice",
+        help="giọng đọc, dạng bộ-đọc:giọng (ví dụ piper:vi_VN-vais1000-medium, espeak:vi-vn-x-south);"
+        " xem «broadcaster voices»",
+    )
+    parser.add_argument("--rate", type=float, help="tốc độ đọc, 0,5–2 lần tốc độ thường (nhỏ hơn 1 là chậm hơn)")
+    parser.add_argument("--voices-dir", type=Path, help="thư mục giọng Piper (mặc định: data/voices)")
     parser.add_argument("--repeat", type=int, default=1, help="số lần đọc lại (1–10)")
     parser.add_argument("--chime", action="store_true", help="thêm nhạc hiệu đầu và cuối")
     parser.add_argument("--format", default="mp3", choices=["mp3", "ogg", "wav"], help="định dạng tệp ra")
@@ -42,11 +53,17 @@ def run(args: argparse.Namespace) -> int:
 
     overrides: dict[str, object] = {}
     if args.engine:
-        overrides["engines"] = [name for value in args.engine for name in value.split(",") if name]
+        chosen = [name for value in args.engine for name in value.split(",") if name]
+        # espeak is always there, offline: the last resort unless the operator wants to see the failure.
+        overrides["engines"] = chosen if args.no_fallback or "espeak" in chosen else [*chosen, "espeak"]
     if args.voice:
         overrides["voice"] = args.voice
     if args.lexicon:
         overrides["lexicon_paths"] = args.lexicon
+    if args.rate is not None:
+        overrides["speech_rate"] = _rate(args.rate)
+    if args.voices_dir is not None:
+        overrides["voices_dir"] = args.voices_dir
     speech = SpeechService(load_settings(**overrides))
 
     if args.file is not None:
@@ -61,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
     _write(rendered.path, output)
     print(_report(output, rendered))
     return 0
+
+
+def _rate(value: float) -> float:
+    from broadcaster.tts.base import SynthesisOptions
+
+    return SynthesisOptions(rate=value).rate  # refuses a rate out of range with the engines' own message
 
 
 def _say_file(speech: SpeechService, args: argparse.Namespace) -> int:
@@ -108,7 +131,10 @@ def _write(source: Path, target: Path) -> None:
 
 def _report(target: Path, rendered: RenderedAudio) -> str:
     cache = "có sẵn (cache hit)" if rendered.cache_hit else "mới tạo (cache miss)"
-    return (
+    report = (
         f"{target}: {cache}, {rendered.duration_s:.1f} s, {rendered.integrated_lufs:.1f} LUFS, "
-        f"đỉnh {rendered.true_peak_dbtp:.1f} dBTP, bộ đọc {rendered.engine}"
+        f"đỉnh {rendered.true_peak_dbtp:.1f} dBTP, bộ đọc {rendered.engine}, giọng {rendered.voice}"
     )
+    for engine, reason in rendered.failures:
+        report += f"\n  (bộ đọc {engine} không dùng được: {reason})"
+    return report

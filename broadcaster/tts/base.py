@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from broadcaster.audio.pcm import Pcm
@@ -89,6 +90,28 @@ def _vi_number(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
+@dataclass(frozen=True)
+class VoiceListing:
+    """One voice an engine offers, as ``broadcaster voices`` and the compose page show it."""
+
+    engine: str
+    name: str
+    usable: bool
+    problem: str | None = None  # why it is not usable (Vietnamese), naming the file when there is one
+    language: str | None = None
+    sample_rate: int | None = None
+    size_bytes: int | None = None
+    licence: str | None = None
+    dataset: str | None = None
+    path: Path | None = None
+    note: str | None = None  # e.g. "needs the Internet"
+
+    @property
+    def choice(self) -> str:
+        """The qualified name a bulletin or a commune stores: ``engine:voice``."""
+        return f"{self.engine}:{self.name}"
+
+
 class TtsEngine(ABC):
     """A speech engine. Subclasses set ``name`` and implement ``synthesize``."""
 
@@ -106,6 +129,18 @@ class TtsEngine(ABC):
     def default_voice(self) -> str:
         """The voice used when options.voice is None (recorded in metadata and cache keys)."""
         return "vi"
+
+    def voice_identity(self, voice: str) -> dict[str, str]:
+        """What, besides its name, decides how ``voice`` sounds (e.g. a model file's sha256), for cache keys.
+
+        Engines whose voices ship with a package return nothing; engines that read operator-supplied
+        voice files return their hashes, so replacing a file re-renders instead of serving old audio.
+        """
+        return {}
+
+    def list_voices(self) -> list[VoiceListing]:
+        """The voices this engine offers here, usable or not and why."""
+        return [VoiceListing(engine=self.name, name=self.default_voice(), usable=True, language="vi")]
 
 
 EngineFactory = Callable[..., TtsEngine]
@@ -150,5 +185,5 @@ def _load_builtin_engines() -> None:
     # Importing the modules registers them; done lazily so importing the base costs nothing.
     import importlib
 
-    for module in ("espeak", "gtts"):
+    for module in ("espeak", "gtts", "piper"):
         importlib.import_module(f"broadcaster.tts.{module}")

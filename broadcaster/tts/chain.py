@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, TypeVar
 
 from broadcaster.audio.pcm import Pcm
 from broadcaster.errors import InvalidInput
-from broadcaster.tts.base import EngineError, NothingToSay, SynthesisOptions, TtsEngine, create_engine
+from broadcaster.tts.base import (
+    EngineError,
+    NothingToSay,
+    SynthesisOptions,
+    TtsEngine,
+    UnknownEngine,
+    create_engine,
+    engine_names,
+)
 
 if TYPE_CHECKING:
     from broadcaster.config import Settings
@@ -40,6 +48,44 @@ class ChainResult:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (engine name, Vietnamese message)
 
 
+@dataclass(frozen=True)
+class VoiceChoice:
+    """A voice as a bulletin, a commune or the settings name it: ``engine:voice``, or a bare voice.
+
+    ``piper:vi_VN-vais1000-medium`` puts that engine first with that voice, the rest of the chain
+    after it with their own default voices: a bulletin still airs when the chosen voice is gone. A bare
+    voice (``vi-vn-x-south``) is offered to every engine of the chain; those that lack it step aside.
+    """
+
+    engine: str | None = None
+    voice: str | None = None
+
+    @classmethod
+    def parse(cls, value: str | None) -> VoiceChoice:
+        """Read ``engine:voice``, ``engine:`` or a bare voice; ``UnknownEngine`` for an unknown engine."""
+        if not value or not value.strip():
+            return cls()
+        engine, colon, voice = value.strip().partition(":")
+        if not colon:
+            return cls(None, engine)
+        if engine not in engine_names():
+            raise UnknownEngine(
+                f"Không có bộ đọc (engine) tên «{engine[:40]}» trong giọng «{value[:120]}».",
+                detail=f"unknown engine in voice {value!r}",
+            )
+        return cls(engine, voice or None)
+
+    def options_for(self, engine: TtsEngine, rate: float = 1.0) -> SynthesisOptions:
+        """What ``engine`` is asked: the chosen voice if the choice is for it, else its own default."""
+        mine = self.engine is None or self.engine == engine.name
+        return SynthesisOptions(voice=self.voice if mine else None, rate=rate)
+
+    def __str__(self) -> str:
+        if self.engine is None:
+            return self.voice or ""
+        return f"{self.engine}:{self.voice or ''}"
+
+
 class EngineChain:
     """Tries engines in order; the first that speaks every sentence wins."""
 
@@ -54,6 +100,10 @@ class EngineChain:
     def names(self) -> list[str]:
         """The engine names, in the order they are tried."""
         return [engine.name for engine in self.engines]
+
+    def preferring(self, engine: TtsEngine) -> EngineChain:
+        """This chain with ``engine`` tried first (moved there if it is already in the chain)."""
+        return EngineChain([engine, *(other for other in self.engines if other.name != engine.name)])
 
     def first_that_speaks(self, attempt: Callable[[TtsEngine], T]) -> tuple[T, TtsEngine, list[tuple[str, str]]]:
         """Run ``attempt`` with each engine in turn until one does not raise ``EngineError``.

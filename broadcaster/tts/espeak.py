@@ -37,6 +37,7 @@ from broadcaster.tts.base import (
     SynthesisOptions,
     TtsEngine,
     UnknownVoice,
+    VoiceListing,
     register_engine,
 )
 
@@ -263,6 +264,21 @@ class EspeakEngine(TtsEngine):
     def default_voice(self) -> str:
         """The voice used when options.voice is None."""
         return self._voice
+
+    def list_voices(self) -> list[VoiceListing]:
+        """The Vietnamese voices of the bundled library (northern, central, southern)."""
+        try:
+            voices = available_voices()
+        except EngineError as exc:
+            return [VoiceListing(engine=self.name, name=self._voice, usable=False, problem=exc.message)]
+        return [
+            VoiceListing(
+                engine=self.name, name=voice.languages[0], usable=True, language=voice.languages[0],
+                sample_rate=SAMPLE_RATE, licence="GPL-3.0-or-later (espeak-ng)", note=voice.name,
+            )
+            for voice in voices
+            if voice.languages and voice.languages[0].startswith("vi") and not voice.identifier.startswith("mb/")
+        ]
 
     def synthesize(self, text: str, options: SynthesisOptions) -> Pcm:
         """Speak ``text`` and return mono PCM at 22050 Hz; ``EngineError`` if espeak produced nothing."""

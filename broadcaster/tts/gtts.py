@@ -45,6 +45,7 @@ from broadcaster.tts.base import (
     SynthesisOptions,
     TtsEngine,
     UnknownVoice,
+    VoiceListing,
     register_engine,
 )
 
@@ -258,6 +259,15 @@ class GttsEngine(TtsEngine):
         slow = options.rate <= SLOW_RATE_AT_OR_BELOW
         pieces = self._speak_all(chunks, lang, slow)
         return pieces[0].concat(*pieces[1:])
+
+    def list_voices(self) -> list[VoiceListing]:
+        """Google's Vietnamese voice; whether it answers is only known when a bulletin is sent."""
+        return [
+            VoiceListing(
+                engine=self.name, name=self.default_voice(), usable=True, language="vi",
+                note=f"trực tuyến: cần Internet tới {self._base_url}",
+            )
+        ]
 
     def _language(self, voice: str | None) -> str:
         lang = voice or self.default_voice()

@@ -1,4 +1,5 @@
-"""One contract for every engine: espeak for real, gtts against the local stand-in for Google."""
+"""One contract for every engine: espeak for real, gtts against the local stand-in for Google, piper for
+real (piper-tts, its espeak-ng phonemizer, onnxruntime) with a tiny voice built by the tests."""
 
 from __future__ import annotations
 
@@ -24,17 +25,22 @@ BULLETIN = "Xin chào bà con, hôm nay xã tổ chức tiêm phòng cho đàn g
 DIACRITICS = "Ả ạ à á ã, ắ ằ ẳ ẵ ặ, ấ ầ ẩ ẫ ậ, é è ẻ ẽ ẹ, ế ề ể ễ ệ, í ì ỉ ĩ ị, ó ò ỏ õ ọ, ố ồ ổ ỗ ộ, ớ ờ ở ỡ ợ, ú ù ủ ũ ụ, ứ ừ ử ữ ự, ý ỳ ỷ ỹ ỵ, đường."
 
 
-@pytest.fixture(params=["espeak", "gtts"])
+CONTRACT_ENGINES = ["espeak", "gtts", "piper"]
+
+
+@pytest.fixture(params=CONTRACT_ENGINES)
 def engine(request: pytest.FixtureRequest) -> TtsEngine:
     """Each registered engine, built through the registry."""
     if request.param == "gtts":
         server = request.getfixturevalue("gtts_server")
         return create_engine("gtts", base_url=server.base_url, timeout_s=2.0, retry=request.getfixturevalue("fast_retry"))
+    if request.param == "piper":
+        return create_engine("piper", voices_dir=request.getfixturevalue("piper_voices"))
     return create_engine(request.param)
 
 
 def test_every_builtin_engine_is_covered_by_this_contract() -> None:
-    assert set(engine_names()) >= {"espeak", "gtts"}
+    assert set(engine_names()) == set(CONTRACT_ENGINES)
 
 
 def test_speaks_mono_pcm_at_the_pipeline_rate(engine: TtsEngine) -> None:
@@ -99,3 +105,13 @@ def test_same_text_gives_the_same_length(engine: TtsEngine) -> None:
     engine.synthesize("Một câu khác ở giữa, để trạng thái thư viện thay đổi.", SynthesisOptions(rate=1.3))
     again = engine.synthesize(BULLETIN, SynthesisOptions())
     assert len(first.samples) == len(again.samples)
+
+
+def test_lists_its_voices_with_at_least_one_usable(engine: TtsEngine) -> None:
+    listings = engine.list_voices()
+    assert {listing.engine for listing in listings} == {engine.name}
+    usable = [listing for listing in listings if listing.usable]
+    assert usable and engine.default_voice() in {listing.name for listing in usable}
+    for listing in usable:  # every listed usable voice speaks
+        assert listing.choice == f"{engine.name}:{listing.name}"
+        assert engine.synthesize("Xin chào.", SynthesisOptions(voice=listing.name)).duration_s > 0.2
