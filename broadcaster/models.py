@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -124,6 +125,8 @@ class Commune(Base):
     province: Mapped[str] = mapped_column(String(200), default="")
     timetable: Mapped[str] = mapped_column(String(64), default="default")  # a schedules/*.yaml name
     timetable_override: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Dated changes to the sessions (holidays, extra sessions, a changed length), see ``timetable``.
+    timetable_exceptions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     zones: Mapped[list[Zone]] = relationship(back_populates="commune", cascade="all, delete-orphan")
@@ -161,6 +164,9 @@ class Cluster(Base):
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     last_status: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # volume, playing, version
     order_seq: Mapped[int] = mapped_column(Integer, default=0)  # last sequence number issued to this cluster
+    volume: Mapped[int | None] = mapped_column(Integer, default=None)  # set from the pages; None: the agent's own
+    # A retired cluster gets no more programmes and its secret is revoked; its log history stays.
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     commune: Mapped[Commune] = relationship(back_populates="clusters")
@@ -180,6 +186,8 @@ class User(Base):
     commune_id: Mapped[int | None] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
     password_hash: Mapped[str] = mapped_column(String(256))  # argon2
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an admin resets the password: the user must choose their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     commune: Mapped[Commune | None] = relationship()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadcaster.db import utc_now
-from broadcaster.errors import NotAuthenticated
+from broadcaster.errors import NotAuthenticated, PermissionDenied
 from broadcaster.models import ApiToken, User
 from broadcaster.services.audit import AuditAction, record
 
@@ -37,6 +37,12 @@ class TokenInvalid(NotAuthenticated):
     """The token is unknown, revoked, expired, or belongs to a disabled account."""
 
     code = "token_invalid"
+
+
+class PasswordChangeRequired(PermissionDenied):
+    """An admin reset the password: the user must choose their own (on the web page) first."""
+
+    code = "password_change_required"
 
 
 class LoginFailed(NotAuthenticated):
@@ -93,8 +99,8 @@ def issue_token(session: Session, user: User, *, ttl: timedelta, name: str = "")
     return IssuedToken(token=token, expires_at=expires_at, user=user)
 
 
-def login(session: Session, username: str, password: str, *, ttl: timedelta) -> IssuedToken:
-    """Check a user name and password and issue a token; ``LoginFailed`` if they do not match."""
+def login(session: Session, username: str, password: str, *, ttl: timedelta, name: str = "login") -> IssuedToken:
+    """Check a user name and password and issue a token named ``name``; ``LoginFailed`` if they do not match."""
     user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
     if user is None:
         verify_password(_dummy_hash(), password)
@@ -103,7 +109,7 @@ def login(session: Session, username: str, password: str, *, ttl: timedelta) -> 
         raise LoginFailed("Tên đăng nhập hoặc mật khẩu không đúng.")
     record(session, actor=user, action=AuditAction.LOGIN, object_type="user", object_id=user.id,
            commune_id=user.commune_id)
-    return issue_token(session, user, ttl=ttl, name="login")
+    return issue_token(session, user, ttl=ttl, name=name)
 
 
 def _find_token(session: Session, token: str | None) -> ApiToken:
@@ -121,9 +127,15 @@ def _find_token(session: Session, token: str | None) -> ApiToken:
     return found
 
 
-def authenticate(session: Session, token: str | None) -> User:
-    """The active user a bearer token belongs to; ``TokenMissing``/``TokenInvalid`` otherwise."""
+def authenticate(session: Session, token: str | None, *, allow_password_change: bool = False) -> User:
+    """The active user a bearer token belongs to; ``TokenMissing``/``TokenInvalid`` otherwise.
+
+    A user whose password an admin reset gets ``PasswordChangeRequired`` until they chose their own,
+    unless the caller is the page where they choose it (``allow_password_change``).
+    """
     found = _find_token(session, token)
+    if found.user.must_change_password and not allow_password_change:
+        raise PasswordChangeRequired("Mật khẩu vừa được đặt lại: hãy đăng nhập trên trang web và đổi mật khẩu trước.")
     now = utc_now()
     if found.last_used_at is None or now - found.last_used_at > LAST_USED_RESOLUTION:
         found.last_used_at = now

@@ -22,6 +22,7 @@ from broadcaster.models import (
     AiringStatus,
     Bulletin,
     Cluster,
+    Delivery,
     DeliveryOrder,
     User,
 )
@@ -56,6 +57,7 @@ class ClusterState:
     queue_length: int | None
     agent_version: str | None
     playing: NowPlaying | None
+    clock_offset_ms: float | None = None  # the agent's clock minus the server's, as last measured
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,15 @@ def cluster_states(session: Session, actor: User, commune_id: int, now: datetime
                 queue_length=presence.queue_length,
                 agent_version=presence.agent_version,
                 playing=playing,
+                clock_offset_ms=_clock_offset(cluster),
             )
         )
     return states
+
+
+def _clock_offset(cluster: Cluster) -> float | None:
+    value = (cluster.last_status or {}).get("clock_offset_ms")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _now_playing(session: Session, cluster_id: int, reported: dict[str, object] | None) -> NowPlaying | None:
@@ -167,3 +175,28 @@ def reached_clusters(
     if not zone_ids and not cluster_ids:
         return list(clusters)
     return [c for c in clusters if c.id in cluster_ids or (c.zone_id is not None and c.zone_id in zone_ids)]
+
+
+@dataclass(frozen=True)
+class LastAiring:
+    """The last programme a cluster played, as its agent reported it."""
+
+    played_at: datetime
+    session_name: str
+    emergency: bool
+    duration_s: float
+
+
+def last_airing(session: Session, actor: User, cluster_id: int) -> LastAiring | None:
+    """What the cluster (visible to the actor) last played, and when."""
+    cluster = registry.get_cluster(session, actor, cluster_id)
+    row = session.execute(
+        select(Delivery.played_at, Airing.session_name, Airing.kind, Delivery.duration_s)
+        .join(Airing, Airing.id == Delivery.airing_id)
+        .where(Delivery.cluster_id == cluster.id, Delivery.played_at.is_not(None))
+        .order_by(Delivery.played_at.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.played_at is None:
+        return None
+    return LastAiring(row.played_at, row.session_name, row.kind == AiringKind.EMERGENCY, row.duration_s)

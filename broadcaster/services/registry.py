@@ -296,10 +296,14 @@ def delete_zone(session: Session, actor: User, zone_id: int) -> None:
 # Clusters
 
 
-def list_clusters(session: Session, actor: User, commune_id: int) -> Sequence[Cluster]:
-    """The speaker clusters of a visible commune."""
+def list_clusters(session: Session, actor: User, commune_id: int, *, include_retired: bool = False
+                  ) -> Sequence[Cluster]:
+    """The speaker clusters of a visible commune (in service; with ``include_retired``, all of them)."""
     scoping.visible_commune(session, actor, commune_id)
-    return session.scalars(select(Cluster).where(Cluster.commune_id == commune_id).order_by(Cluster.id)).all()
+    query = select(Cluster).where(Cluster.commune_id == commune_id).order_by(Cluster.id)
+    if not include_retired:
+        query = query.where(Cluster.retired_at.is_(None))
+    return session.scalars(query).all()
 
 
 def get_cluster(session: Session, actor: User, cluster_id: int) -> Cluster:

@@ -63,7 +63,8 @@ class UserChanges:
     password: str | None = None
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
+    """``PasswordTooWeak`` unless the password has an acceptable length."""
     if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
         raise PasswordTooWeak(
             f"Mật khẩu phải có từ {PASSWORD_MIN_LENGTH} đến {PASSWORD_MAX_LENGTH} ký tự."
@@ -98,7 +99,7 @@ def create_user(
             scoping.visible_commune(session, actor, commune_id)
         scoping.require_role(actor, Role.ADMIN)
     canonical = normalize_username(username)
-    _check_password(password)
+    check_password(password)
     if commune_id is not None:
         if session.get(Commune, commune_id) is None:
             raise scoping.commune_not_found(commune_id)
@@ -154,7 +155,7 @@ def update_user(session: Session, actor: User, user_id: int, changes: UserChange
         user.role = changes.role
         changed["role"] = str(changes.role)
     if changes.password is not None:
-        _check_password(changes.password)
+        check_password(changes.password)
         user.password_hash = auth.hash_password(changes.password)
         auth.revoke_all(session, user)
         changed["password"] = "changed"
@@ -179,7 +180,7 @@ def find_by_username(session: Session, username: str) -> User:
 
 def reset_password(session: Session, user: User, password: str) -> None:
     """Set a new password (trusted caller: the command line), revoke the user's tokens, and commit."""
-    _check_password(password)
+    check_password(password)
     user.password_hash = auth.hash_password(password)
     auth.revoke_all(session, user)
     record(session, actor=None, action=AuditAction.EDIT, object_type="user", object_id=user.id,

@@ -303,7 +303,7 @@ def note_cancelled_in_handed_off(session: Session, actor: User, bulletin: Bullet
 def check_reaches_clusters(session: Session, commune_id: int, zone_ids: Sequence[int],
                            cluster_ids: Sequence[int]) -> None:
     """``NoTargetClusters`` unless the targets (none = the whole commune) include a cluster of the commune."""
-    in_commune = Cluster.commune_id == commune_id
+    in_commune = (Cluster.commune_id == commune_id) & Cluster.retired_at.is_(None)
     if zone_ids or cluster_ids:
         in_commune = in_commune & or_(Cluster.zone_id.in_(list(zone_ids)), Cluster.id.in_(list(cluster_ids)))
     if not session.scalar(select(exists().where(in_commune))):

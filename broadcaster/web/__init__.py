@@ -18,11 +18,23 @@ WEB_UPLOAD_PATHS = ("/soan-tin",)
 
 def build_web_router() -> APIRouter:
     """Every page route, each behind the CSRF check for state-changing methods."""
-    from broadcaster.web.pages import approvals, auth, bulletins, compose, emergency, monitoring
+    from broadcaster.web.pages import (
+        accounts,
+        approvals,
+        auth,
+        bulletins,
+        clusters_admin,
+        compose,
+        emergency,
+        monitoring,
+        province,
+    )
     from broadcaster.web.routing import require_csrf
 
     router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
-    for module in (auth, compose, bulletins, approvals, emergency, monitoring):
+    # monitoring before clusters_admin: "/cum-loa/bang" must not be read as a cluster number.
+    for module in (auth, compose, bulletins, approvals, emergency, monitoring, clusters_admin, accounts,
+                   province):
         router.include_router(module.router)
     return router
 

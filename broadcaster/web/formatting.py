@@ -194,7 +194,16 @@ def weekdays(days: frozenset[int] | set[int]) -> str:
     return ", ".join(SHORT_WEEKDAYS[d] for d in sorted(days))
 
 
+def offset(milliseconds: float) -> str:
+    """A clock offset in words: "nhanh 120 ms", "chậm 2,4 giây"."""
+    direction = "nhanh" if milliseconds >= 0 else "chậm"
+    size = abs(milliseconds)
+    amount = f"{size:.0f} ms" if size < 1000 else f"{size / 1000:.1f} giây".replace(".", ",")
+    return f"{direction} {amount}"
+
+
 FILTERS = {
+    "offset": offset,
     "status_label": status_label,
     "status_tone": status_tone,
     "priority_label": priority_label,

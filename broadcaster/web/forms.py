@@ -6,9 +6,10 @@ return None for "nothing given", or raise ``FormInvalid`` with a Vietnamese mess
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, time
 
 from broadcaster.models import BulletinStatus, Priority
 from broadcaster.web.routing import FormInvalid
@@ -18,18 +19,73 @@ FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 
 
+# Dates are typed as Vietnamese write them (dd/mm/yyyy, "." or "-" also accepted), whatever the
+# browser's locale; yyyy-mm-dd is still read, for links and bookmarks made before.
+_VN_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$|^(\d{2})(\d{2})(\d{4})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CLOCK = re.compile(r"^(\d{1,2})[:hH.](\d{2})$")
+
+
 def optional_date(value: str | None, label: str) -> date | None:
-    """A yyyy-mm-dd date field (what ``<input type=date>`` sends), or None when empty."""
+    """A dd/mm/yyyy date field (yyyy-mm-dd also read), or None when empty."""
     text = (value or "").strip()
     if not text:
         return None
     try:
-        parsed = date.fromisoformat(text)
+        if match := _VN_DATE.match(text):
+            day_, month, year = (match[1], match[2], match[3]) if match[1] else (match[4], match[5], match[6])
+            parsed = date(int(year), int(month), int(day_))
+        elif _ISO_DATE.match(text):
+            parsed = date.fromisoformat(text)
+        else:
+            raise ValueError(text)
     except ValueError:
-        raise FormInvalid(f"«{label}» phải là một ngày (ví dụ 2026-12-01).") from None
+        raise FormInvalid(f"«{label}» phải là một ngày dạng ngày/tháng/năm, ví dụ 01/12/2026.") from None
     if not FIRST_DAY <= parsed <= LAST_DAY:
         raise FormInvalid(f"«{label}» nằm ngoài khoảng cho phép.")
     return parsed
+
+
+def required_date(value: str | None, label: str) -> date:
+    """A dd/mm/yyyy date that must be given."""
+    parsed = optional_date(value, label)
+    if parsed is None:
+        raise FormInvalid(f"Hãy nhập «{label}» (ngày/tháng/năm, ví dụ 01/12/2026).")
+    return parsed
+
+
+def optional_clock(value: str | None, label: str) -> time | None:
+    """A 24-hour time of day "HH:MM" (also "6h30"), or None when empty."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    match = _CLOCK.match(text)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise FormInvalid(f"«{label}» phải là giờ dạng 24 giờ GG:PP, ví dụ 06:00 hoặc 17:30.")
+    return time(int(match[1]), int(match[2]))
+
+
+def date_text(value: date | None) -> str:
+    """A date as the form fields show it: dd/mm/yyyy."""
+    return f"{value:%d/%m/%Y}" if value is not None else ""
+
+
+def text(value: str | None, label: str, *, max_length: int, required: bool = True) -> str:
+    """A one-line text field, spaces collapsed; ``FormInvalid`` if required and empty or too long."""
+    cleaned = " ".join((value or "").split())
+    if required and not cleaned:
+        raise FormInvalid(f"Hãy nhập «{label}».")
+    if len(cleaned) > max_length:
+        raise FormInvalid(f"«{label}» dài quá {max_length} ký tự.")
+    return cleaned
+
+
+def choice(value: str | None, label: str, allowed: Iterable[str]) -> str:
+    """One of ``allowed`` (a select or radio field)."""
+    text_value = (value or "").strip()
+    if text_value not in set(allowed):
+        raise FormInvalid(f"Lựa chọn «{label}» không hợp lệ.")
+    return text_value
 
 
 def optional_id(value: str | None, label: str) -> int | None:

@@ -38,6 +38,22 @@ NOTES = {
     "da-phat": "Đã phát khẩn cấp tới các cụm loa.",
     "da-dung": "Đã dừng phát khẩn cấp.",
     "da-dang-xuat": "Bạn đã đăng xuất.",
+    "da-them-thon": "Đã thêm thôn/bản.",
+    "da-doi-ten-thon": "Đã đổi tên thôn/bản.",
+    "da-xoa-thon": "Đã xóa thôn/bản.",
+    "da-them-cum": "Đã thêm cụm loa. Bước tiếp theo: cấp tệp cấu hình cho máy điều khiển.",
+    "da-sua-cum": "Đã lưu thông tin cụm loa.",
+    "da-ngung-cum": "Đã ngừng cụm loa: không gửi chương trình tới nữa, khóa bí mật đã bị thu hồi.",
+    "da-dat-am-luong": "Đã đặt âm lượng; áp dụng từ lần phát tiếp theo (bấm «Phát thử» để nghe ngay).",
+    "da-phat-thu": "Đã gửi tiếng phát thử tới cụm loa; loa sẽ phát sau vài giây.",
+    "da-sua-tai-khoan": "Đã lưu tài khoản.",
+    "da-khoa": "Đã khóa tài khoản; mọi phiên đăng nhập của tài khoản đã kết thúc.",
+    "da-mo-khoa": "Đã mở khóa tài khoản.",
+    "da-thu-hoi": "Đã thu hồi phiên đăng nhập.",
+    "da-doi-mat-khau": "Đã đổi mật khẩu; các phiên đăng nhập khác đã kết thúc.",
+    "phai-doi-mat-khau": "Mật khẩu của bạn vừa được đặt lại: hãy chọn mật khẩu mới để tiếp tục.",
+    "da-luu-lich": "Đã lưu lịch phát; các buổi phát sắp tới đã được lập lại theo lịch mới.",
+    "da-them-xa": "Đã thêm xã/phường.",
 }
 
 
@@ -64,6 +80,16 @@ class WebUser:
     def is_approver(self) -> bool:
         """May approve, reject and send emergencies (approvers and admins)."""
         return self.role in (Role.APPROVER, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        """Manages clusters, the timetable and accounts (a commune admin or a province admin)."""
+        return self.role == Role.ADMIN
+
+    @property
+    def is_province_admin(self) -> bool:
+        """An admin of the whole province (no commune of their own)."""
+        return self.role == Role.ADMIN and self.commune_id is None
 
 
 class WebState:
@@ -142,7 +168,8 @@ def navigation(user: WebUser | None) -> list[NavItem]:
     """The pages this user may use, in the order of their work."""
     if user is None:
         return []
-    items = [NavItem("/ban-tin", "Bản tin"), NavItem("/soan-tin", "Soạn tin")]
+    items = [NavItem("/toan-tinh", "Toàn tỉnh")] if user.is_province_admin else []
+    items += [NavItem("/ban-tin", "Bản tin"), NavItem("/soan-tin", "Soạn tin")]
     if user.is_approver:
         items += [NavItem("/duyet-tin", "Duyệt tin"), NavItem("/phat-khan-cap", "Phát khẩn cấp")]
     items += [
@@ -150,6 +177,8 @@ def navigation(user: WebUser | None) -> list[NavItem]:
         NavItem("/lich-phat", "Lịch phát"),
         NavItem("/nhat-ky", "Nhật ký phát thanh"),
     ]
+    if user.is_admin:
+        items.append(NavItem("/tai-khoan", "Tài khoản"))
     return items
 
 

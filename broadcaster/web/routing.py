@@ -30,6 +30,15 @@ from broadcaster.web.security import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, chec
 
 log = logging.getLogger(__name__)
 LOGIN_PATH = "/dang-nhap"
+PASSWORD_PATH = "/doi-mat-khau"
+# What a user whose password was reset may still open: choosing a new one, and leaving.
+PASSWORD_CHANGE_PATHS = frozenset({PASSWORD_PATH, "/dang-xuat"})
+
+
+class PasswordChangePending(NotAuthenticated):
+    """Signed in, but an admin reset the password: the user must choose a new one first."""
+
+    code = "password_change_required"
 
 
 class LoginRequired(NotAuthenticated):
@@ -85,6 +94,10 @@ class WebRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except PasswordChangePending as error:
+                if wants_json(request):
+                    return JSONResponse(error_content(error.code, error.message), status_code=403)
+                return RedirectResponse(f"{PASSWORD_PATH}?tb=phai-doi-mat-khau", status_code=303)
             except NotAuthenticated as error:
                 if wants_json(request):
                     return JSONResponse(
@@ -144,10 +157,12 @@ def signed_in_user(request: Request, session: DbSession) -> User:
     if not token:
         raise LoginRequired("Hãy đăng nhập.")
     try:
-        user = auth.authenticate(session, token)
+        user = auth.authenticate(session, token, allow_password_change=True)
     except NotAuthenticated as error:
         raise LoginRequired("Phiên làm việc đã hết. Hãy đăng nhập lại.") from error
     request.state.web_user = WebUser.of(user)
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangePending("Hãy đổi mật khẩu trước khi tiếp tục.")
     return user
 
 

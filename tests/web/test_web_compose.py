@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from playwright.sync_api import Browser, FilePayload, expect
 
+from broadcaster.clock import SystemClock
 from tests.api.world import wav_bytes
 from tests.web.world import MARKET_CLUSTER, WebWorld, form_token, http_login, log_in, new_context
 
@@ -95,7 +97,10 @@ def test_the_timetable_shows_what_overflows_to_a_later_session(web: WebWorld) ->
     # About 25 minutes of speech by the estimate: more than a 15-minute session holds.
     text = "Bà con chú ý thực hiện đúng hướng dẫn phòng chống dịch bệnh cho gia súc và gia cầm. " * 220
     created = web.api(
-        "POST", "/api/v1/bulletins", "officer-b", json={"title": "Hướng dẫn rất dài", "text": text}
+        "POST", "/api/v1/bulletins", "officer-b",
+        # A week-long window: the default one (two days) may hold no session on a Saturday evening.
+        json={"title": "Hướng dẫn rất dài", "text": text,
+              "end_date": (SystemClock().now().date() + timedelta(days=6)).isoformat()},
     )
     bulletin_id = created.json()["id"]
     assert web.api("POST", f"/api/v1/bulletins/{bulletin_id}/submit", "officer-b").status_code == 200

@@ -25,13 +25,37 @@ BULLETIN_ROUTES = {
     ("POST", "/duyet-tin/{bulletin_id}/tu-choi"),
     ("POST", "/phat-khan-cap/{bulletin_id}/dung"),
 }
+# Routes that name another kind of object of commune A (a thôn, a cluster, an account, a session): an
+# admin of another commune gets 404 too, and nothing changes.
+OBJECT_ROUTES = {
+    ("POST", "/thon/{zone_id}/doi-ten"),
+    ("POST", "/thon/{zone_id}/xoa"),
+    ("GET", "/cum-loa/{cluster_id}"),
+    ("POST", "/cum-loa/{cluster_id}/sua"),
+    ("POST", "/cum-loa/{cluster_id}/am-luong"),
+    ("POST", "/cum-loa/{cluster_id}/ngung"),
+    ("POST", "/cum-loa/{cluster_id}/cau-hinh"),
+    ("GET", "/tai-khoan/{account_id}"),
+    ("POST", "/tai-khoan/{account_id}/sua"),
+    ("POST", "/tai-khoan/{account_id}/khoa"),
+    ("POST", "/tai-khoan/{account_id}/mo-khoa"),
+    ("POST", "/tai-khoan/{account_id}/dat-lai-mat-khau"),
+    ("POST", "/phien/{token_id}/thu-hoi"),
+}
+# Commune pages and forms asked about commune A (``xa``): another commune's admin gets 404.
+COMMUNE_ROUTES = {
+    ("GET", "/cum-loa/quan-ly"), ("POST", "/thon/them"), ("POST", "/cum-loa/them"), ("GET", "/tai-khoan"),
+    ("POST", "/tai-khoan/them"), ("GET", "/cum-loa"), ("GET", "/lich-phat"), ("GET", "/nhat-ky"),
+    ("GET", "/soan-tin"), ("GET", "/phat-khan-cap"),
+}
 LOGIN_ONLY = {
     ("GET", "/"), ("POST", "/dang-xuat"), ("GET", "/soan-tin"), ("POST", "/soan-tin"),
     ("POST", "/soan-tin/uoc-luong"), ("POST", "/soan-tin/nghe-thu"), ("GET", "/nghe-thu/{name}"),
     ("GET", "/ban-tin"), ("GET", "/duyet-tin"), ("GET", "/phat-khan-cap"), ("POST", "/phat-khan-cap/xac-nhan"),
     ("POST", "/phat-khan-cap"), ("GET", "/cum-loa"), ("GET", "/cum-loa/bang"), ("GET", "/lich-phat"),
-    ("GET", "/nhat-ky"), ("GET", "/nhat-ky.csv"),
-}
+    ("GET", "/nhat-ky"), ("GET", "/nhat-ky.csv"), ("GET", "/doi-mat-khau"), ("POST", "/doi-mat-khau"),
+    ("GET", "/toan-tinh"), ("POST", "/toan-tinh/them-xa"),
+} | COMMUNE_ROUTES
 EXAMPLE_PARAMS = {"name": "0" * 64 + ".mp3"}
 
 
@@ -51,7 +75,7 @@ def page_routes(web: WebWorld) -> set[tuple[str, str]]:
 
 
 def test_every_page_route_is_listed(web: WebWorld) -> None:
-    assert page_routes(web) == PUBLIC | BULLETIN_ROUTES | LOGIN_ONLY
+    assert page_routes(web) == PUBLIC | BULLETIN_ROUTES | OBJECT_ROUTES | LOGIN_ONLY
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +85,26 @@ def bulletin_of_a(web: WebWorld) -> int:
     return int(created.json()["id"])
 
 
+def objects_of_a(web: WebWorld) -> dict[str, int]:
+    """Ids of commune A's thôn, cluster, officer, and one live session of that officer."""
+    from sqlalchemy import select
+
+    from broadcaster.models import ApiToken
+
+    officer = web.seed.communes["A"].users["officer"].id
+    with web.db.session() as session:
+        token_id = session.scalars(select(ApiToken.id).where(ApiToken.user_id == officer,
+                                                             ApiToken.revoked_at.is_(None))).first()
+    assert token_id is not None
+    commune = web.seed.communes["A"]
+    return {"zone_id": commune.zone_id, "cluster_id": commune.cluster_id, "account_id": officer, "token_id": token_id}
+
+
 def test_anonymous_callers_are_sent_to_login_and_change_nothing(web: WebWorld, bulletin_of_a: int) -> None:
     before = web.api("GET", f"/api/v1/bulletins/{bulletin_of_a}", "officer-a").json()
     with httpx.Client(base_url=web.url, timeout=30) as anonymous:
-        for method, path in sorted(LOGIN_ONLY | BULLETIN_ROUTES):
-            url = path.format(bulletin_id=bulletin_of_a, **EXAMPLE_PARAMS)
+        for method, path in sorted(LOGIN_ONLY | BULLETIN_ROUTES | OBJECT_ROUTES):
+            url = path.format(bulletin_id=bulletin_of_a, **EXAMPLE_PARAMS, **objects_of_a(web))
             answer = anonymous.request(method, url, data={"title": "x", "text": "y"})
             if method == "GET":
                 assert answer.status_code == 303, (method, path, answer.status_code)
@@ -88,3 +127,29 @@ def test_another_communes_user_gets_not_found_on_every_bulletin_route(web: WebWo
         assert answer.status_code == 404, (method, path, answer.status_code)
         assert "Thông báo của xã A" not in answer.text
     assert web.api("GET", f"/api/v1/bulletins/{bulletin_of_a}", "officer-a").json() == before
+
+
+def _registry_of_a(web: WebWorld) -> tuple[object, ...]:
+    """Commune A's clusters (without their live presence), thôn/bản and accounts, from the API."""
+    clusters = web.api("GET", f"/api/v1/communes/{web.commune_id()}/clusters", "admin-a").json()
+    stable = [{k: v for k, v in c.items() if k not in ("presence", "last_heartbeat_at")} for c in clusters]
+    return (stable, web.api("GET", f"/api/v1/communes/{web.commune_id()}/zones", "admin-a").json(),
+            web.api("GET", f"/api/v1/users?commune_id={web.commune_id()}", "admin-a").json())
+
+
+def test_another_communes_admin_gets_not_found_on_every_object_and_commune_page(web: WebWorld) -> None:
+    objects = objects_of_a(web)
+    before = _registry_of_a(web)
+    client, _ = http_login(web, "admin-b")
+    token = form_token(client.get("/tai-khoan").text)
+    form = {"csrf_token": token, "name": "Đổi trộm", "zone_name": "Thôn lạ", "username": "ke.la", "full_name": "x",
+            "role": "admin", "volume": "5", "xa": str(web.commune_id())}
+    for method, path in sorted(OBJECT_ROUTES | COMMUNE_ROUTES):
+        url = path.format(**objects)
+        if (method, path) in COMMUNE_ROUTES and method == "GET":
+            url += f"?xa={web.commune_id()}"
+        answer = client.request(method, url, data=form if method == "POST" else None)
+        assert answer.status_code == 404, (method, path, answer.status_code)
+    assert _registry_of_a(web) == before
+    # The officer's session still works: it was not revoked by the other commune's admin.
+    assert web.api("GET", "/api/v1/bulletins", "officer-a").status_code == 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
 import pytest
 from starlette.requests import Request
@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from broadcaster.config import Settings
 from broadcaster.web.formatting import duration, status_label, weekdays
-from broadcaster.web.forms import FormInvalid, ids, number, optional_date
+from broadcaster.web.forms import FormInvalid, date_text, ids, number, optional_clock, optional_date
 from broadcaster.web.routing import safe_next
 from broadcaster.web.security import (
     CookieNames,
@@ -116,10 +116,18 @@ def test_only_local_paths_are_followed_after_login() -> None:
 def test_form_fields_read_as_browsers_send_them() -> None:
     assert optional_date("", "Từ ngày") is None
     assert optional_date("2026-12-01", "Từ ngày") == date(2026, 12, 1)
+    # As Vietnamese write a date, whatever the browser's locale: day first.
+    for written in ("01/12/2026", "1/12/2026", "01.12.2026", "01-12-2026", "01122026"):
+        assert optional_date(written, "Từ ngày") == date(2026, 12, 1), written
+    assert date_text(date(2026, 2, 3)) == "03/02/2026"
+    assert optional_clock("6h30", "Giờ") == time(6, 30) and optional_clock("17:05", "Giờ") == time(17, 5)
     assert ids(["3", "1", "", "3"], "Cụm loa") == (1, 3)
     assert number("", "Số lần", default=1, low=1, high=10) == 1
     for bad in (
-        lambda: optional_date("01/12/2026", "Từ ngày"),
+        lambda: optional_date("12/31/2026", "Từ ngày"),  # month-first (en-US) is not a date here
+        lambda: optional_date("31/02/2026", "Từ ngày"),
+        lambda: optional_clock("5:30 PM", "Giờ"),
+        lambda: optional_clock("24:00", "Giờ"),
         lambda: ids(["x"], "Cụm loa"),
         lambda: number("11", "Số lần", default=1, low=1, high=10),
     ):

@@ -177,8 +177,9 @@ def _carried_over(session: Session, bulletin_ids: list[int], before: datetime | 
 
 
 def load_clusters(session: Session, commune_id: int) -> list[Cluster]:
-    """The commune's clusters, by id."""
-    return list(session.scalars(select(Cluster).where(Cluster.commune_id == commune_id).order_by(Cluster.id)))
+    """The commune's clusters in service (not retired), by id."""
+    return list(session.scalars(select(Cluster).where(Cluster.commune_id == commune_id, Cluster.retired_at.is_(None))
+                                .order_by(Cluster.id)))
 
 
 def fit_items(items: Sequence[PlannedItem], budget_s: float) -> tuple[list[PlannedItem], list[PlannedItem]]:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from broadcaster.api.deps import DbSession
 from broadcaster.errors import BroadcasterError, NotAuthenticated
 from broadcaster.services import auth
+from broadcaster.services.account_access import WEB_SESSION_NAME
 from broadcaster.web.rendering import render, web_state
 from broadcaster.web.routing import LOGIN_PATH, WebRoute, safe_next, session_token
 from broadcaster.web.security import clear_cookie, new_pre_login_secret, set_cookie
@@ -63,7 +64,8 @@ def login(
     address = request.client.host if request.client else "?"
     try:
         state.limiter.check(account, address)
-        issued = auth.login(session, account, password, ttl=timedelta(seconds=state.session_max_age))
+        issued = auth.login(session, account, password, ttl=timedelta(seconds=state.session_max_age),
+                            name=WEB_SESSION_NAME)
     except NotAuthenticated as error:
         state.limiter.failed(account, address)
         return _login_page(request, username=username, target=tiep, error=error, status=401)

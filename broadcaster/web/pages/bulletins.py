@@ -48,7 +48,8 @@ def bulletin_list(
     )
     found = bulletins.list_page(user, filters)
     pages = max(1, -(-found.total // PAGE_SIZE))
-    values = {"trang_thai": trang_thai, "uu_tien": uu_tien, "q": q, "ngay": ngay}
+    airing_on = filters.airing_on
+    values = {"trang_thai": trang_thai, "uu_tien": uu_tien, "q": q, "ngay": forms.date_text(airing_on) or ngay}
     return render(
         request,
         "bulletins.html",

@@ -154,8 +154,8 @@ def compose_form(
         "priority": "normal",
         "zone_ids": [],
         "cluster_ids": [],
-        "start_date": today.isoformat(),
-        "end_date": (today + timedelta(days=DEFAULT_WINDOW_DAYS)).isoformat(),
+        "start_date": forms.date_text(today),
+        "end_date": forms.date_text(today + timedelta(days=DEFAULT_WINDOW_DAYS)),
         "repeat": "1",
         "key": forms.new_form_key(),
     }
@@ -229,8 +229,8 @@ def edit_form(
         "priority": str(bulletin.priority),
         "zone_ids": [str(z.id) for z in bulletin.zones],
         "cluster_ids": [str(c.id) for c in bulletin.clusters],
-        "start_date": bulletin.start_date.isoformat(),
-        "end_date": bulletin.end_date.isoformat(),
+        "start_date": forms.date_text(bulletin.start_date),
+        "end_date": forms.date_text(bulletin.end_date),
         "repeat": str(bulletin.repeat),
         "key": "",
     }

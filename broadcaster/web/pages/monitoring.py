@@ -150,8 +150,8 @@ def _log_filters(
     end = forms.optional_date(query.den_ngay, "Đến ngày")
     values = {
         "xa": str(commune.id),
-        "tu_ngay": start.isoformat() if start else "",
-        "den_ngay": end.isoformat() if end else "",
+        "tu_ngay": forms.date_text(start),
+        "den_ngay": forms.date_text(end),
         "cum": query.cum.strip(),
         "ban_tin": query.ban_tin.strip(),
     }
