@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.errors import InvalidInput, NotFound
 from broadcaster.models import Commune
+from broadcaster.timetable_exceptions import (
+    DayException,
+    ExceptionInvalid,
+    closed_on,
+    days_touched,
+    parse_exceptions,
+)
 
 DEFAULT_TIMETABLE = "default"
 RESERVED_SESSION_NAMES = frozenset({"emergency"})  # Airing.session_name of emergencies
@@ -153,6 +160,7 @@ class Timetable:
     sessions: tuple[Session, ...]
     source: str
     overridden: bool = False
+    exceptions: tuple[DayException, ...] = ()  # the commune's holidays, extra and changed sessions
 
     def session(self, name: str) -> Session | None:
         """The session called ``name``, if the timetable has one."""
@@ -228,7 +236,13 @@ def load_timetables(directory: Path) -> dict[str, Timetable]:
 
 
 def effective_timetable(commune: Commune, timetables: Mapping[str, Timetable]) -> Timetable:
-    """The timetable a commune airs by: its override if it has one, else its named timetable."""
+    """The timetable a commune airs by (its override if it has one, else its named one), with its exceptions."""
+    exceptions = parse_exceptions(commune.timetable_exceptions, f"xã {commune.name}")
+    return with_exceptions(base_timetable(commune, timetables), exceptions)
+
+
+def base_timetable(commune: Commune, timetables: Mapping[str, Timetable]) -> Timetable:
+    """The commune's weekly sessions, without its dated exceptions."""
     if commune.timetable_override:
         return parse_timetable(
             commune.timetable_override,
@@ -245,6 +259,54 @@ def effective_timetable(commune: Commune, timetables: Mapping[str, Timetable]) -
     return timetable
 
 
+def with_exceptions(timetable: Timetable, exceptions: tuple[DayException, ...]) -> Timetable:
+    """``timetable`` with these dated exceptions; ``ExceptionInvalid`` if they clash with its sessions."""
+    if not exceptions and not timetable.exceptions:
+        return timetable
+    combined = replace(timetable, exceptions=exceptions)
+    for exception in exceptions:
+        if exception.kind == "changed" and timetable.session(exception.session or "") is None:
+            raise ExceptionInvalid(f"Ngày {exception.first_day:%d/%m/%Y}: lịch không có buổi «{exception.session}».")
+    for day in days_touched(exceptions):
+        day_sessions = occurrences_on(combined, day - timedelta(days=1)) + occurrences_on(combined, day)
+        day_sessions.sort(key=lambda o: o.starts_at)
+        for earlier, later in zip(day_sessions, day_sessions[1:], strict=False):
+            if earlier.ends_at > later.starts_at:
+                raise ExceptionInvalid(
+                    f"Ngày {local_day(later.starts_at):%d/%m/%Y}: buổi «{later.label or later.name}» lúc "
+                    f"{later.starts_at:%H:%M} bắt đầu khi buổi «{earlier.label or earlier.name}» chưa hết.")
+    return combined
+
+
+def local_day(moment: datetime) -> date:
+    """The local date of an aware time."""
+    return moment.astimezone(LOCAL_ZONE).date()
+
+
+def occurrences_on(timetable: Timetable, day: date) -> list[SessionOccurrence]:
+    """The sessions of one local day, with the day's exceptions applied, in time order."""
+    closed = closed_on(timetable.exceptions, day)
+    changes = {e.session: e for e in timetable.exceptions if e.kind == "changed" and e.covers(day)}
+    found: list[SessionOccurrence] = []
+    if closed is None:
+        for session in timetable.sessions:
+            if not session.occurs_on(day):
+                continue
+            change = changes.get(session.name)
+            start = change.start if change and change.start else session.start
+            length = change.max_duration_s if change and change.max_duration_s else session.max_duration_s
+            found.append(SessionOccurrence(session.name, session.label,
+                                           datetime.combine(day, start, tzinfo=LOCAL_ZONE), length))
+    for extra in timetable.exceptions:
+        if extra.kind == "extra" and extra.covers(day):
+            assert extra.start is not None and extra.max_duration_s is not None
+            found.append(SessionOccurrence(extra.extra_name, extra.label or "Buổi phát thêm",
+                                           datetime.combine(day, extra.start, tzinfo=LOCAL_ZONE),
+                                           extra.max_duration_s))
+    found.sort(key=lambda o: (o.starts_at, o.name))
+    return found
+
+
 def next_occurrences(timetable: Timetable, after: datetime, until: datetime) -> list[SessionOccurrence]:
     """Session occurrences starting in ``[after, until)``, in time order."""
     if after.tzinfo is None or until.tzinfo is None:
@@ -253,12 +315,7 @@ def next_occurrences(timetable: Timetable, after: datetime, until: datetime) -> 
     day = after.astimezone(LOCAL_ZONE).date() - timedelta(days=1)
     last_day = until.astimezone(LOCAL_ZONE).date()
     while day <= last_day:
-        for session in timetable.sessions:
-            if not session.occurs_on(day):
-                continue
-            starts_at = datetime.combine(day, session.start, tzinfo=LOCAL_ZONE)
-            if after <= starts_at < until:
-                occurrences.append(SessionOccurrence(session.name, session.label, starts_at, session.max_duration_s))
+        occurrences += [o for o in occurrences_on(timetable, day) if after <= o.starts_at < until]
         day += timedelta(days=1)
     occurrences.sort(key=lambda o: (o.starts_at, o.name))
     return occurrences
@@ -266,13 +323,9 @@ def next_occurrences(timetable: Timetable, after: datetime, until: datetime) -> 
 
 def occurrence_at(timetable: Timetable, session_name: str, starts_at: datetime) -> SessionOccurrence | None:
     """The occurrence of ``session_name`` starting exactly at ``starts_at``, if the timetable has it."""
-    session = timetable.session(session_name)
-    if session is None:
-        return None
     local_start = starts_at.astimezone(LOCAL_ZONE)
-    if not session.occurs_on(local_start.date()) or local_start.timetz().replace(tzinfo=None) != session.start:
-        return None
-    return SessionOccurrence(session.name, session.label, local_start, session.max_duration_s)
+    return next((o for o in occurrences_on(timetable, local_start.date())
+                 if o.name == session_name and o.starts_at == local_start), None)
 
 
 def _session(spec: _SessionSpec) -> Session:

@@ -92,17 +92,21 @@ def set_override(
 
 
 def upcoming(
-    db: Database | Session, commune_id: int, days: int, *, programming: ProgrammingService, now: datetime | None = None
+    db: Database | Session, commune_id: int, days: int, *, programming: ProgrammingService, now: datetime | None = None,
+    timetable: Timetable | None = None,
 ) -> list[UpcomingSession]:
-    """The commune's sessions in the next ``days`` days: per cluster what will air and what overflows."""
+    """The commune's sessions in the next ``days`` days: per cluster what will air and what overflows.
+
+    ``timetable`` projects a timetable not saved yet (the editor's preview) instead of the commune's.
+    """
     if not 1 <= days <= MAX_UPCOMING_DAYS:
         raise UpcomingRangeInvalid(f"Số ngày xem trước phải từ 1 đến {MAX_UPCOMING_DAYS}.", detail=f"days={days}")
     now = now or programming.clock.now()
     renderer = programming.renderer
     with _session(db) as s:
         commune = _commune(s, commune_id)
-        occurrences = next_occurrences(effective_timetable(commune, programming.timetables), now,
-                                       now + timedelta(days=days))  # fmt: skip
+        timetable = timetable or effective_timetable(commune, programming.timetables)
+        occurrences = next_occurrences(timetable, now, now + timedelta(days=days))
         clusters = load_clusters(s, commune_id)
         composed = _composed_airings(s, commune_id, now)
         estimates: dict[int, float] = {}

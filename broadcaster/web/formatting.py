@@ -202,8 +202,17 @@ def offset(milliseconds: float) -> str:
     return f"{direction} {amount}"
 
 
+def iso_day(value: str) -> str:
+    """A stored yyyy-mm-dd date as dd/mm/yyyy."""
+    try:
+        return day(date.fromisoformat(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
 FILTERS = {
     "offset": offset,
+    "iso_day": iso_day,
     "status_label": status_label,
     "status_tone": status_tone,
     "priority_label": priority_label,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -149,14 +150,22 @@ def stop_emergency(
         ).all()  # fmt: skip
         targets = [(a.id, a.commune_id, tuple(d.cluster_id for d in a.deliveries)) for a in airings]
     for airing_id, commune_id, cluster_ids in targets:
-        # Stop on the speakers first: if that fails, the log must not claim it stopped.
-        handoff.stop(airing_id, cluster_ids)
-        with db.session() as s:
-            s.execute(update(Airing).where(Airing.id == airing_id).values(
-                status=AiringStatus.CANCELLED, note=f"Dừng phát lúc {now.isoformat(timespec='seconds')}."))  # fmt: skip
-            s.execute(update(Delivery).where(
-                Delivery.airing_id == airing_id,
-                Delivery.state.not_in((DeliveryState.PLAYED, DeliveryState.FAILED))).values(state=DeliveryState.CANCELLED))  # fmt: skip
-            system_event(s, "stop", "airing", airing_id, commune_id,
-                         {"bulletin_id": bulletin_id, "clusters": list(cluster_ids)}, actor_id=actor_id)
+        withdraw_airing(db, handoff, airing_id, commune_id, cluster_ids,
+                        note=f"Dừng phát lúc {now.isoformat(timespec='seconds')}.",
+                        details={"bulletin_id": bulletin_id}, actor_id=actor_id)
     return [airing_id for airing_id, _, _ in targets]
+
+
+def withdraw_airing(db: Database, handoff: ProgrammeHandoff, airing_id: int, commune_id: int,
+                    cluster_ids: Sequence[int], *, note: str, details: dict[str, object],
+                    actor_id: int | None = None) -> None:
+    """Stop an airing at its clusters (waiting or playing), then mark it and its deliveries cancelled."""
+    # Stop on the speakers first: if that fails, the log must not claim it stopped.
+    handoff.stop(airing_id, cluster_ids)
+    with db.session() as s:
+        s.execute(update(Airing).where(Airing.id == airing_id).values(status=AiringStatus.CANCELLED, note=note))
+        s.execute(update(Delivery).where(
+            Delivery.airing_id == airing_id,
+            Delivery.state.not_in((DeliveryState.PLAYED, DeliveryState.FAILED))).values(state=DeliveryState.CANCELLED))  # fmt: skip
+        system_event(s, "stop", "airing", airing_id, commune_id, {**details, "clusters": list(cluster_ids)},
+                     actor_id=actor_id)
