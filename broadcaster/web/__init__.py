@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from broadcaster.config import Settings
 
 # The compose form may carry a recording: its body limit is the upload cap, not the JSON one.
-WEB_UPLOAD_PATHS = ("/soan-tin",)
+WEB_UPLOAD_PATHS = ("/soan-tin", "/phat-khan-cap/xac-nhan")
 
 
 def build_web_router() -> APIRouter:

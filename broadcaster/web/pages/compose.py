@@ -184,7 +184,7 @@ def compose(
     try:
         has_file = recording is not None and bool(recording.filename)
         if mode == "recording" and not has_file:
-            raise FormInvalid("Hãy chọn tệp ghi âm (mp3, m4a, wav, ogg…).")
+            raise FormInvalid("Hãy ghi âm hoặc chọn tệp ghi âm (mp3, m4a, wav, ogg…).")
         fields = BulletinFields(
             title=form.title,
             text=form.text if mode != "recording" else None,

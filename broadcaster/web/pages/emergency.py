@@ -8,13 +8,17 @@ double click airs once. "DỪNG PHÁT" cancels the bulletin, which stops it on t
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from broadcaster.api.deps import Bulletins, DbSession, WorkflowDep
+from broadcaster.api.deps import Bulletins, DbSession, RuntimeDep, WorkflowDep
+from broadcaster.api.runtime import Runtime
 from broadcaster.api.schemas.common import IdPath
 from broadcaster.errors import BroadcasterError, NotAuthenticated
 from broadcaster.models import BulletinStatus, Commune, Priority, Role, User
@@ -29,6 +33,7 @@ from broadcaster.services.bulletins import (
 )
 from broadcaster.services.workflow import check_reaches_clusters
 from broadcaster.web import forms
+from broadcaster.web.formatting import duration
 from broadcaster.web.pages.common import (
     BulletinForm,
     BulletinFormDep,
@@ -38,7 +43,7 @@ from broadcaster.web.pages.common import (
     see_other,
 )
 from broadcaster.web.rendering import may, render
-from broadcaster.web.routing import FormInvalid, PageUser, WebRoute
+from broadcaster.web.routing import FormInvalid, PageUser, WebRoute, session_token
 
 router = APIRouter(route_class=WebRoute)
 EMERGENCY_PATH = "/phat-khan-cap"
@@ -88,7 +93,7 @@ def _form_page(
 def _fields(commune: Commune, values: dict[str, Any]) -> BulletinFields:
     return BulletinFields(
         title=values["title"],
-        text=values["text"],
+        text=None if values.get("mode") == "recording" else values["text"],
         priority=Priority.EMERGENCY,
         commune_id=commune.id,
         zone_ids=forms.ids(values["zone_ids"], "Thôn/bản"),
@@ -136,6 +141,7 @@ def emergency_form(
     values = {
         "title": "",
         "text": "",
+        "mode": "text",
         "zone_ids": [],
         "cluster_ids": [],
         "repeat": str(DEFAULT_REPEAT),
@@ -144,8 +150,37 @@ def emergency_form(
     return _form_page(request, session, user, bulletins, commune, values)
 
 
-def _values(form: BulletinForm, key: str) -> dict[str, Any]:
-    return {**form.values(), "key": key or forms.new_form_key()}
+def _values(form: BulletinForm, key: str, mode: str = "text") -> dict[str, Any]:
+    return {**form.values(), "key": key or forms.new_form_key(), "mode": "recording" if mode == "recording" else "text"}
+
+
+def upload_proof(request: Request, sha256: str) -> str:
+    """Binds a recording stored at step one to this login: step two cannot name someone else's upload."""
+    secret = session_token(request) or ""
+    return hmac.new(secret.encode("utf-8"), f"upload:{sha256}".encode(), hashlib.sha256).hexdigest()
+
+
+def _store_recording(request: Request, runtime: Runtime, recording: UploadFile | None,
+                     values: dict[str, Any]) -> None:
+    """Step one of an emergency from a recording: store it (checked as audio) and name it in the form."""
+    if recording is None or not recording.filename:
+        raise FormInvalid("Hãy ghi âm hoặc chọn tệp ghi âm cho tin khẩn cấp.")
+    stored = runtime.uploads.save(recording.file)
+    values.update(upload_sha256=stored.sha256, upload_name=recording.filename[:300],
+                  upload_proof=upload_proof(request, stored.sha256), upload_duration=duration(stored.duration_s))
+
+
+def _stored_recording(request: Request, runtime: Runtime, values: dict[str, Any]) -> Path | None:
+    """Step two: the recording step one stored, if this login stored it."""
+    sha256 = values.get("upload_sha256") or ""
+    if values.get("mode") != "recording":
+        return None
+    if not hmac.compare_digest(upload_proof(request, sha256), values.get("upload_proof") or ""):
+        raise FormInvalid("Bản ghi âm không còn hợp lệ; hãy ghi âm hoặc chọn tệp lại.")
+    path = runtime.uploads.path_for(sha256)
+    if path is None:
+        raise FormInvalid("Không tìm thấy bản ghi âm đã gửi; hãy ghi âm hoặc chọn tệp lại.")
+    return path
 
 
 @router.post(EMERGENCY_PATH + "/xac-nhan")
@@ -155,17 +190,23 @@ def confirm(
     session: DbSession,
     bulletins: Bulletins,
     form: BulletinFormDep,
+    runtime: RuntimeDep,
     key: ShortField = "",
     xa: ShortField = "",
+    mode: ShortField = "text",
+    recording: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Check the emergency and ask for an explicit confirmation naming every cluster it reaches."""
     commune = page_commune(session, user, xa)
-    values = _values(form, key)
+    values = _values(form, key, mode)
     try:
         scoping.require_role(user, Role.APPROVER)
         fields = _fields(commune, values)
         clean_title(fields.title)
-        validate_text(fields.text or "")
+        if values["mode"] == "recording":
+            _store_recording(request, runtime, recording, values)
+        else:
+            validate_text(fields.text or "")
         check_reaches_clusters(session, commune.id, fields.zone_ids, fields.cluster_ids)
     except NotAuthenticated:
         raise
@@ -182,19 +223,32 @@ def send(
     bulletins: Bulletins,
     workflow: WorkflowDep,
     form: BulletinFormDep,
+    runtime: RuntimeDep,
     key: ShortField = "",
     xa: ShortField = "",
     confirmed: ShortField = "",
+    mode: ShortField = "text",
+    upload_sha256: ShortField = "",
+    upload_name: ShortField = "",
+    upload_proof: ShortField = "",
 ) -> Response:
     """Air the confirmed emergency at once, pre-empting whatever plays."""
     commune = page_commune(session, user, xa)
-    values = _values(form, key)
+    values = {**_values(form, key, mode), "upload_sha256": upload_sha256, "upload_name": upload_name,
+              "upload_proof": upload_proof, "upload_duration": ""}
     fields = _fields(commune, values)
     if confirmed != "yes":
         error = ConfirmationMissing("Hãy đánh dấu ô xác nhận trước khi phát khẩn cấp.")
         return _confirm_page(request, session, user, commune, fields, values, error=error)
     try:
-        workflow.send_emergency(user, fields, idempotency_key=values["key"])
+        path = _stored_recording(request, runtime, values)
+        if path is None:
+            workflow.send_emergency(user, fields, idempotency_key=values["key"])
+        else:
+            # The same upload path as a file sent to the API: stored by content, checked, then aired.
+            with path.open("rb") as recorded:
+                workflow.send_emergency(user, fields, upload=recorded, upload_filename=upload_name or "ghi-am",
+                                        idempotency_key=values["key"])
     except NotAuthenticated:
         raise
     except BroadcasterError as error:

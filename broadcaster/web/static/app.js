@@ -49,7 +49,6 @@
     var shownDuration = form.querySelector("#preview-duration");
     var button = form.querySelector("#preview-button");
     var status = form.querySelector("#preview-status");
-    var recording = form.querySelector("#recording");
     var lastEstimate = null;
     var timer = null;
 
@@ -117,13 +116,14 @@
       });
     }
 
-    if (recording) {
-      recording.addEventListener("change", function () {
-        if (recording.files && recording.files[0]) { play(URL.createObjectURL(recording.files[0]), null); }
-      });
-    }
 
+  }
+
+  /* Text or recording: show only the chosen part of the form. */
+  function setupModes(form) {
     var modes = form.querySelectorAll('input[name="mode"]');
+    var player = form.querySelector("[data-player]");
+    var audio = form.querySelector("audio[data-listen]");
     function showMode() {
       var chosen = form.querySelector('input[name="mode"]:checked');
       var mode = chosen ? chosen.value : "text";
@@ -134,6 +134,74 @@
     }
     modes.forEach(function (radio) { radio.addEventListener("change", showMode); });
     if (modes.length) { showMode(); }
+  }
+
+  /* Record with the microphone; the recording becomes the form's "recording" file, so the form
+     submits it through the same upload path as a chosen file. */
+  function setupRecorder(box) {
+    var form = box.closest("form");
+    var input = form.querySelector('input[type="file"][name="recording"]');
+    var start = box.querySelector("[data-record]");
+    var stop = box.querySelector("[data-stop]");
+    var status = box.querySelector("[data-record-status]");
+    var audio = form.querySelector("audio[data-listen]");
+    var player = audio ? audio.closest("[data-player]") : null;
+    var recorder = null, chunks = [], started = 0, ticker = null;
+    /* Listen back to what will be sent: a recording just made, or a file just chosen. */
+    input.addEventListener("change", function () {
+      if (!audio || !input.files || !input.files[0]) { return; }
+      if (player) { player.hidden = false; }
+      audio.src = URL.createObjectURL(input.files[0]);
+      audio.load();
+    });
+    if (!navigator.mediaDevices || !window.MediaRecorder || !window.DataTransfer) {
+      start.disabled = true;
+      status.textContent = "Trình duyệt này không ghi âm được (cần trang HTTPS); hãy chọn tệp ghi âm.";
+      return;
+    }
+    function kind() {
+      var wanted = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4"];
+      for (var i = 0; i < wanted.length; i++) { if (MediaRecorder.isTypeSupported(wanted[i])) { return wanted[i]; } }
+      return "";
+    }
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    start.addEventListener("click", function () {
+      status.textContent = "Đang xin quyền dùng micrô…";
+      navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+        var type = kind();
+        recorder = type ? new MediaRecorder(stream, { mimeType: type }) : new MediaRecorder(stream);
+        chunks = [];
+        recorder.addEventListener("dataavailable", function (event) { if (event.data.size) { chunks.push(event.data); } });
+        recorder.addEventListener("stop", function () {
+          stream.getTracks().forEach(function (track) { track.stop(); });
+          clearInterval(ticker);
+          var mime = recorder.mimeType || "audio/webm";
+          var extension = mime.indexOf("ogg") >= 0 ? "ogg" : (mime.indexOf("mp4") >= 0 ? "m4a" : "webm");
+          var now = new Date();
+          var name = "ghi-am-" + now.getFullYear() + two(now.getMonth() + 1) + two(now.getDate()) + "-" +
+            two(now.getHours()) + two(now.getMinutes()) + "." + extension;
+          var file = new File(chunks, name, { type: mime.split(";")[0] });
+          var transfer = new DataTransfer();
+          transfer.items.add(file);
+          input.files = transfer.files;
+          input.dispatchEvent(new Event("change", { bubbles: true }));
+          var seconds = Math.round((Date.now() - started) / 1000);
+          status.textContent = "Đã ghi " + duration(seconds) + ". Bấm ▶ để nghe lại.";
+          start.hidden = false; stop.hidden = true; start.textContent = "● Ghi lại";
+          if (audio) { audio.focus(); }
+        });
+        recorder.start(250);
+        started = Date.now();
+        start.hidden = true; stop.hidden = false; stop.focus();
+        status.textContent = "Đang ghi… 0 giây";
+        ticker = setInterval(function () {
+          status.textContent = "Đang ghi… " + duration((Date.now() - started) / 1000);
+        }, 500);
+      }).catch(function () {
+        status.textContent = "Không dùng được micrô: hãy cho phép trình duyệt dùng micrô, hoặc chọn tệp ghi âm.";
+      });
+    });
+    stop.addEventListener("click", function () { if (recorder && recorder.state !== "inactive") { recorder.stop(); } });
   }
 
   function setupRefresh(container) {
@@ -153,6 +221,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     var compose = document.getElementById("compose");
     if (compose) { setupCompose(compose); }
+    document.querySelectorAll("[data-recorder]").forEach(setupRecorder);
+    document.querySelectorAll("form[data-modes]").forEach(setupModes);
     var live = document.querySelector("[data-refresh-url]");
     if (live) { setupRefresh(live); }
     document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
