@@ -78,6 +78,7 @@ class Conductor:
         self._timing = timing
         self._speaker = Speaker()
         self._jobs: dict[UUID, _Job] = {}
+        self.volume: int | None = None  # the volume the server last set in an order, once one played
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -174,7 +175,7 @@ class Conductor:
             self._reporter.report(ReportStage.DOWNLOADED, order)
         await _sleep_until(order.play_at.timestamp() - self._timing.prepare_lead_s)
         try:
-            audio = await asyncio.to_thread(self._load, path, order.audio_sha256)
+            audio = await asyncio.to_thread(self._load, path, order.audio_sha256, order.volume)
         except BroadcasterError as error:  # AudioMismatch, UnreadableAudio
             return self._finish(job, OrderState.FAILED, error.code, error.message)
         await _sleep_until(order.play_at.timestamp() - self._timing.start_lead_s)
@@ -213,12 +214,14 @@ class Conductor:
                 other.task.cancel()
         self._finish(job, OrderState.APPLIED, message=f"Đã dừng/hủy {hit} lệnh phát của buổi phát này.")
 
-    def _load(self, path: Path, sha256: str) -> LoadedAudio:
+    def _load(self, path: Path, sha256: str, volume: int | None) -> LoadedAudio:
         # Check the very bytes we decode: nothing unchecked reaches the horns, even if the file changed.
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != sha256:
             raise AudioMismatch("Tệp âm thanh đã tải bị thay đổi trên đĩa; không phát.", detail=str(path))
-        return self._player.load(data)
+        if volume is not None:
+            self.volume = volume
+        return self._player.load(data, volume)
 
     @staticmethod
     def _expired(order: PlayOrder) -> bool:

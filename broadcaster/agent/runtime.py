@@ -96,7 +96,8 @@ async def run_agent(config: AgentConfig) -> None:
                 now_playing = conductor.now_playing()
                 return Heartbeat(
                     cluster_id=config.cluster_id, at=local_time(time.time()),
-                    status="playing" if now_playing else "idle", volume=config.volume, version=__version__,
+                    status="playing" if now_playing else "idle",
+                    volume=conductor.volume if conductor.volume is not None else config.volume, version=__version__,
                     now_playing=now_playing, queue_length=conductor.queue_length(), last_seq=store.last_seq(),
                     reports_pending=store.outbox_count(),
                 )

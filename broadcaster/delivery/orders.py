@@ -144,6 +144,8 @@ class PlayOrder(BaseModel):
     expires_at: AwareDatetime = Field(description="latest start; after it the order is missed")
     issued_at: AwareDatetime
     key_id: str = Field(min_length=1, max_length=64)
+    # The volume (0–100) an admin set for the cluster; absent: the agent's own configured volume.
+    volume: StrictInt | None = Field(default=None, ge=0, le=100)
 
     @field_validator("play_at", "expires_at", "issued_at")
     @classmethod
@@ -168,8 +170,11 @@ class PlayOrder(BaseModel):
         return self
 
     def wire(self) -> dict[str, Any]:
-        """The order as the JSON object that is signed and sent."""
-        return self.model_dump(mode="json")
+        """The order as the JSON object that is signed and sent (no ``volume`` key when none is set)."""
+        wire = self.model_dump(mode="json")
+        if wire["volume"] is None:
+            del wire["volume"]  # orders without a volume stay byte-for-byte what they were before it existed
+        return wire
 
 
 def canonical_bytes(order_object: Mapping[str, Any]) -> bytes:

@@ -324,7 +324,7 @@ class DeliveryService:
             audio_sha256=audio.sha256 if audio else None, audio_size=audio.size if audio else None,
             audio_url=audio_url(self.settings, audio.sha256, audio.fmt) if audio else None,
             play_at=play_at, expires_at=expires_at, issued_at=issued_at or self.clock.now(),
-            key_id=self.signer.key_id,
+            key_id=self.signer.key_id, volume=cluster.volume if kind is OrderKind.PLAY else None,
         )
         row = DeliveryOrder(
             order_id=str(order.order_id), airing_id=airing_id, cluster_id=cluster.id, kind=kind.value,

@@ -38,6 +38,10 @@ def test_null_player_decodes_and_applies_volume(short_tone: bytes) -> None:
     peak = max(abs(int.from_bytes(loud.pcm[i : i + 2], "little", signed=True)) for i in range(0, 20000, 2))
     quiet_peak = max(abs(int.from_bytes(quiet.pcm[i : i + 2], "little", signed=True)) for i in range(0, 20000, 2))
     assert quiet_peak == pytest.approx(peak / 2, rel=0.05)
+    # A volume in the order (set on the cluster's page) wins over the configured one.
+    ordered = create_player("null", volume=50).load(short_tone, 25)
+    ordered_peak = max(abs(int.from_bytes(ordered.pcm[i : i + 2], "little", signed=True)) for i in range(0, 20000, 2))
+    assert ordered_peak == pytest.approx(peak / 4, rel=0.05)
     with pytest.raises(UnreadableAudio):
         create_player("null").load(b"this is not audio at all" * 50)
 

@@ -172,3 +172,17 @@ def test_errors_form_one_family_with_vietnamese_messages(signer: OrderSigner, ve
         codes.add(caught.value.code)
         assert any(ch in caught.value.message for ch in "ăâđêôơư")
     assert codes == {"order_malformed", "order_wrong_cluster"}
+
+
+def test_a_volume_set_from_the_pages_is_signed_and_absent_otherwise(signer: OrderSigner,
+                                                                     verifier: OrderVerifier) -> None:
+    plain = signer.sign(_order(signer))
+    assert "volume" not in plain["order"]  # unchanged wire form for clusters without a set volume
+    loud = _order(signer, volume=60)
+    envelope = signer.sign(loud)
+    assert verifier.verify(json.dumps(envelope), cluster_id="thon-3", now=NOW).volume == 60
+    envelope["order"]["volume"] = 100  # turned up in transit: the signature no longer matches
+    with pytest.raises(OrderBadSignature):
+        verifier.verify(json.dumps(envelope), cluster_id="thon-3", now=NOW)
+    with pytest.raises(ValidationError):
+        _order(signer, volume=101)

@@ -210,7 +210,7 @@ def test_an_admin_creates_locks_and_resets_accounts_and_ends_their_sessions(web:
 
 def test_dates_and_times_are_written_day_first_in_an_english_browser(web: WebWorld, browser: Browser) -> None:
     context = browser.new_context(base_url=web.url, viewport={"width": 360, "height": 800}, locale="en-US",
-                                  timezone_id="America/New_York")
+                                  timezone_id="America/New_York", bypass_csp=True)
     page = log_in(context, "officer-a", PASSWORD)
     page.goto("/soan-tin")
     start = page.locator("input[name=start_date]")

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from broadcaster.web.routing import WebRoute
+from tests.api.world import PASSWORD
 from tests.web.world import WebWorld, form_token, http_login
 
 PUBLIC = {("GET", "/dang-nhap"), ("POST", "/dang-nhap")}
@@ -140,7 +141,11 @@ def _registry_of_a(web: WebWorld) -> tuple[object, ...]:
 def test_another_communes_admin_gets_not_found_on_every_object_and_commune_page(web: WebWorld) -> None:
     objects = objects_of_a(web)
     before = _registry_of_a(web)
-    client, _ = http_login(web, "admin-b")
+    # An admin of commune B of its own (the seeded one may be paused by the login-limit test).
+    created = web.api("POST", "/api/v1/users", "tinh", json={
+        "username": "quan-tri-b2", "password": PASSWORD, "role": "admin", "commune_id": web.commune_id("B")})
+    assert created.status_code == 201, created.text
+    client, _ = http_login(web, "quan-tri-b2")
     token = form_token(client.get("/tai-khoan").text)
     form = {"csrf_token": token, "name": "Đổi trộm", "zone_name": "Thôn lạ", "username": "ke.la", "full_name": "x",
             "role": "admin", "volume": "5", "xa": str(web.commune_id())}

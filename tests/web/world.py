@@ -40,6 +40,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "web"
+# Installed by scripts/setup --test (tests/web/package.json); injected into every page the tests check.
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE_BLOCKING = ("serious", "critical")
 WIDTHS = (1280, 360)
 # Commune A as the screenshots show it (the seed's names are "Xã A", "Thôn A", "Cụm loa A").
 COMMUNE_A = "Xã An Bình"
@@ -187,6 +190,7 @@ def new_context(browser: Browser, world: WebWorld, width: int = 1280) -> Browser
         viewport={"width": width, "height": 800},
         locale="vi-VN",
         timezone_id="Asia/Ho_Chi_Minh",
+        bypass_csp=True,  # only so that the tests can inject axe-core; the pages still send their CSP
     )
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     return context
@@ -233,8 +237,26 @@ def http_login(web: WebWorld, username: str, password: str = PASSWORD) -> tuple[
     return client, answer
 
 
+def check_accessibility(page: Page, name: str, width: int) -> None:
+    """Run axe-core on the page as it is: no serious or critical violation."""
+    if not AXE.exists():
+        raise AssertionError(f"{AXE} is missing: run scripts/setup --test (it installs axe-core from npm)")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async (blocking) => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.filter(v => blocking.includes(v.impact)).map(v => ({
+                rule: v.id, impact: v.impact, help: v.help,
+                where: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+        }""",
+        list(AXE_BLOCKING),
+    )
+    assert not found, f"axe-core on {name} at {width} px: {found}"
+
+
 def check_layout(page: Page, name: str) -> None:
-    """Screenshot the page at 1280 and 360 px; at 360 nothing may stick out sideways."""
+    """Screenshot the page at 1280 and 360 px, and check it with axe-core at both; at 360 nothing may stick out."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_load_state("load")
     original = page.viewport_size or {"width": 1280, "height": 800}
@@ -242,5 +264,6 @@ def check_layout(page: Page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 800})
         overflow = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
         assert overflow[0] <= overflow[1], f"{name} at {width} px is {overflow[0]} px wide"
+        check_accessibility(page, name, width)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size(original)

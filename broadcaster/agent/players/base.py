@@ -114,11 +114,12 @@ class Player(ABC):
     def __init__(self, volume: int = 100) -> None:
         self.gain = max(0, min(volume, 100)) / 100
 
-    def load(self, data: bytes) -> LoadedAudio:
-        """Decode checked audio bytes (any format ffmpeg reads) and apply the volume."""
+    def load(self, data: bytes, volume: int | None = None) -> LoadedAudio:
+        """Decode checked audio bytes (any format ffmpeg reads) at ``volume`` (0–100; None: the configured one)."""
         pcm = decode_audio(data)
-        if self.gain != 1.0:
-            pcm = Pcm((pcm.samples * np.float32(self.gain)).astype(np.float32), pcm.sample_rate)
+        gain = self.gain if volume is None else max(0, min(volume, 100)) / 100
+        if gain != 1.0:
+            pcm = Pcm((pcm.samples * np.float32(gain)).astype(np.float32), pcm.sample_rate)
         return LoadedAudio(pcm.to_int16(), pcm.sample_rate)
 
     @abstractmethod
