@@ -127,6 +127,9 @@ class Commune(Base):
     timetable_override: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # Dated changes to the sessions (holidays, extra sessions, a changed length), see ``timetable``.
     timetable_exceptions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    # How its bulletins are read: a voice ("engine:voice") and a speaking-rate factor; None: the server's.
+    default_voice: Mapped[str | None] = mapped_column(String(160), default=None)
+    speech_rate: Mapped[float | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     zones: Mapped[list[Zone]] = relationship(back_populates="commune", cascade="all, delete-orphan")
@@ -246,6 +249,7 @@ class Bulletin(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
     repeat: Mapped[int] = mapped_column(Integer, default=1)  # times read per airing
+    voice: Mapped[str | None] = mapped_column(String(160), default=None)  # "engine:voice"; None: the commune's
     status: Mapped[BulletinStatus] = mapped_column(_enum(BulletinStatus), default=BulletinStatus.DRAFT)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

@@ -24,7 +24,8 @@ from broadcaster.cache import AudioCache, CacheEntry, cache_key, canonical_json,
 from broadcaster.config import Settings
 from broadcaster.errors import InvalidInput
 from broadcaster.text import Lexicon, load_lexicon, normalize, split_sentences, validate_bulletin_text
-from broadcaster.tts.base import TtsEngine, create_engine
+from broadcaster.tts.base import TtsEngine, VoiceListing, create_engine
+from broadcaster.tts.catalogue import check_choice, list_voices
 from broadcaster.tts.chain import EngineChain, VoiceChoice, build_chain
 
 # Lossless format of masters: they are joined into programmes and encoded only there.
@@ -154,6 +155,14 @@ class SpeechService:
 
         (entry, engine_voice), engine, failures = self.chain_for(choice).first_that_speaks(speak_and_render)
         return RenderedAudio.from_entry(entry, engine=engine.name, voice=engine_voice, failures=failures)
+
+    def voices(self) -> list[VoiceListing]:
+        """Every engine's voices here, usable or not and why (the chain's engines first)."""
+        return list_voices(self.settings, [*self.chain.engines, *self._engines_outside_chain.values()])
+
+    def check_voice(self, value: str) -> str:
+        """``value`` as a stored choice (``engine:voice``) if it names a usable voice; ``UnknownVoice`` if not."""
+        return check_choice(value, self.voices())
 
     def chain_for(self, choice: VoiceChoice) -> EngineChain:
         """The configured chain, with the chosen voice's engine first (built if the chain lacks it)."""

@@ -28,12 +28,13 @@ def build_router() -> APIRouter:
         system,
         timetables,
         users,
+        voices,
     )
 
     router = APIRouter()
     router.include_router(system.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, bulletins, emergencies, registry, users, timetables, broadcast_log):
+    for module in (auth, bulletins, emergencies, registry, users, timetables, broadcast_log, voices):
         api.include_router(module.router)
     api.include_router(recordings.router,
                        form_limits={"max_files": 1, "max_fields": 1000, "max_part_size": 64 * 1024})

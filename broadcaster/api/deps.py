@@ -66,7 +66,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 def get_bulletins(session: DbSession, runtime: RuntimeDep) -> BulletinService:
     """The bulletin service on this request's session."""
-    return BulletinService(session, clock=runtime.clock, uploads=runtime.uploads)
+    return BulletinService(session, clock=runtime.clock, uploads=runtime.uploads, check_voice=runtime.check_voice)
 
 
 Bulletins = Annotated[BulletinService, Depends(get_bulletins)]

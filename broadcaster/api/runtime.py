@@ -63,6 +63,10 @@ class Runtime:
                 self._speech = SpeechService(self.settings)
             return self._speech
 
+    def check_voice(self, value: str) -> str:
+        """``value`` as a stored voice choice if this server can read with it (``UnknownVoice`` if not)."""
+        return self.speech.check_voice(value)
+
     @property
     def handoff(self) -> ProgrammeHandoff:
         """Where rendered programmes go: the injected hand-off, or the one the settings name."""

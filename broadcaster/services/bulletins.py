@@ -34,6 +34,7 @@ from broadcaster.models import (
 )
 from broadcaster.services import scoping
 from broadcaster.services.audit import AuditAction, events_for, first_event, record
+from broadcaster.services.voices import VoiceCheck, reading_of, stored_voice
 from broadcaster.uploads import StoredUpload, UploadStore
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ class BulletinFields:
     start_date: date | None = None  # default: today (commune time)
     end_date: date | None = None  # default: the start date
     repeat: int = 1
+    voice: str | None = None  # "engine:voice"; None or "": the commune's default voice
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ class BulletinChanges:
     start_date: date | None = None
     end_date: date | None = None
     repeat: int | None = None
+    voice: str | None = None  # "" goes back to the commune's default voice
 
 
 @dataclass(frozen=True)
@@ -218,10 +221,13 @@ def clean_title(title: str) -> str:
 class BulletinService:
     """Creating, reading and editing bulletins for one database session."""
 
-    def __init__(self, session: Session, *, clock: Clock, uploads: UploadStore) -> None:
+    def __init__(
+        self, session: Session, *, clock: Clock, uploads: UploadStore, check_voice: VoiceCheck | None = None
+    ) -> None:
         self.session = session
         self.clock = clock
         self.uploads = uploads
+        self.check_voice = check_voice  # without it, only the form of a voice choice is checked
 
     def today(self) -> date:
         """Today's date in the communes' zone (airing windows are commune-local dates)."""
@@ -268,7 +274,8 @@ class BulletinService:
         """The bulletin read once, rendered through the speech service's cache."""
         bulletin = self.get(actor, bulletin_id)
         if bulletin.text is not None:
-            return speech().render_text(bulletin.text)
+            reading = reading_of(bulletin)
+            return speech().render_text(bulletin.text, voice=reading.voice, rate=reading.rate)
         path = self.uploads.path_for(bulletin.upload_sha256 or "")
         if path is None:
             raise RecordingMissing(f"Không tìm thấy tệp ghi âm của bản tin số {bulletin.id} trên máy chủ.",
@@ -293,6 +300,7 @@ class BulletinService:
         title = clean_title(fields.title)
         start, end = self._check_window(fields.start_date, fields.end_date)
         self._check_repeat(fields.repeat)
+        voice = stored_voice(fields.voice, self.check_voice) if fields.voice and text is not None else None
         zones, clusters = self._targets(commune, fields.zone_ids, fields.cluster_ids)
         stored: StoredUpload | None = self.uploads.save(upload) if upload is not None else None
         fingerprint = _fingerprint(fields, stored)
@@ -305,7 +313,7 @@ class BulletinService:
             spoken_duration_s=stored.duration_s if stored else None,
             target_all=not zones and not clusters, zones=zones, clusters=clusters,
             start_date=start, end_date=end, repeat=fields.repeat, status=BulletinStatus.DRAFT,
-            author_id=actor.id, idempotency_key=key,
+            author_id=actor.id, idempotency_key=key, voice=voice,
         )
         self.session.add(bulletin)
         try:
@@ -320,7 +328,8 @@ class BulletinService:
         record(self.session, actor=actor, action=AuditAction.CREATE, object_type="bulletin",
                object_id=bulletin.id, commune_id=commune.id,
                details={"title": title, "priority": str(fields.priority), "fingerprint": fingerprint,
-                        "idempotency_key": key, "upload_sha256": stored.sha256 if stored else None})
+                        "idempotency_key": key, "upload_sha256": stored.sha256 if stored else None,
+                        "voice": voice})
         self.session.commit()
         return Created(bulletin)
 
@@ -357,6 +366,10 @@ class BulletinService:
         if changes.repeat is not None:
             self._check_repeat(changes.repeat)
             changed["repeat"] = changes.repeat
+        if changes.voice is not None and changes.voice != (bulletin.voice or ""):
+            if bulletin.upload_sha256 is not None and changes.voice:
+                raise ContentInvalid("Bản tin này là tệp ghi âm, không đọc bằng giọng máy.")
+            changed["voice"] = stored_voice(changes.voice, self.check_voice)
         if changes.start_date is not None or changes.end_date is not None:
             start, end = self._check_window(changes.start_date or bulletin.start_date,
                                             changes.end_date or bulletin.end_date)
@@ -460,6 +473,8 @@ def _fingerprint(fields: BulletinFields, stored: StoredUpload | None) -> str:
         "end_date": fields.end_date.isoformat() if fields.end_date else None,
         "repeat": fields.repeat, "upload_sha256": stored.sha256 if stored else None,
     }
+    if fields.voice:  # only when given, so requests from before voices existed keep their fingerprint
+        canonical["voice"] = fields.voice
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -34,6 +34,7 @@ from broadcaster.models import (
 )
 from broadcaster.services import scoping
 from broadcaster.services.audit import AuditAction, record
+from broadcaster.services.voices import VoiceCheck, checked_rate, stored_voice
 
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -106,6 +107,8 @@ class CommuneChanges:
     name: str | None = None
     province: str | None = None
     timetable: str | None = None
+    default_voice: str | None = None  # "engine:voice"; "" goes back to the server's voice
+    speech_rate: float | None = None  # speaking-rate factor, 0.5-2 (below 1 is slower)
 
 
 @dataclass(frozen=True)
@@ -190,8 +193,9 @@ def create_commune(session: Session, actor: User | None, *, code: str, name: str
 
 
 def update_commune(session: Session, actor: User, commune_id: int, changes: CommuneChanges, *,
-                   schedules_dir: Path, on_timetable_change: TimetableChanged | None = None) -> Commune:
-    """Rename a commune or switch its timetable (its admin or a province admin) and commit."""
+                   schedules_dir: Path, on_timetable_change: TimetableChanged | None = None,
+                   check_voice: VoiceCheck | None = None) -> Commune:
+    """Rename a commune, switch its timetable or how it is read (its admin or a province admin) and commit."""
     commune = scoping.visible_commune(session, actor, commune_id)
     scoping.require_role(actor, Role.ADMIN)
     if changes.name is not None:
@@ -201,6 +205,10 @@ def update_commune(session: Session, actor: User, commune_id: int, changes: Comm
     previous_timetable = commune.timetable
     if changes.timetable is not None:
         commune.timetable = check_timetable_name(schedules_dir, changes.timetable)
+    if changes.default_voice is not None:
+        commune.default_voice = stored_voice(changes.default_voice, check_voice)
+    if changes.speech_rate is not None:
+        commune.speech_rate = checked_rate(changes.speech_rate)
     record(session, actor=actor, action=AuditAction.EDIT, object_type="commune", object_id=commune.id,
            commune_id=commune.id, details=_given(changes))
     session.commit()

@@ -12,6 +12,7 @@ from typing import Any
 from broadcaster.clock import local
 from broadcaster.models import AiringItemStatus, AiringStatus, BulletinStatus, DeliveryState, Priority, Role
 from broadcaster.services.bulletins import STATUS_LABELS
+from broadcaster.tts.chain import VoiceChoice
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
@@ -210,6 +211,25 @@ def iso_day(value: str) -> str:
         return str(value)
 
 
+_ESPEAK_ACCENTS = {"vi": "giọng Bắc", "vi-vn-x-central": "giọng Trung", "vi-vn-x-south": "giọng Nam"}
+_ENGINES = {"piper": "Piper (tự nhiên, ngoại tuyến)", "espeak": "espeak-ng (máy, ngoại tuyến)",
+            "gtts": "Google (cần Internet)"}
+
+
+def voice_label(engine: str, voice: str) -> str:
+    """An officer's name for a voice: the engine in words, then the voice."""
+    name = _ESPEAK_ACCENTS.get(voice.lower(), voice) if engine == "espeak" else voice
+    return f"{_ENGINES.get(engine, engine)} · {name}"
+
+
+def choice_label(choice: str | None) -> str | None:
+    """``voice_label`` of a stored ``engine:voice`` choice (None for none)."""
+    if not choice:
+        return None
+    parsed = VoiceChoice.parse(choice)
+    return voice_label(parsed.engine or "", parsed.voice or "") if parsed.engine else choice
+
+
 FILTERS = {
     "offset": offset,
     "iso_day": iso_day,
@@ -230,4 +250,5 @@ FILTERS = {
     "weekdays": weekdays,
     "moment_seconds": moment_seconds,
     "since": since,
+    "voice_label": choice_label,
 }

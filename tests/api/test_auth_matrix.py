@@ -241,6 +241,7 @@ EXPECTATIONS: dict[str, Expect] = {
     f"GET {P}/communes/{{commune_id}}/timetable/upcoming": Expect(OFFICER, 200, commune_path),
     f"GET {P}/broadcast-log": Expect(OFFICER, 200, log_query),
     f"GET {P}/broadcast-log.csv": Expect(OFFICER, 200, log_query),
+    f"GET {P}/voices": Expect(OFFICER, 200, scoped=False),
     # Agents sign their requests with their cluster's secret: a user's bearer token opens nothing there.
     "POST /api/agent/reports": Expect(None, 401, agent_report),
     "POST /api/agent/heartbeat": Expect(None, 401, agent_report),

@@ -46,11 +46,13 @@ def get_commune(commune_id: IdPath, user: CurrentUser, session: DbSession) -> Co
 @router.patch("/communes/{commune_id}", response_model=CommuneOut, dependencies=[JsonBody])
 def update_commune(commune_id: IdPath, body: CommuneUpdate, user: CurrentUser, session: DbSession,
                    runtime: RuntimeDep) -> CommuneOut:
-    """Rename a commune or switch its timetable (its admin); the scheduler follows at once."""
-    changes = CommuneChanges(name=body.name, province=body.province, timetable=body.timetable)
+    """Rename a commune, switch its timetable, set its default voice and speaking rate (its admin)."""
+    changes = CommuneChanges(name=body.name, province=body.province, timetable=body.timetable,
+                             default_voice=body.default_voice, speech_rate=body.speech_rate)
     return CommuneOut.of(registry.update_commune(session, user, commune_id, changes,
                                                  schedules_dir=runtime.settings.schedules_dir,
-                                                 on_timetable_change=runtime.reschedule))
+                                                 on_timetable_change=runtime.reschedule,
+                                                 check_voice=runtime.check_voice))
 
 
 @router.delete("/communes/{commune_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -26,13 +26,17 @@ class BulletinCreate(InputModel):
     start_date: DayDate | None = Field(default=None, description="Ngày bắt đầu phát (mặc định: hôm nay)")
     end_date: DayDate | None = Field(default=None, description="Ngày cuối phát (mặc định: ngày bắt đầu)")
     repeat: int = Field(default=1, ge=1, le=MAX_REPEAT, description="Số lần đọc mỗi buổi")
+    voice: str | None = Field(
+        default=None, max_length=160, description="Giọng đọc (bộ-đọc:giọng, xem /api/v1/voices); mặc định: giọng của xã",
+        examples=["piper:vi_VN-vais1000-medium"],
+    )
 
     def fields(self, *, text: bool = True) -> BulletinFields:
         """The service's view of this body."""
         return BulletinFields(
             title=self.title, text=self.text if text else None, priority=self.priority, commune_id=self.commune_id,
             zone_ids=tuple(self.zone_ids), cluster_ids=tuple(self.cluster_ids), start_date=self.start_date,
-            end_date=self.end_date, repeat=self.repeat,
+            end_date=self.end_date, repeat=self.repeat, voice=self.voice,
         )
 
 
@@ -89,6 +93,7 @@ class BulletinUpdate(InputModel):
     start_date: DayDate | None = None
     end_date: DayDate | None = None
     repeat: int | None = Field(default=None, ge=1, le=MAX_REPEAT)
+    voice: str | None = Field(default=None, max_length=160, description="\"\": trở về giọng mặc định của xã")
 
     def changes(self) -> BulletinChanges:
         """The service's view of this body."""
@@ -96,7 +101,7 @@ class BulletinUpdate(InputModel):
             title=self.title, text=self.text, priority=self.priority,
             zone_ids=tuple(self.zone_ids) if self.zone_ids is not None else None,
             cluster_ids=tuple(self.cluster_ids) if self.cluster_ids is not None else None,
-            start_date=self.start_date, end_date=self.end_date, repeat=self.repeat,
+            start_date=self.start_date, end_date=self.end_date, repeat=self.repeat, voice=self.voice,
         )
 
 
@@ -129,6 +134,7 @@ class BulletinOut(BaseModel):
     start_date: date
     end_date: date
     repeat: int
+    voice: str | None = Field(description="Giọng đọc đã chọn; null: giọng mặc định của xã")
     status: BulletinStatus
     author_id: int
     approver_id: int | None
@@ -150,7 +156,7 @@ class BulletinOut(BaseModel):
             priority=bulletin.priority, target_all=bulletin.target_all,
             zone_ids=sorted(z.id for z in bulletin.zones), cluster_ids=sorted(c.id for c in bulletin.clusters),
             start_date=bulletin.start_date, end_date=bulletin.end_date, repeat=bulletin.repeat,
-            status=bulletin.status, author_id=bulletin.author_id, approver_id=bulletin.approver_id,
+            voice=bulletin.voice, status=bulletin.status, author_id=bulletin.author_id, approver_id=bulletin.approver_id,
             rejection_reason=bulletin.rejection_reason, spoken_duration_s=bulletin.spoken_duration_s,
             created_at=bulletin.created_at, updated_at=bulletin.updated_at, submitted_at=bulletin.submitted_at,
             decided_at=bulletin.decided_at, preview_url=f"/api/v1/bulletins/{bulletin.id}/preview",

@@ -29,6 +29,11 @@ class CommuneUpdate(InputModel):
     name: str | None = Field(default=None, max_length=200)
     province: str | None = Field(default=None, max_length=200)
     timetable: str | None = Field(default=None, max_length=64)
+    default_voice: str | None = Field(
+        default=None, max_length=160, description="Giọng đọc mặc định (bộ-đọc:giọng, xem /api/v1/voices); \"\" là giọng của máy chủ",
+        examples=["piper:vi_VN-vais1000-medium"],
+    )
+    speech_rate: float | None = Field(default=None, ge=0.5, le=2.0, description="Tốc độ đọc (nhỏ hơn 1 là chậm hơn)")
 
 
 class CommuneOut(BaseModel):
@@ -40,6 +45,8 @@ class CommuneOut(BaseModel):
     province: str
     timetable: str
     has_timetable_override: bool
+    default_voice: str | None
+    speech_rate: float | None
     created_at: LocalTime
 
     @classmethod
@@ -47,6 +54,7 @@ class CommuneOut(BaseModel):
         """Build from the model."""
         return cls(id=commune.id, code=commune.code, name=commune.name, province=commune.province,
                    timetable=commune.timetable, has_timetable_override=commune.timetable_override is not None,
+                   default_voice=commune.default_voice, speech_rate=commune.speech_rate,
                    created_at=commune.created_at)
 
 

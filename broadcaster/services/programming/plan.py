@@ -34,6 +34,7 @@ from broadcaster.models import (
     Cluster,
     Priority,
 )
+from broadcaster.services.voices import reading_of
 
 if TYPE_CHECKING:
     from broadcaster.speech import ProgrammePiece
@@ -59,6 +60,8 @@ class Candidate:
     approved_at: datetime
     spoken_duration_s: float | None = None
     carried_to: frozenset[int] = frozenset()  # clusters where it was deferred last time: it goes first
+    voice: str | None = None  # "engine:voice" (the bulletin's or its commune's); None: the server's
+    rate: float | None = None  # the commune's speaking rate; None: the server's
 
 
     def targets(self, cluster_id: int, zone_id: int | None) -> bool:
@@ -69,7 +72,7 @@ class Candidate:
         """The bulletin as a programme piece (text to speak, or the uploaded recording), with repeats."""
         from broadcaster.speech import ProgrammePiece
 
-        return ProgrammePiece(text=self.text, upload=self.upload, repeat=self.repeat)
+        return ProgrammePiece(text=self.text, upload=self.upload, repeat=self.repeat, voice=self.voice, rate=self.rate)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def airing_order(candidate: Candidate, cluster_id: int | None = None) -> tuple[i
 
 def candidate_from(bulletin: Bulletin, uploads_dir: Path, carried_to: frozenset[int] = frozenset()) -> Candidate:
     """Detach one bulletin (its zones and clusters must be loaded)."""
+    reading = reading_of(bulletin)
     return Candidate(
         bulletin_id=bulletin.id,
         title=bulletin.title,
@@ -129,6 +133,8 @@ def candidate_from(bulletin: Bulletin, uploads_dir: Path, carried_to: frozenset[
         approved_at=bulletin.decided_at or bulletin.created_at,
         spoken_duration_s=bulletin.spoken_duration_s,
         carried_to=carried_to,
+        voice=reading.voice,
+        rate=reading.rate,
     )
 
 

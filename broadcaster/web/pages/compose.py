@@ -32,8 +32,9 @@ from broadcaster.services.bulletins import (
     BulletinFields,
     BulletinWrongStatus,
 )
+from broadcaster.services.voices import stored_voice
 from broadcaster.web import forms
-from broadcaster.web.formatting import duration
+from broadcaster.web.formatting import duration, voice_label
 from broadcaster.web.pages.common import (
     BulletinForm,
     BulletinFormDep,
@@ -43,6 +44,7 @@ from broadcaster.web.pages.common import (
     page_commune,
     see_other,
 )
+from broadcaster.web.pages.voices import voice_choices
 from broadcaster.web.rendering import render
 from broadcaster.web.routing import FormInvalid, PageUser, WebRoute
 
@@ -54,12 +56,13 @@ DEFAULT_WINDOW_DAYS = 2
 
 @dataclass(frozen=True)
 class ScheduleForm:
-    """The fields compose and edit post beyond the shared ones: priority, airing window, which button."""
+    """The fields compose and edit post beyond the shared ones: priority, airing window, voice, which button."""
 
     priority: str
     start_date: str
     end_date: str
     action: str
+    voice: str = ""
 
 
 def schedule_form(
@@ -67,9 +70,10 @@ def schedule_form(
     start_date: ShortField = "",
     end_date: ShortField = "",
     action: ShortField = "save",
+    voice: ShortField = "",
 ) -> ScheduleForm:
-    """Read the priority, window and button from the posted form (a FastAPI dependency)."""
-    return ScheduleForm(priority=priority, start_date=start_date, end_date=end_date, action=action)
+    """Read the priority, window, voice and button from the posted form (a FastAPI dependency)."""
+    return ScheduleForm(priority=priority, start_date=start_date, end_date=end_date, action=action, voice=voice)
 
 
 ScheduleFormDep = Annotated[ScheduleForm, Depends(schedule_form)]
@@ -83,6 +87,7 @@ def _values(form: BulletinForm, schedule: ScheduleForm, *, mode: str, key: str) 
         "priority": schedule.priority,
         "start_date": schedule.start_date,
         "end_date": schedule.end_date,
+        "voice": schedule.voice,
         "key": key,
     }
 
@@ -127,6 +132,7 @@ def _form_page(
         "compose.html",
         {
             **bulletin_form_context(session, user, commune, values, error),
+            **voice_choices(runtime, commune, values.get("voice", "")),
             "room": _room(session, user, commune, runtime),
             "bulletin": bulletin,
             "title_max": TITLE_MAX_LENGTH,
@@ -157,6 +163,7 @@ def compose_form(
         "start_date": forms.date_text(today),
         "end_date": forms.date_text(today + timedelta(days=DEFAULT_WINDOW_DAYS)),
         "repeat": "1",
+        "voice": "",
         "key": forms.new_form_key(),
     }
     return _form_page(request, session, user, runtime, commune, values)
@@ -189,6 +196,7 @@ def compose(
             title=form.title,
             text=form.text if mode != "recording" else None,
             commune_id=commune.id,
+            voice=schedule.voice if mode != "recording" else None,
             **_checked(form, schedule),
         )
         upload = recording if mode == "recording" and recording is not None else None
@@ -232,6 +240,7 @@ def edit_form(
         "start_date": forms.date_text(bulletin.start_date),
         "end_date": forms.date_text(bulletin.end_date),
         "repeat": str(bulletin.repeat),
+        "voice": bulletin.voice or "",
         "key": "",
     }
     return _form_page(request, session, user, runtime, bulletin.commune, values, bulletin=bulletin)
@@ -257,6 +266,7 @@ def edit(
         changes = BulletinChanges(
             title=form.title,
             text=None if bulletin.upload_sha256 else form.text,
+            voice=None if bulletin.upload_sha256 else schedule.voice,
             **_checked(form, schedule),
         )
         bulletins.edit(user, bulletin_id, changes)
@@ -289,14 +299,27 @@ def estimate(user: PageUser, runtime: RuntimeDep, text: TextField = "") -> JSONR
 
 
 @router.post(f"{COMPOSE_PATH}/nghe-thu")
-def preview(user: PageUser, runtime: RuntimeDep, text: TextField = "") -> JSONResponse:
-    """Synthesize the text being written (read once, cached) and say where to play it and how long it is."""
-    audio = runtime.speech.render_text(text)
+def preview(
+    user: PageUser,
+    session: DbSession,
+    runtime: RuntimeDep,
+    text: TextField = "",
+    voice: ShortField = "",
+    xa: ShortField = "",
+) -> JSONResponse:
+    """Synthesize the text being written in the chosen voice (read once, cached): where to play it, how long,
+    and which voice read it (another one when the chosen voice cannot read here)."""
+    commune = page_commune(session, user, xa)
+    chosen = stored_voice(voice, runtime.check_voice)
+    audio = runtime.speech.render_text(text, voice=chosen or commune.default_voice, rate=commune.speech_rate)
     return JSONResponse(
         {
             "url": f"/nghe-thu/{audio.sha256}.{audio.fmt}",
             "duration_s": round(audio.duration_s, 2),
             "duration": duration(audio.duration_s),
+            "voice": f"{audio.engine}:{audio.voice}",
+            "voice_label": voice_label(audio.engine, audio.voice),
+            "fallback": "; ".join(f"{engine}: {reason}" for engine, reason in audio.failures),
         }
     )
 

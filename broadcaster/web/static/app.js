@@ -49,6 +49,7 @@
     var shownDuration = form.querySelector("#preview-duration");
     var button = form.querySelector("#preview-button");
     var status = form.querySelector("#preview-status");
+    var voice = form.querySelector("#voice");
     var lastEstimate = null;
     var timer = null;
 
@@ -106,8 +107,13 @@
         status.className = "hint";
         status.textContent = "Đang đọc thử…";
         button.disabled = true;
-        postJson("/soan-tin/nghe-thu", { text: text.value }).then(function (answer) {
-          status.textContent = "Bản nghe thử dài " + answer.duration + ".";
+        var asked = { text: text.value, voice: voice ? voice.value : "", xa: form.dataset.commune || "" };
+        postJson("/soan-tin/nghe-thu", asked).then(function (answer) {
+          status.textContent = "Bản nghe thử dài " + answer.duration + ", " + answer.voice_label + ".";
+          if (answer.fallback) {
+            status.className = "bad-text";
+            status.textContent += " Giọng đã chọn không đọc được (" + answer.fallback + ").";
+          }
           play(answer.url, answer.duration);
         }).catch(function (error) {
           status.className = "bad-text";
