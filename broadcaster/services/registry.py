@@ -108,7 +108,7 @@ class CommuneChanges:
     province: str | None = None
     timetable: str | None = None
     default_voice: str | None = None  # "engine:voice"; "" goes back to the server's voice
-    speech_rate: float | None = None  # speaking-rate factor, 0.5-2 (below 1 is slower)
+    speech_rate: float | None = None  # speaking-rate factor, 0.5-2 (below 1 is slower); 0: the server's
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ def update_commune(session: Session, actor: User, commune_id: int, changes: Comm
     if changes.default_voice is not None:
         commune.default_voice = stored_voice(changes.default_voice, check_voice)
     if changes.speech_rate is not None:
-        commune.speech_rate = checked_rate(changes.speech_rate)
+        commune.speech_rate = checked_rate(changes.speech_rate) if changes.speech_rate else None
     record(session, actor=actor, action=AuditAction.EDIT, object_type="commune", object_id=commune.id,
            commune_id=commune.id, details=_given(changes))
     session.commit()

@@ -29,13 +29,14 @@ def build_web_router() -> APIRouter:
         monitoring,
         province,
         timetable_editor,
+        voices,
     )
     from broadcaster.web.routing import require_csrf
 
     router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
     # monitoring before clusters_admin: "/cum-loa/bang" must not be read as a cluster number.
     for module in (auth, compose, bulletins, approvals, emergency, monitoring, clusters_admin, accounts,
-                   province, timetable_editor):
+                   province, timetable_editor, voices):
         router.include_router(module.router)
     return router
 

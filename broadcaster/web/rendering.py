@@ -54,6 +54,7 @@ NOTES = {
     "phai-doi-mat-khau": "Mật khẩu của bạn vừa được đặt lại: hãy chọn mật khẩu mới để tiếp tục.",
     "da-luu-lich": "Đã lưu lịch phát; các buổi phát sắp tới đã được lập lại theo lịch mới.",
     "da-them-xa": "Đã thêm xã/phường.",
+    "da-luu-giong": "Đã lưu giọng đọc và tốc độ đọc của xã; áp dụng cho các bản tin đọc từ nay.",
 }
 
 
@@ -179,6 +180,7 @@ def navigation(user: WebUser | None) -> list[NavItem]:
     ]
     if user.is_admin:
         items.append(NavItem("/tai-khoan", "Tài khoản"))
+        items.append(NavItem("/giong-doc", "Giọng đọc"))
     return items
 
 

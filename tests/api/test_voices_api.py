@@ -85,5 +85,9 @@ def test_a_commune_default_voice_and_rate_reach_the_airing(world: World) -> None
     normal = speech.master(ProgrammePiece(text=TEXT, voice=PIPER))
     assert master.engine == "piper" and master.duration_s > normal.duration_s * 1.15
 
-    back = world.client.patch(f"{API}/communes/{commune_id}", json={"default_voice": ""}, headers=world.headers("admin"))
-    assert back.json()["default_voice"] is None
+    back = world.client.patch(f"{API}/communes/{commune_id}", json={"default_voice": "", "speech_rate": 0},
+                              headers=world.headers("admin"))
+    assert (back.json()["default_voice"], back.json()["speech_rate"]) == (None, None)
+    too_slow = world.client.patch(f"{API}/communes/{commune_id}", json={"speech_rate": 0.3},
+                                  headers=world.headers("admin"))
+    assert too_slow.status_code == 422 and too_slow.json()["error"]["code"] == "tts_invalid_rate"

@@ -48,6 +48,7 @@ COMMUNE_ROUTES = {
     ("GET", "/cum-loa/quan-ly"), ("POST", "/thon/them"), ("POST", "/cum-loa/them"), ("GET", "/tai-khoan"),
     ("POST", "/tai-khoan/them"), ("GET", "/cum-loa"), ("GET", "/lich-phat"), ("GET", "/nhat-ky"),
     ("GET", "/soan-tin"), ("GET", "/phat-khan-cap"), ("GET", "/lich-phat/sua"), ("POST", "/lich-phat/sua"),
+    ("GET", "/giong-doc"), ("POST", "/giong-doc"),
 }
 LOGIN_ONLY = {
     ("GET", "/"), ("POST", "/dang-xuat"), ("GET", "/soan-tin"), ("POST", "/soan-tin"),

@@ -31,3 +31,33 @@ def test_an_officer_picks_a_voice_hears_it_and_the_draft_keeps_it(web: WebWorld,
     page.click("a:has-text('Sửa')")
     expect(page.locator("select#voice")).to_have_value("espeak:vi-vn-x-south")
     context.close()
+
+
+def test_an_admin_sets_the_communes_voice_and_rate_after_hearing_them(web: WebWorld, browser: Browser) -> None:
+    context = new_context(browser, web)
+    page = log_in(context, "admin-a")
+    page.click("nav a:has-text('Giọng đọc')")
+    page.wait_for_url("**/giong-doc")
+    piper_row = page.locator("tr[data-choice='piper:-']")
+    expect(piper_row).to_have_attribute("data-usable", "no")
+    expect(piper_row).to_contain_text("Chưa có giọng nào")  # the operator has not copied a voice in
+    check_layout(page, "giong-doc")
+    page.select_option("#voice", "espeak:vi-vn-x-south")
+    page.select_option("#rate", "0.9")
+    page.click("#voice-preview")
+    expect(page.locator("#voice-preview-status")).to_contain_text("giọng Nam", timeout=30_000)
+    page.click("button:has-text('Lưu')")
+    page.wait_for_url("**/giong-doc?xa=*&tb=da-luu-giong")
+    commune = web.api("GET", f"/api/v1/communes/{web.commune_id()}", "admin-a").json()
+    assert (commune["default_voice"], commune["speech_rate"]) == ("espeak:vi-vn-x-south", 0.9)
+    page.goto("/soan-tin")
+    expect(page.locator("select#voice option").first).to_contain_text("giọng Nam")
+
+    page.goto("/giong-doc")  # back to the server's voice and pace, for the other tests of this world
+    page.select_option("#voice", "")
+    page.select_option("#rate", "")
+    page.click("button:has-text('Lưu')")
+    page.wait_for_url("**/giong-doc?xa=*&tb=da-luu-giong")
+    commune = web.api("GET", f"/api/v1/communes/{web.commune_id()}", "admin-a").json()
+    assert (commune["default_voice"], commune["speech_rate"]) == (None, None)
+    context.close()

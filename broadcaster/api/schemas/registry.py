@@ -33,7 +33,9 @@ class CommuneUpdate(InputModel):
         default=None, max_length=160, description="Giọng đọc mặc định (bộ-đọc:giọng, xem /api/v1/voices); \"\" là giọng của máy chủ",
         examples=["piper:vi_VN-vais1000-medium"],
     )
-    speech_rate: float | None = Field(default=None, ge=0.5, le=2.0, description="Tốc độ đọc (nhỏ hơn 1 là chậm hơn)")
+    speech_rate: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="Tốc độ đọc 0,5–2 (nhỏ hơn 1 là chậm hơn); 0: theo máy chủ"
+    )
 
 
 class CommuneOut(BaseModel):

@@ -32,7 +32,7 @@ from broadcaster.services.bulletins import (
     BulletinFields,
     BulletinWrongStatus,
 )
-from broadcaster.services.voices import stored_voice
+from broadcaster.services.voices import checked_rate, stored_voice
 from broadcaster.web import forms
 from broadcaster.web.formatting import duration, voice_label
 from broadcaster.web.pages.common import (
@@ -306,12 +306,15 @@ def preview(
     text: TextField = "",
     voice: ShortField = "",
     xa: ShortField = "",
+    rate: ShortField = "",
 ) -> JSONResponse:
     """Synthesize the text being written in the chosen voice (read once, cached): where to play it, how long,
-    and which voice read it (another one when the chosen voice cannot read here)."""
+    and which voice read it (another one when the chosen voice cannot read here). ``rate`` (the voice
+    settings page) overrides the commune's speaking rate."""
     commune = page_commune(session, user, xa)
     chosen = stored_voice(voice, runtime.check_voice)
-    audio = runtime.speech.render_text(text, voice=chosen or commune.default_voice, rate=commune.speech_rate)
+    speaking_rate = _rate(rate) if rate else commune.speech_rate
+    audio = runtime.speech.render_text(text, voice=chosen or commune.default_voice, rate=speaking_rate)
     return JSONResponse(
         {
             "url": f"/nghe-thu/{audio.sha256}.{audio.fmt}",
@@ -322,6 +325,14 @@ def preview(
             "fallback": "; ".join(f"{engine}: {reason}" for engine, reason in audio.failures),
         }
     )
+
+
+def _rate(value: str) -> float:
+    try:
+        number = float(value.replace(",", "."))
+    except ValueError:
+        raise FormInvalid("«Tốc độ đọc» phải là một số, ví dụ 0,9.") from None
+    return checked_rate(number)
 
 
 @router.get("/nghe-thu/{name}")

@@ -125,6 +125,34 @@
 
   }
 
+  /* The commune's voice settings: "Nghe thử" reads a sample sentence in the chosen voice and rate. */
+  function setupVoiceSettings(form) {
+    var button = form.querySelector("#voice-preview");
+    var status = form.querySelector("#voice-preview-status");
+    var audio = form.querySelector("#voice-preview-audio");
+    button.addEventListener("click", function () {
+      status.className = "hint";
+      status.textContent = "Đang đọc thử…";
+      button.disabled = true;
+      postJson("/soan-tin/nghe-thu", {
+        text: form.querySelector("#sample-text").value, voice: form.querySelector("#voice").value,
+        rate: form.querySelector("#rate").value, xa: form.dataset.commune || ""
+      }).then(function (answer) {
+        status.textContent = "Bản nghe thử dài " + answer.duration + ", " + answer.voice_label + ".";
+        if (answer.fallback) {
+          status.className = "bad-text";
+          status.textContent += " Giọng đã chọn không đọc được (" + answer.fallback + ").";
+        }
+        audio.hidden = false;
+        audio.src = answer.url;
+        audio.load();
+      }).catch(function (error) {
+        status.className = "bad-text";
+        status.textContent = error.message;
+      }).then(function () { button.disabled = false; });
+    });
+  }
+
   /* Text or recording: show only the chosen part of the form. */
   function setupModes(form) {
     var modes = form.querySelectorAll('input[name="mode"]');
@@ -227,6 +255,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     var compose = document.getElementById("compose");
     if (compose) { setupCompose(compose); }
+    var voiceSettings = document.getElementById("voice-settings");
+    if (voiceSettings) { setupVoiceSettings(voiceSettings); }
     document.querySelectorAll("[data-recorder]").forEach(setupRecorder);
     document.querySelectorAll("form[data-modes]").forEach(setupModes);
     var live = document.querySelector("[data-refresh-url]");
