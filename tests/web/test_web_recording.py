@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,124 @@ def test_an_approver_airs_an_emergency_recorded_on_the_page(web: WebWorld, brows
     page.click("button:has-text('DỪNG PHÁT')")
     page.wait_for_url("**/phat-khan-cap?xa=*&tb=da-dung")
     context.close()
+
+
+def _first_login(browser: Browser, web: WebWorld, username: str, password: str) -> Page:
+    """Log in with a password shown once, choose one's own, land on the bulletin list."""
+    page = new_context(browser, web).new_page()
+    page.context.grant_permissions(["microphone"], origin=web.url)
+    page.goto("/dang-nhap")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/doi-mat-khau?tb=phai-doi-mat-khau")
+    page.fill("input[name=current]", password)
+    page.fill("input[name=new]", "mat-khau-cua-" + username)
+    page.fill("input[name=repeated]", "mat-khau-cua-" + username)
+    page.click("button:has-text('Đổi mật khẩu')")
+    expect(page.locator(".alert.ok")).to_contain_text("Đã đổi mật khẩu")
+    return page
+
+
+def _create_account(page: Page, username: str, name: str, role: str) -> str:
+    page.fill("input[name=username]", username)
+    page.fill("input[name=full_name]", name)
+    page.check(f"input[name=role][value={role}]")
+    page.click("button:has-text('Tạo tài khoản')")
+    expect(page.locator("h1")).to_have_text("Đã tạo tài khoản")
+    return page.locator("#new-password").inner_text().strip()
+
+
+def test_a_new_commune_is_set_up_from_the_pages_and_airs_a_recorded_bulletin(
+    web: WebWorld, browser: Browser, tmp_path: Path
+) -> None:
+    import yaml
+
+    from broadcaster.clock import SystemClock
+    from tests.agent.harness import AgentProcess, free_port
+
+    # The province adds the commune and its first admin.
+    province = log_in(new_context(browser, web), "tinh")
+    province.goto("/toan-tinh")
+    province.fill("input[name=name]", "Xã Nậm Cang")
+    province.fill("input[name=code]", "xa-nam-cang")
+    province.click("button:has-text('Thêm xã/phường')")
+    province.wait_for_url("**/tai-khoan?xa=*&tb=da-them-xa")
+    commune_id = int(re.search(r"xa=(\d+)", province.url).group(1))  # type: ignore[union-attr]
+    admin_password = _create_account(province, "quantri.namcang", "Sùng A Lử", "admin")
+    province.context.close()
+
+    # Its admin: a thôn, a cluster, the agent's file from the page; the real agent runs with it.
+    admin = _first_login(browser, web, "quantri.namcang", admin_password)
+    admin.goto(f"/cum-loa/quan-ly?xa={commune_id}")
+    admin.fill("#zone_name", "Bản Nậm Cang")
+    admin.click("button:has-text('Thêm thôn/bản')")
+    port = free_port()
+    admin.fill("#cluster-name", "Cụm loa bản Nậm Cang")
+    admin.select_option("select[name=zone_id]", label="Bản Nậm Cang")
+    admin.fill("input[name=agent_url]", f"http://127.0.0.1:{port}")
+    admin.click("button:has-text('Thêm cụm loa')")
+    admin.click("button:has-text('Cấp tệp cấu hình mới')")
+    with admin.expect_download() as download:
+        admin.click("#config-download")
+    config = yaml.safe_load(download.value.path().read_text(encoding="utf-8"))
+    agent = AgentProcess(tmp_path / "agent", cluster_id=config["cluster_id"], server_url=config["server_url"],
+                         public_key=config["server_public_keys"][0], secret=config["secret"], port=port).start()
+    try:
+        admin.goto(f"/cum-loa/{config['cluster_id']}")
+        wait_for(lambda: admin.reload() or admin.locator("[data-online=yes]").count(), 30, "the cluster online")
+
+        # The timetable: Tết as a holiday, and an extra session (a storm watch) in a minute or two.
+        now = SystemClock().now()
+        starts = (now + timedelta(seconds=100)).replace(second=0, microsecond=0)
+        admin.goto(f"/lich-phat/sua?xa={commune_id}")
+        admin.check("input[name=new_kind][value=closed]")
+        admin.fill("input[name=new_date]", f"{now.date() + timedelta(days=60):%d/%m/%Y}")
+        admin.fill("input[name=new_until]", f"{now.date() + timedelta(days=64):%d/%m/%Y}")
+        admin.fill("input[name=new_label]", "Tết Nguyên đán")
+        admin.click("button[value=preview]")
+        admin.click("button[value=save]")
+        admin.goto(f"/lich-phat/sua?xa={commune_id}")
+        admin.check("input[name=new_kind][value=extra]")
+        admin.fill("input[name=new_date]", f"{starts:%d/%m/%Y}")
+        admin.fill("input[name=new_start]", f"{starts:%H:%M}")
+        admin.fill("input[name=new_minutes]", "10")
+        admin.fill("input[name=new_label]", "Theo dõi bão")
+        admin.click("button[value=preview]")
+        expect(admin.locator("#preview li[data-change=added]")).to_contain_text("Theo dõi bão")
+        admin.click("button[value=save]")
+        admin.wait_for_url("**/lich-phat?xa=*&tb=da-luu-lich")
+        expect(admin.locator(".exceptions-list")).to_contain_text("Tết Nguyên đán")
+
+        # Its people: an officer and an approver, each with a password shown once.
+        admin.goto(f"/tai-khoan?xa={commune_id}")
+        officer_password = _create_account(admin, "vanhoa.namcang", "Giàng Thị Mỷ", "officer")
+        admin.goto(f"/tai-khoan?xa={commune_id}")
+        approver_password = _create_account(admin, "chutich.namcang", "Vàng A Sình", "approver")
+
+        # The officer records the bulletin in Mông on the phone; the approver approves it.
+        officer = _first_login(browser, web, "vanhoa.namcang", officer_password)
+        officer.goto("/soan-tin")
+        officer.fill("input[name=title]", "Thông báo tiếng Mông: phòng chống bão")
+        _record(officer)
+        officer.click("button[name=action][value=send]")
+        officer.wait_for_url(re.compile(r"/ban-tin/\d+\?tb=da-gui"))
+        bulletin_id = int(re.search(r"/ban-tin/(\d+)", officer.url).group(1))  # type: ignore[union-attr]
+        approver = _first_login(browser, web, "chutich.namcang", approver_password)
+        approver.goto("/duyet-tin")
+        approver.locator(f"#tin-{bulletin_id} button:has-text('Duyệt')").click()
+        approver.wait_for_url("**/duyet-tin?tb=da-duyet")
+        assert SystemClock().now() < starts, "the set-up took longer than the session is away"
+
+        # The extra session airs it at the new cluster's real agent, and the log says so.
+        wait_for(lambda: any(e["event"] == "end" for e in agent.played()), 240,
+                 "the new cluster's agent to play the recorded bulletin", interval=1.0)
+
+        def logged() -> bool:
+            officer.goto(f"/nhat-ky?ban_tin={bulletin_id}")
+            return officer.locator(f"tr[data-bulletin-id='{bulletin_id}'][data-state='played']").count() == 1
+
+        wait_for(logged, 60, "the log to show it played", interval=1.0)
+        expect(officer.locator(f"tr[data-bulletin-id='{bulletin_id}']")).to_contain_text("Theo dõi bão")
+    finally:
+        agent.terminate()

@@ -182,6 +182,7 @@ def log_page(
     rows = broadcast_log.query_log(session, user, filters)
     schedule = timetable_access.read(session, user, commune.id, runtime.timetables)
     labels = {s.name: s.label for s in schedule.sessions} | {EMERGENCY_SESSION: "Phát khẩn cấp"}
+    labels |= {e.extra_name: e.label or "Buổi phát thêm" for e in schedule.exceptions if e.kind == "extra"}
     return render(
         request,
         "log.html",
