@@ -258,3 +258,28 @@ def test_a_province_admin_sees_every_commune_and_adds_one(web: WebWorld, browser
     context.close()
     commune_admin, _ = http_login(web, "admin-a")
     assert commune_admin.get("/toan-tinh").status_code == 403
+
+
+def test_the_admin_pages_work_from_the_keyboard_alone(web: WebWorld, browser: Browser) -> None:
+    context = new_context(browser, web, width=360)
+    page = log_in(context, "admin-a")
+    page.goto(f"/cum-loa/quan-ly?xa={web.commune_id()}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")  # past the navigation, straight to the page's content
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == "zone_name":
+            break
+    else:
+        raise AssertionError("the «Thêm thôn/bản» field cannot be reached with Tab")
+    page.keyboard.type("Thôn Bàn Phím")
+    page.keyboard.press("Tab")
+    assert "Thêm thôn/bản" in page.evaluate("() => document.activeElement.textContent")
+    page.keyboard.press("Enter")
+    expect(page.locator(".alert.ok")).to_contain_text("Đã thêm thôn/bản")
+    # Every control a keyboard can reach shows where the focus is.
+    outline = page.evaluate("() => { document.querySelector('#zone_name').focus();"
+                            " return getComputedStyle(document.activeElement).outlineStyle; }")
+    assert outline != "none"
+    context.close()
