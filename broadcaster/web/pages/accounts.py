@@ -15,12 +15,12 @@ from starlette.responses import Response
 
 from broadcaster.api.deps import DbSession
 from broadcaster.api.schemas.common import IdPath
-from broadcaster.errors import BroadcasterError, NotAuthenticated
+from broadcaster.errors import BroadcasterError
 from broadcaster.models import Role, User
 from broadcaster.services import account_access, scoping, users
 from broadcaster.web import forms
 from broadcaster.web.formatting import ROLE_LABELS
-from broadcaster.web.pages.common import commune_choices, page_commune, see_other
+from broadcaster.web.pages.common import answer_form, commune_choices, page_commune, see_other
 from broadcaster.web.rendering import render
 from broadcaster.web.routing import PASSWORD_PATH, PageUser, WebRoute, session_token
 
@@ -65,17 +65,14 @@ def add_account(request: Request, user: PageUser, session: DbSession, xa: Field 
                 full_name: Field = "", role: Field = "") -> Response:
     """Create an account; its first password is shown once and must be changed at the first login."""
     commune = page_commune(session, user, xa)
-    try:
-        created = account_access.create_account(
+    values = {"username": username, "full_name": full_name, "role": role}
+    return answer_form(
+        session,
+        lambda: account_access.create_account(
             session, user, username=username, full_name=forms.text(full_name, "Họ và tên", max_length=200),
-            role=_role(role), commune_id=commune.id)
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        values = {"username": username, "full_name": full_name, "role": role}
-        return _list_page(request, session, user, commune, error=error, values=values)
-    return _password_page(request, created.user, created.password, new_account=True)
+            role=_role(role), commune_id=commune.id),
+        lambda created: _password_page(request, created.user, created.password, new_account=True),
+        lambda error: _list_page(request, session, user, commune, error=error, values=values))
 
 
 def _password_page(request: Request, account: User, password: str, *, new_account: bool,
@@ -110,14 +107,8 @@ def account_page(request: Request, account_id: IdPath, user: PageUser, session: 
 def _on_account(request: Request, session: Session, user: User, account_id: int, action: Any,
                 note: str) -> Response:
     users.get_user(session, user, account_id)  # another commune's account: 404 before anything else
-    try:
-        action()
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _account_page(request, session, user, account_id, error=error)
-    return see_other(f"{ACCOUNTS_PATH}/{account_id}?tb={note}")
+    return answer_form(session, action, lambda _: see_other(f"{ACCOUNTS_PATH}/{account_id}?tb={note}"),
+                       lambda error: _account_page(request, session, user, account_id, error=error))
 
 
 @router.post(ACCOUNTS_PATH + "/{account_id}/sua")
@@ -149,14 +140,11 @@ def reset_password(request: Request, account_id: IdPath, user: PageUser, session
                    must_change: Field = "") -> Response:
     """A new generated password, shown once; with "phải đổi" the user chooses their own at the next login."""
     account = users.get_user(session, user, account_id)
-    try:
-        password = account_access.reset_password(session, user, account.id, must_change=must_change == "yes")
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _account_page(request, session, user, account_id, error=error)
-    return _password_page(request, account, password, new_account=False, must_change=must_change == "yes")
+    forced = must_change == "yes"
+    return answer_form(
+        session, lambda: account_access.reset_password(session, user, account.id, must_change=forced),
+        lambda password: _password_page(request, account, password, new_account=False, must_change=forced),
+        lambda error: _account_page(request, session, user, account_id, error=error))
 
 
 @router.post("/phien/{token_id}/thu-hoi")
@@ -193,12 +181,8 @@ def own_account(request: Request, user: PageUser, session: DbSession) -> Respons
 def change_password(request: Request, user: PageUser, session: DbSession, current: Secret = "", new: Secret = "",
                     repeated: Secret = "") -> Response:
     """Change one's own password; every other session ends."""
-    try:
-        account_access.change_own_password(session, user, current=current, new=new, repeated=repeated,
-                                           keep_token=session_token(request))
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _own_page(request, session, user, error=error)
-    return see_other(f"{PASSWORD_PATH}?tb=da-doi-mat-khau")
+    return answer_form(
+        session, lambda: account_access.change_own_password(session, user, current=current, new=new,
+                                                            repeated=repeated, keep_token=session_token(request)),
+        lambda _: see_other(f"{PASSWORD_PATH}?tb=da-doi-mat-khau"),
+        lambda error: _own_page(request, session, user, error=error))

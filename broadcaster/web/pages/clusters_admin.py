@@ -16,12 +16,12 @@ from starlette.responses import Response
 
 from broadcaster.api.deps import DbSession, RuntimeDep
 from broadcaster.api.schemas.common import IdPath
-from broadcaster.errors import BroadcasterError, NotAuthenticated
+from broadcaster.errors import BroadcasterError
 from broadcaster.models import Cluster, Commune, Role, User
 from broadcaster.services import cluster_admin, commune_overview, registry, scoping
 from broadcaster.services.registry import ClusterFields
 from broadcaster.web import forms
-from broadcaster.web.pages.common import commune_choices, page_commune, see_other
+from broadcaster.web.pages.common import answer_form, commune_choices, page_commune, see_other
 from broadcaster.web.rendering import render
 from broadcaster.web.routing import PageUser, WebRoute
 
@@ -65,44 +65,35 @@ def _zone_id(value: str) -> int | None:
 def add_zone(request: Request, user: PageUser, session: DbSession, xa: Field = "", zone_name: Field = "") -> Response:
     """Add a thôn/bản."""
     commune = page_commune(session, user, xa)
-    try:
-        registry.create_zone(session, user, commune.id, forms.text(zone_name, "Tên thôn/bản", max_length=NAME_MAX))
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        return _admin_page(request, session, user, commune, error=error,
-                           values={"name": "", "zone_id": "", "agent_url": "", "zone_name": zone_name})
-    return see_other(f"{ADMIN_PATH}?xa={commune.id}&tb=da-them-thon")
+    values = {"name": "", "zone_id": "", "agent_url": "", "zone_name": zone_name}
+    return answer_form(
+        session,
+        lambda: registry.create_zone(session, user, commune.id,
+                                     forms.text(zone_name, "Tên thôn/bản", max_length=NAME_MAX)),
+        lambda _: see_other(f"{ADMIN_PATH}?xa={commune.id}&tb=da-them-thon"),
+        lambda error: _admin_page(request, session, user, commune, error=error, values=values))
 
 
 @router.post("/thon/{zone_id}/doi-ten")
 def rename_zone(request: Request, zone_id: IdPath, user: PageUser, session: DbSession, name: Field = "") -> Response:
     """Rename a thôn/bản."""
     zone = registry.get_zone(session, user, zone_id)
-    commune = zone.commune
-    try:
-        registry.rename_zone(session, user, zone.id, forms.text(name, "Tên thôn/bản", max_length=NAME_MAX))
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _admin_page(request, session, user, commune, error=error)
-    return see_other(f"{ADMIN_PATH}?xa={commune.id}&tb=da-doi-ten-thon")
+    return _on_zone(request, session, user, zone.commune, lambda: registry.rename_zone(
+        session, user, zone.id, forms.text(name, "Tên thôn/bản", max_length=NAME_MAX)), "da-doi-ten-thon")
 
 
 @router.post("/thon/{zone_id}/xoa")
 def delete_zone(request: Request, zone_id: IdPath, user: PageUser, session: DbSession) -> Response:
     """Delete a thôn/bản no bulletin targets (its clusters stay, without a thôn)."""
     zone = registry.get_zone(session, user, zone_id)
-    commune = zone.commune
-    try:
-        registry.delete_zone(session, user, zone.id)
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _admin_page(request, session, user, commune, error=error)
-    return see_other(f"{ADMIN_PATH}?xa={commune.id}&tb=da-xoa-thon")
+    return _on_zone(request, session, user, zone.commune, lambda: registry.delete_zone(session, user, zone.id),
+                    "da-xoa-thon")
+
+
+def _on_zone(request: Request, session: Session, user: User, commune: Commune, action: Any, note: str) -> Response:
+    """Run ``action()`` on a thôn/bản; its errors show on the commune's admin page."""
+    return answer_form(session, action, lambda _: see_other(f"{ADMIN_PATH}?xa={commune.id}&tb={note}"),
+                       lambda error: _admin_page(request, session, user, commune, error=error))
 
 
 def _cluster_fields(name: str, zone_id: str, agent_url: str) -> ClusterFields:
@@ -118,15 +109,11 @@ def add_cluster(request: Request, user: PageUser, session: DbSession, xa: Field 
                 zone_id: Field = "", agent_url: Field = "") -> Response:
     """Add a cluster; next, the admin issues its agent file from the cluster's page."""
     commune = page_commune(session, user, xa)
-    try:
-        cluster = registry.create_cluster(session, user, commune.id, _cluster_fields(name, zone_id, agent_url))
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        values = {"name": name, "zone_id": zone_id, "agent_url": agent_url, "zone_name": ""}
-        return _admin_page(request, session, user, commune, error=error, values=values)
-    return see_other(f"/cum-loa/{cluster.id}?tb=da-them-cum")
+    values = {"name": name, "zone_id": zone_id, "agent_url": agent_url, "zone_name": ""}
+    return answer_form(
+        session, lambda: registry.create_cluster(session, user, commune.id, _cluster_fields(name, zone_id, agent_url)),
+        lambda cluster: see_other(f"/cum-loa/{cluster.id}?tb=da-them-cum"),
+        lambda error: _admin_page(request, session, user, commune, error=error, values=values))
 
 
 def _cluster_page(request: Request, session: Session, user: User, runtime: Any, cluster: Cluster, *,
@@ -163,15 +150,15 @@ def _on_cluster(request: Request, session: Session, user: User, runtime: Any, cl
                 action: Any, note: str) -> Response:
     """Run ``action()`` on a visible cluster; its errors show on the cluster's page."""
     cluster = registry.get_cluster(session, user, cluster_id)
-    try:
-        action()
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _cluster_page(request, session, user, runtime, registry.get_cluster(session, user, cluster_id),
-                             error=error)
-    return see_other(f"/cum-loa/{cluster.id}?tb={note}")
+    return answer_form(session, action, lambda _: see_other(f"/cum-loa/{cluster.id}?tb={note}"),
+                       lambda error: _cluster_error(request, session, user, runtime, cluster_id, error))
+
+
+def _cluster_error(request: Request, session: Session, user: User, runtime: Any, cluster_id: int,
+                   error: BroadcasterError) -> Response:
+    """The cluster's page again (read afresh after the rollback), with the error."""
+    return _cluster_page(request, session, user, runtime, registry.get_cluster(session, user, cluster_id),
+                         error=error)
 
 
 @router.post("/cum-loa/{cluster_id}/sua")
@@ -202,23 +189,22 @@ def retire_cluster(request: Request, cluster_id: IdPath, user: PageUser, session
 def issue_config(request: Request, cluster_id: IdPath, user: PageUser, session: DbSession,
                  runtime: RuntimeDep) -> Response:
     """A fresh secret and the agent file with it, shown once: as text, a download and a QR code."""
+    return answer_form(session, lambda: cluster_admin.issue_agent_config(session, user, cluster_id, runtime.settings),
+                       lambda issued: _config_page(request, session, user, issued),
+                       lambda error: _cluster_error(request, session, user, runtime, cluster_id, error))
+
+
+def _config_page(request: Request, session: Session, user: User, issued: cluster_admin.IssuedConfig) -> Response:
+    """The agent file just issued, shown once: as text, a download and a QR code."""
     import segno
 
-    try:
-        issued = cluster_admin.issue_agent_config(session, user, cluster_id, runtime.settings)
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _cluster_page(request, session, user, runtime, registry.get_cluster(session, user, cluster_id),
-                             error=error)
     qr = segno.make(issued.text, error="l")
     return render(
         request,
         "cluster_config.html",
         {
             "issued": issued,
-            "cluster": registry.get_cluster(session, user, cluster_id),
+            "cluster": registry.get_cluster(session, user, issued.cluster_id),
             "download": "data:application/yaml;charset=utf-8;base64,"
                         + base64.b64encode(issued.text.encode("utf-8")).decode("ascii"),
             "qr": qr.svg_data_uri(scale=3, border=4, dark="#000", light="#fff"),

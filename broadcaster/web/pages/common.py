@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Form
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
-from broadcaster.errors import BroadcasterError
+from broadcaster.errors import BroadcasterError, NotAuthenticated
 from broadcaster.models import Commune, User
 from broadcaster.services import registry, scoping
 from broadcaster.services.bulletins import MAX_REPEAT, TITLE_MAX_LENGTH
@@ -22,6 +23,7 @@ TextField = Annotated[
 ]  # the service gives the real limit's message
 ShortField = Annotated[str, Form(max_length=TITLE_MAX_LENGTH * 2)]
 ListField = Annotated[list[str], Form(max_length=500)]
+Result = TypeVar("Result")
 
 
 def page_commune(session: Session, user: User, requested: str | None) -> Commune:
@@ -64,6 +66,23 @@ def bulletin_form_context(
 def see_other(url: str) -> RedirectResponse:
     """Redirect after a successful form (POST-redirect-GET), so reloading does not post it again."""
     return RedirectResponse(url, status_code=303)
+
+
+def answer_form(session: Session, action: Callable[[], Result], done: Callable[[Result], Response],
+                refused: Callable[[BroadcasterError], Response]) -> Response:
+    """``done(action())``; if a service refuses the form, roll back and answer ``refused(error)`` instead.
+
+    ``refused`` shows the form's page again with the error (and the values to fix). A lost login is
+    not a refusal: it goes on to the login page.
+    """
+    try:
+        result = action()
+    except NotAuthenticated:
+        raise
+    except BroadcasterError as error:
+        session.rollback()
+        return refused(error)
+    return done(result)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from broadcaster.api.deps import DbSession, RuntimeDep
-from broadcaster.errors import BroadcasterError, NotAuthenticated
+from broadcaster.errors import BroadcasterError
 from broadcaster.services import province_overview, registry, scoping
 from broadcaster.web import forms
-from broadcaster.web.pages.common import see_other
+from broadcaster.web.pages.common import answer_form, see_other
 from broadcaster.web.rendering import render
 from broadcaster.web.routing import PageUser, WebRoute
 
@@ -49,13 +49,10 @@ def overview(request: Request, user: PageUser, session: DbSession, runtime: Runt
 def add_commune(request: Request, user: PageUser, session: DbSession, runtime: RuntimeDep, name: Field = "",
                 code: Field = "") -> Response:
     """Register a commune on the default timetable; next, its first admin account."""
-    try:
-        commune = registry.create_commune(
+    return answer_form(
+        session,
+        lambda: registry.create_commune(
             session, user, code=code, name=forms.text(name, "Tên xã/phường", max_length=200),
-            schedules_dir=runtime.settings.schedules_dir, on_timetable_change=runtime.reschedule)
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _page(request, session, user, runtime, error=error, values={"name": name, "code": code})
-    return see_other(f"/tai-khoan?xa={commune.id}&tb=da-them-xa")
+            schedules_dir=runtime.settings.schedules_dir, on_timetable_change=runtime.reschedule),
+        lambda commune: see_other(f"/tai-khoan?xa={commune.id}&tb=da-them-xa"),
+        lambda error: _page(request, session, user, runtime, error=error, values={"name": name, "code": code}))
