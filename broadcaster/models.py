@@ -73,10 +73,11 @@ class BulletinStatus(enum.StrEnum):
 
 
 class AiringKind(enum.StrEnum):
-    """Whether an airing comes from the timetable or is an emergency."""
+    """Whether an airing comes from the timetable, is an emergency, or a test tone at one cluster."""
 
     SESSION = "session"
     EMERGENCY = "emergency"
+    TEST = "test"
 
 
 class AiringStatus(enum.StrEnum):

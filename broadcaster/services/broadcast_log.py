@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from broadcaster.clock import LOCAL_ZONE, local
@@ -68,11 +68,13 @@ class LogRow:
 def query_log(session: Session, actor: User, filters: LogFilters) -> list[LogRow]:
     """The log rows the actor may see, oldest airing first, narrowed by ``filters``."""
     # Items are per cluster; the delivery of that cluster (if the cluster got a programme) sits beside them.
+    # A test tone has no item (no bulletin): its row is its delivery.
     query = (
         select(Airing, Delivery, Cluster, AiringItem, Bulletin)
         .outerjoin(AiringItem, AiringItem.airing_id == Airing.id)
-        .outerjoin(Delivery, and_(Delivery.airing_id == Airing.id, Delivery.cluster_id == AiringItem.cluster_id))
-        .outerjoin(Cluster, Cluster.id == AiringItem.cluster_id)
+        .outerjoin(Delivery, and_(Delivery.airing_id == Airing.id,
+                                  or_(Delivery.cluster_id == AiringItem.cluster_id, AiringItem.id.is_(None))))
+        .outerjoin(Cluster, Cluster.id == func.coalesce(AiringItem.cluster_id, Delivery.cluster_id))
         .outerjoin(Bulletin, Bulletin.id == AiringItem.bulletin_id)
         .where(scoping.commune_filter(actor, Airing.commune_id))
     )
@@ -87,7 +89,7 @@ def query_log(session: Session, actor: User, filters: LogFilters) -> list[LogRow
         cluster = session.get(Cluster, filters.cluster_id)
         if cluster is None or not scoping.can_see_commune(actor, cluster.commune_id):
             raise ClusterNotFound(f"Không tìm thấy cụm loa số {filters.cluster_id}.")
-        query = query.where(AiringItem.cluster_id == cluster.id)
+        query = query.where(Cluster.id == cluster.id)
     if filters.bulletin_id is not None:
         bulletin = session.get(Bulletin, filters.bulletin_id)
         if bulletin is None or not scoping.can_see_commune(actor, bulletin.commune_id):
@@ -114,7 +116,7 @@ def _row(airing: Airing, delivery: Delivery | None, cluster: Cluster | None, ite
         delivery_error=delivery.error if delivery else None,
         bulletin_id=bulletin.id if bulletin else None, bulletin_title=bulletin.title if bulletin else None,
         item_status=str(item.status) if item else None, position=item.position if item else None,
-        duration_s=item.duration_s if item else None,
+        duration_s=item.duration_s if item else (delivery.duration_s if delivery else None),
     )
 
 

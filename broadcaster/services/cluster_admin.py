@@ -8,7 +8,9 @@ A retired cluster gets no more programmes, its secret is revoked, and its log hi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -77,6 +79,14 @@ def set_volume(session: Session, actor: User, cluster_id: int, volume: int) -> C
            commune_id=cluster.commune_id, details={"volume": volume, "previous": previous})
     session.commit()
     return cluster
+
+
+def play_test_tone(session: Session, actor: User, cluster_id: int, programming: Callable[[], Any]) -> Any:
+    """A short test tone at this cluster only, in a few seconds (admins); logged and audited."""
+    cluster = _managed(session, actor, cluster_id)
+    commune_id = cluster.commune_id
+    session.commit()  # nothing to write here: end the read before programming writes in its own transactions
+    return programming().air_test_tone(cluster_id, commune_id, actor_id=actor.id)
 
 
 def retire(session: Session, actor: User, cluster_id: int) -> Cluster:

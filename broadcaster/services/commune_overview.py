@@ -185,6 +185,7 @@ class LastAiring:
     session_name: str
     emergency: bool
     duration_s: float
+    test: bool = False  # a "Phát thử" test tone
 
 
 def last_airing(session: Session, actor: User, cluster_id: int) -> LastAiring | None:
@@ -199,4 +200,5 @@ def last_airing(session: Session, actor: User, cluster_id: int) -> LastAiring | 
     ).first()
     if row is None or row.played_at is None:
         return None
-    return LastAiring(row.played_at, row.session_name, row.kind == AiringKind.EMERGENCY, row.duration_s)
+    return LastAiring(row.played_at, row.session_name, row.kind == AiringKind.EMERGENCY, row.duration_s,
+                      row.kind == AiringKind.TEST)

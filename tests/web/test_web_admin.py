@@ -17,8 +17,9 @@ import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from broadcaster.delivery.keys import sign_agent_request
+from tests.agent.harness import wait_for
 from tests.api.world import PASSWORD
-from tests.web.world import WebWorld, check_layout, http_login, log_in, new_context
+from tests.web.world import WebWorld, check_layout, form_token, http_login, log_in, new_context
 
 NEW_PASSWORD = "mat-khau-rieng-cua-toi"
 
@@ -108,6 +109,43 @@ def test_an_admin_manages_villages_and_clusters_and_rotates_the_agent_secret(web
     page.goto(f"/cum-loa/quan-ly?xa={web.commune_id()}")
     expect(page.locator(f"li[data-cluster-id='{cluster_id}']")).to_contain_text("Đã ngừng")
     check_layout(page, "quan-ly-cum-loa")
+    context.close()
+
+
+def test_a_test_tone_plays_at_that_cluster_only_and_is_logged(web: WebWorld, browser: Browser) -> None:
+    from sqlalchemy import select
+
+    from broadcaster.models import Airing, AiringKind, AuditEvent, Delivery
+
+    cluster_id = web.seed.communes["A"].cluster_id
+    officer, _ = http_login(web, "officer-a")  # only admins may: an officer's post is refused
+    token = form_token(officer.get(f"/cum-loa/{cluster_id}").text)
+    assert officer.post(f"/cum-loa/{cluster_id}/phat-thu", data={"csrf_token": token}).status_code == 403
+    context = new_context(browser, web)
+    page = log_in(context, "admin-a")
+    page.goto(f"/cum-loa/{cluster_id}")
+    before = len(web.agent.played())
+    page.click("#test-tone")
+    page.wait_for_url(f"**/cum-loa/{cluster_id}?tb=da-phat-thu")
+    expect(page.locator(".alert.ok")).to_contain_text("phát thử")
+    # Cluster A's real agent plays it, from a signed order like any other.
+    wait_for(lambda: any(e["event"] == "end" for e in web.agent.played()[before:]), 60,
+             "cluster A's agent to play the test tone", interval=0.5)
+
+    def logged() -> bool:
+        page.goto(f"/nhat-ky?cum={cluster_id}")
+        return page.locator("tr[data-state='played']", has_text="Phát thử").count() == 1
+
+    wait_for(logged, 30, "the log to show the test tone played", interval=1.0)
+    page.goto(f"/cum-loa/{cluster_id}")
+    expect(page.locator("#last-airing")).to_contain_text("Phát thử")
+    with web.db.session() as session:  # at that cluster only (not the market's), and audited as the admin's
+        airings = session.scalars(select(Airing).where(Airing.kind == AiringKind.TEST)).all()
+        assert len(airings) == 1
+        targets = session.scalars(select(Delivery.cluster_id).where(Delivery.airing_id == airings[0].id)).all()
+        assert targets == [cluster_id]
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "test_tone")).one()
+        assert event.actor_id == web.seed.communes["A"].users["admin"].id and event.object_id == cluster_id
     context.close()
 
 

@@ -35,6 +35,7 @@ OBJECT_ROUTES = {
     ("POST", "/cum-loa/{cluster_id}/sua"),
     ("POST", "/cum-loa/{cluster_id}/am-luong"),
     ("POST", "/cum-loa/{cluster_id}/ngung"),
+    ("POST", "/cum-loa/{cluster_id}/phat-thu"),
     ("POST", "/cum-loa/{cluster_id}/cau-hinh"),
     ("GET", "/tai-khoan/{account_id}"),
     ("POST", "/tai-khoan/{account_id}/sua"),

@@ -47,6 +47,7 @@ from broadcaster.services.programming.plan import (
 )
 from broadcaster.services.programming.recall import RecallResult, recompose_airing
 from broadcaster.services.programming.render import ProgrammeRenderer
+from broadcaster.services.programming.test_tone import TestToneAiring, air_test_tone
 from broadcaster.timetable import SessionOccurrence, Timetable, effective_timetable, occurrence_at
 
 if TYPE_CHECKING:
@@ -155,6 +156,12 @@ class ProgrammingService:
             delay_s=self.settings.prompt_delay_s, expiry_s=self.settings.misfire_grace_s,
             uploads_dir=self.uploads_dir, actor_id=actor_id,
         )  # fmt: skip
+
+    def air_test_tone(self, cluster_id: int, commune_id: int, *, actor_id: int | None = None) -> TestToneAiring:
+        """Hand a short test tone to one cluster, to play in a few seconds (never pre-empting)."""
+        return air_test_tone(self.db, self.speech, self.handoff, cluster_id, commune_id, self.clock.now(),
+                             delay_s=self.settings.prompt_delay_s, expiry_s=self.settings.misfire_grace_s,
+                             actor_id=actor_id)  # fmt: skip
 
     def stop_emergency(self, bulletin_id: int, *, actor_id: int | None = None) -> list[int]:
         """Stop every emergency airing of a bulletin; the ids of the airings stopped."""

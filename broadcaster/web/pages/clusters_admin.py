@@ -177,6 +177,14 @@ def set_volume(request: Request, cluster_id: IdPath, user: PageUser, session: Db
         session, user, cluster_id, forms.number(volume, "Âm lượng", default=-1, low=0, high=100)), "da-dat-am-luong")
 
 
+@router.post("/cum-loa/{cluster_id}/phat-thu")
+def test_tone(request: Request, cluster_id: IdPath, user: PageUser, session: DbSession,
+              runtime: RuntimeDep) -> Response:
+    """"Phát thử": a short test tone at this cluster only, in a few seconds."""
+    return _on_cluster(request, session, user, runtime, cluster_id, lambda: cluster_admin.play_test_tone(
+        session, user, cluster_id, lambda: runtime.programming), "da-phat-thu")
+
+
 @router.post("/cum-loa/{cluster_id}/ngung")
 def retire_cluster(request: Request, cluster_id: IdPath, user: PageUser, session: DbSession,
                    runtime: RuntimeDep) -> Response:

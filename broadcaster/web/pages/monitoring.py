@@ -177,11 +177,13 @@ def log_page(
 ) -> Response:
     """What aired where and when (or did not, and why), filtered by dates, cluster and bulletin."""
     from broadcaster.services.programming.emergency import EMERGENCY_SESSION
+    from broadcaster.services.programming.test_tone import TEST_TONE_SESSION
 
     commune, filters, values = _log_filters(session, user, bulletins, query)
     rows = broadcast_log.query_log(session, user, filters)
     schedule = timetable_access.read(session, user, commune.id, runtime.timetables)
-    labels = {s.name: s.label for s in schedule.sessions} | {EMERGENCY_SESSION: "Phát khẩn cấp"}
+    labels = {s.name: s.label for s in schedule.sessions} | {EMERGENCY_SESSION: "Phát khẩn cấp",
+                                                             TEST_TONE_SESSION: "Phát thử"}
     labels |= {e.extra_name: e.label or "Buổi phát thêm" for e in schedule.exceptions if e.kind == "extra"}
     return render(
         request,
