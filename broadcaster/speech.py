@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,16 @@ from broadcaster.audio.render import RENDER_VERSION, RenderOptions, render, rend
 from broadcaster.cache import AudioCache, CacheEntry, cache_key, canonical_json, upload_cache_key
 from broadcaster.config import Settings
 from broadcaster.errors import InvalidInput
-from broadcaster.text import Lexicon, load_lexicon, normalize, split_sentences, validate_bulletin_text
+from broadcaster.text import (
+    MAX_SPOKEN_S,
+    Lexicon,
+    SpokenTooLong,
+    load_lexicon,
+    normalize,
+    split_sentences,
+    spoken_seconds,
+    validate_bulletin_text,
+)
 from broadcaster.tts.base import TtsEngine, VoiceListing, create_engine
 from broadcaster.tts.catalogue import check_choice, list_voices
 from broadcaster.tts.chain import EngineChain, VoiceChoice, build_chain
@@ -34,9 +42,8 @@ MASTER_FORMAT = "wav"
 GAP_BETWEEN_BULLETINS_S = 1.5
 # gTTS takes at most 100 characters a request; one sentence list serves every engine.
 SENTENCE_MAX_CHARS = 100
-# Announcer pace of the default voice, measured on espeak-ng "vi" at 150 wpm with pauses.
-SYLLABLES_PER_SECOND = 3.5
-_SYLLABLE = re.compile(r"\w+")
+# The syllable estimate can be off for a slow voice: the render itself stops this far past the limit.
+SPOKEN_RENDER_MARGIN = 1.5
 
 
 class UploadMissing(InvalidInput):
@@ -146,7 +153,16 @@ class SpeechService:
             key = cache_key(spoken, engine.name, synthesis, options, voice=engine_voice, voice_identity=identity)
 
             def produce() -> rendering.RenderedAudio:
-                pieces = [engine.synthesize(sentence, synthesis) for sentence in sentences]
+                pieces = []
+                spoken_s = 0.0
+                for sentence in sentences:
+                    pieces.append(engine.synthesize(sentence, synthesis))
+                    spoken_s += pieces[-1].duration_s
+                    if spoken_s > MAX_SPOKEN_S * SPOKEN_RENDER_MARGIN:
+                        raise SpokenTooLong(
+                            f"Bản tin đọc lên dài quá {MAX_SPOKEN_S / 60:g} phút; hãy rút gọn hoặc chia nhỏ.",
+                            detail=f"{engine.name} spoke {spoken_s:.0f} s before the end",
+                        )
                 return render(pieces, options).with_info(
                     text=text, spoken_text=spoken, engine=engine.name, voice=engine_voice
                 )
@@ -211,7 +227,7 @@ class SpeechService:
 
     def estimate_duration_s(self, text: str) -> float:
         """An instant estimate of the spoken time of ``text``, from its syllable count."""
-        return len(_SYLLABLE.findall(normalize(text, self.lexicon))) / SYLLABLES_PER_SECOND
+        return spoken_seconds(normalize(text, self.lexicon))
 
     def render_programme(self, pieces: Sequence[ProgrammePiece], *, chime: bool = True) -> RenderedAudio:
         """One session's programme: the pieces' masters between the chimes, encoded once to MP3."""

@@ -207,9 +207,16 @@ def validate_text(text: str) -> str:
 
 
 def clean_title(title: str) -> str:
-    """A title with its whitespace collapsed; ``TitleInvalid`` if blank, too long or with control characters."""
+    """A title with its whitespace collapsed; ``TitleInvalid`` if blank, too long or with control characters.
+
+    Like the text, a title may not hold characters that make it show other than it reads (bidi
+    controls, invisible characters in numbers, confusable digits): a text error says which.
+    """
+    from broadcaster.text import check_shown_as_spoken
+
     if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in title):
         raise TitleInvalid("Tiêu đề không được chứa ký tự điều khiển.")
+    check_shown_as_spoken(title, "Tiêu đề")
     cleaned = " ".join(title.split())
     if not cleaned:
         raise TitleInvalid("Tiêu đề không được để trống.")

@@ -61,3 +61,27 @@ class LexiconNotFound(NotFound):
     """A lexicon file that does not exist or cannot be read."""
 
     code = "lexicon_not_found"
+
+
+class BidiControls(TextError):
+    """Bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C): they reorder what is shown."""
+
+    code = "text_bidi_control"
+
+
+class InvisibleInNumber(TextError):
+    """An invisible character inside a number: the number shown is not the number read."""
+
+    code = "text_invisible_in_number"
+
+
+class ConfusableCharacters(TextError):
+    """Digits other than 0–9, letters that look like digits among digits, or Cyrillic/Greek letters in a word."""
+
+    code = "text_confusable_characters"
+
+
+class SpokenTooLong(TextError):
+    """Read aloud (numbers, dates and times in words), the bulletin would last longer than one may."""
+
+    code = "text_spoken_too_long"

@@ -3,7 +3,8 @@
 Each rule is a plain ``str -> str`` function (gTTS's tokenizer design); lexicon-dependent rules
 are bound to a :class:`Lexicon`. The order is the design: addresses and phone numbers are read
 before anything splits them at dots; abbreviations before spelling; Roman numerals before the
-dates and ordinals that read their digits; ranges before units; plain numbers last.
+dates and ordinals that read their digits; ranges before units; plain numbers last. Numbers too
+long to read as numbers are spelled digit by digit first, so no later rule sees them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import partial
 from broadcaster.text import (
     cleaning,
     dates,
+    digit_runs,
     documents,
     ordinals,
     phones,
@@ -34,6 +36,7 @@ def rules_for(lexicon: Lexicon) -> list[Rule]:
         cleaning.canonicalize_unicode,
         cleaning.drop_decorations,
         cleaning.join_lines,
+        digit_runs.read_long_digit_runs,
         web.read_web_addresses,
         phones.read_phone_numbers,
         documents.read_document_numbers,

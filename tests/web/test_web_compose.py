@@ -94,12 +94,13 @@ def test_a_draft_can_be_edited_then_submitted_and_errors_keep_the_form(
 
 
 def test_the_timetable_shows_what_overflows_to_a_later_session(web: WebWorld) -> None:
-    # About 25 minutes of speech by the estimate: more than a 15-minute session holds.
-    text = "Bà con chú ý thực hiện đúng hướng dẫn phòng chống dịch bệnh cho gia súc và gia cầm. " * 220
+    # About 9 minutes of speech by the estimate (one bulletin may not exceed 15), read twice: more than a
+    # 15-minute session holds.
+    text = "Bà con chú ý thực hiện đúng hướng dẫn phòng chống dịch bệnh cho gia súc và gia cầm. " * 100
     created = web.api(
         "POST", "/api/v1/bulletins", "officer-b",
         # A week-long window: the default one (two days) may hold no session on a Saturday evening.
-        json={"title": "Hướng dẫn rất dài", "text": text,
+        json={"title": "Hướng dẫn rất dài", "text": text, "repeat": 2,
               "end_date": (SystemClock().now().date() + timedelta(days=6)).isoformat()},
     )
     bulletin_id = created.json()["id"]
