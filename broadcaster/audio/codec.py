@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from broadcaster.audio import ffmpeg
 from broadcaster.audio.pcm import SAMPLE_RATE, Pcm
 from broadcaster.errors import InvalidInput, ServiceFailure
 
@@ -95,13 +95,29 @@ def _check_size(size: int, max_bytes: int | None) -> None:
         )
 
 
+def file_format(path: Path) -> str:
+    """The demuxer for an audio file, from its first bytes; ``UnreadableAudio`` for anything else."""
+    with path.open("rb") as handle:
+        fmt = ffmpeg.sniff_format(handle.read(ffmpeg.SNIFF_BYTES))
+    if fmt is None:
+        raise UnreadableAudio(
+            f"Tệp không phải là âm thanh ở định dạng được hỗ trợ ({ffmpeg.SUPPORTED_FORMATS}).",
+            detail=f"unrecognized header in {path.name}",
+        )
+    return fmt
+
+
 def _decode_file(path: Path, sample_rate: int, max_duration_s: float | None) -> Pcm:
-    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-vn"]
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
+            *ffmpeg.file_input(str(path), file_format(path)), "-vn"]
     if max_duration_s is not None:
         # Stop decoding just past the cap: enough to know the file is too long, without decoding hours.
         args += ["-t", f"{max_duration_s + 1.0:.3f}"]
     args += ["-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1"]
-    result = subprocess.run(args, capture_output=True, check=False)
+    try:
+        result = ffmpeg.run(args, timeout_s=ffmpeg.timeout_for(max_duration_s))
+    except ffmpeg.FfmpegTimeout as error:
+        raise UnreadableAudio("Không đọc được tệp âm thanh: xử lý quá lâu.", detail=error.detail) from None
     if result.returncode != 0 or not result.stdout:
         raise UnreadableAudio(
             "Tệp tải lên không phải là âm thanh đọc được (hỏng, cắt dở hoặc sai định dạng).",
@@ -127,7 +143,7 @@ def encode_command(fmt: str, bitrate: str, sample_rate: int) -> list[str]:
         ) from None
     args = [
         ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
+        *ffmpeg.pipe_input("s16le", "-ar", str(sample_rate), "-ac", "1"),
         *codec_args,
     ]
     if fmt != "wav":
@@ -140,7 +156,7 @@ def encode_command(fmt: str, bitrate: str, sample_rate: int) -> list[str]:
 def encode_audio(pcm: Pcm, fmt: str = "mp3", bitrate: str = DEFAULT_BITRATE) -> bytes:
     """Encode mono PCM to ``fmt`` (mp3, ogg or wav) in one ffmpeg call."""
     args = encode_command(fmt, bitrate, pcm.sample_rate)
-    result = subprocess.run(args, input=pcm.to_int16(), capture_output=True, check=False)
+    result = ffmpeg.run(args, stdin=pcm.to_int16(), timeout_s=ffmpeg.timeout_for(pcm.duration_s))
     if result.returncode != 0 or not result.stdout:
         raise AudioProcessingError(
             "Không mã hóa được âm thanh.", detail=result.stderr.decode("utf-8", "replace")[-500:]

@@ -20,7 +20,14 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from broadcaster.audio.codec import AudioProcessingError, UnreadableAudio, encode_command, ffmpeg_exe
+from broadcaster.audio import ffmpeg
+from broadcaster.audio.codec import (
+    AudioProcessingError,
+    UnreadableAudio,
+    encode_command,
+    ffmpeg_exe,
+    file_format,
+)
 from broadcaster.audio.limiter import true_peak_envelope
 from broadcaster.audio.pcm import Pcm
 
@@ -185,11 +192,13 @@ def measure_loudness(encoded: bytes | str | os.PathLike[str]) -> Loudness:
         encoded = Path(encoded)
         if not encoded.is_file():
             raise UnreadableAudio(f"Không tìm thấy tệp âm thanh: {encoded.name}.", detail=str(encoded))
-        result = subprocess.run(_ebur128_command(["-i", str(encoded)]), capture_output=True, check=False)
+        command = _ebur128_command(ffmpeg.file_input(str(encoded), file_format(encoded)))
+        result = ffmpeg.run(command, timeout_s=ffmpeg.timeout_for(None))
     else:
-        result = subprocess.run(
-            _ebur128_command(["-i", "pipe:0"]), input=encoded, capture_output=True, check=False
-        )
+        fmt = ffmpeg.sniff_format(encoded[: ffmpeg.SNIFF_BYTES])
+        if fmt is None:
+            raise UnreadableAudio("Không đo được độ lớn: dữ liệu không phải là âm thanh.", detail="unknown header")
+        result = ffmpeg.run(_ebur128_command(ffmpeg.pipe_input(fmt)), stdin=encoded, timeout_s=ffmpeg.timeout_for(None))
     stderr = result.stderr.decode("utf-8", "replace")
     try:
         if result.returncode != 0:
@@ -212,7 +221,7 @@ def encode_and_measure(pcm: Pcm, fmt: str, bitrate: str) -> tuple[bytes, Loudnes
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     meter = subprocess.Popen(
-        _ebur128_command(["-f", fmt, "-i", "pipe:0"]),
+        _ebur128_command(ffmpeg.pipe_input(fmt)),
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     assert encoder.stdin and encoder.stdout and encoder.stderr and meter.stdin and meter.stderr
@@ -225,6 +234,11 @@ def encode_and_measure(pcm: Pcm, fmt: str, bitrate: str) -> tuple[bytes, Loudnes
     ]
     for thread in threads:
         thread.start()
+    # A wedged encoder or meter would block the reads below for ever: kill both at the deadline.
+    killed = threading.Event()
+    deadline = threading.Timer(ffmpeg.timeout_for(pcm.duration_s), _kill, args=(killed, encoder, meter))
+    deadline.daemon = True
+    deadline.start()
     chunks: list[bytes] = []
     meter_alive = True
     try:
@@ -239,8 +253,12 @@ def encode_and_measure(pcm: Pcm, fmt: str, bitrate: str) -> tuple[bytes, Loudnes
         _close_quietly(meter.stdin)
         encoder_code = encoder.wait()
         meter_code = meter.wait()
+        deadline.cancel()
         for thread in threads:
             thread.join()
+    if killed.is_set():
+        raise ffmpeg.FfmpegTimeout("Mã hóa âm thanh quá lâu nên đã dừng; hãy thử lại.",
+                                   detail=f"encode/measure killed after {ffmpeg.timeout_for(pcm.duration_s):.0f} s")
     data = b"".join(chunks)
     if encoder_code != 0 or not data:
         raise AudioProcessingError(
@@ -253,6 +271,13 @@ def encode_and_measure(pcm: Pcm, fmt: str, bitrate: str) -> tuple[bytes, Loudnes
         return data, parse_ebur128(stderr)
     except ValueError:
         raise AudioProcessingError("Không đo được độ lớn âm thanh đã mã hóa.", detail=stderr[-500:]) from None
+
+
+def _kill(killed: threading.Event, *processes: subprocess.Popen[bytes]) -> None:
+    killed.set()
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:

@@ -22,6 +22,7 @@ from broadcaster.agent.players.base import (
     register_player,
     wait_until,
 )
+from broadcaster.audio import ffmpeg
 from broadcaster.audio.codec import ffmpeg_exe
 
 WRITE_CHUNK_S = 0.1
@@ -63,7 +64,11 @@ class PipePlayer(Player):
                         return
                     process.stdin.write(audio.pcm[offset : offset + step])
                 process.stdin.close()
-                process.wait()
+                try:
+                    # The device drains its buffer: never longer than a moment past the audio's end.
+                    process.wait(timeout=ffmpeg.BASE_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    raise PlayerError(f"Bộ phát {self.program} không kết thúc sau khi phát xong.") from None
                 completed = process.returncode == 0 and not playback.stop_requested
                 if process.returncode != 0 and not playback.stop_requested:
                     errors.seek(0)
@@ -112,4 +117,4 @@ class FfmpegAlsaPlayer(PipePlayer):
     def command(self, audio: LoadedAudio) -> list[str]:
         """ffmpeg reading raw s16le mono from stdin and writing to an ALSA device."""
         return [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
-                "-f", "s16le", "-ar", str(audio.sample_rate), "-ac", "1", "-i", "pipe:0", "-f", "alsa", self.device]
+                *ffmpeg.pipe_input("s16le", "-ar", str(audio.sample_rate), "-ac", "1"), "-f", "alsa", self.device]
