@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     upload_max_duration_s: float = Field(default=900.0, gt=0, description="longest recording accepted")
     request_max_bytes: int = Field(default=1024**2, ge=1024, description="largest JSON request body")
     token_ttl_days: int = Field(default=90, ge=1, description="lifetime of an API token")
+    # Previews ("Nghe thử") render in their own low-priority lane (broadcaster/render_lanes.py).
+    preview_workers: int = Field(default=1, ge=1, le=16, description="previews rendering at the same time")
+    preview_queue: int = Field(default=8, ge=0, le=256, description="previews waiting for a worker; more get 503")
+    preview_per_user: int = Field(default=2, ge=1, le=16, description="previews one person may have running or waiting")
     # Scheduler settings (see docs/scheduling.md for why these values).
     lead_time_s: float = Field(default=600.0, ge=0, description="compose a session this long before it starts")
     misfire_grace_s: float = Field(

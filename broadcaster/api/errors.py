@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broadcaster.errors import BroadcasterError, InvalidInput, NotAuthenticated
-from broadcaster.services.login_limits import LoginRateLimited
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +111,9 @@ async def _broadcaster_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         log.error("%s %s failed: [%s] %s (%s)", request.method, request.url.path, exc.code, exc.message, exc.detail)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-    if isinstance(exc, LoginRateLimited):
-        headers = {"Retry-After": str(exc.retry_after_s)}
+    retry_after_s = getattr(exc, "retry_after_s", None)  # rate limits and busy lanes say when to come back
+    if retry_after_s is not None:
+        headers = {"Retry-After": str(retry_after_s)}
     return JSONResponse(error_content(exc.code, exc.message), status_code=exc.status, headers=headers)
 
 

@@ -7,13 +7,15 @@ runs (it needs them); their modules are imported only then.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from broadcaster.clock import Clock, SystemClock
 from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.errors import ServiceFailure
+from broadcaster.models import User
+from broadcaster.render_lanes import PreviewLane
 from broadcaster.services.login_limits import LoginLimiter
 from broadcaster.uploads import UploadStore
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from broadcaster.services.programming import ProgrammingService
     from broadcaster.speech import SpeechService
     from broadcaster.timetable import Timetable
+
+T = TypeVar("T")
 
 
 class ComponentUnavailable(ServiceFailure):
@@ -50,6 +54,7 @@ class Runtime:
         self._lock = threading.Lock()
         # Shared by the API and the pages' login: one count per process (see services.login_limits).
         self.login_limiter = LoginLimiter.from_settings(settings)
+        self.previews = PreviewLane.from_settings(settings)
 
     @property
     def speech(self) -> SpeechService:
@@ -66,6 +71,10 @@ class Runtime:
     def check_voice(self, value: str) -> str:
         """``value`` as a stored voice choice if this server can read with it (``UnknownVoice`` if not)."""
         return self.speech.check_voice(value)
+
+    def preview(self, user: User, render: Callable[[], T]) -> T:
+        """Run a preview render in the previews' lane: low priority, bounded per person and in total."""
+        return self.previews.run(str(user.id), render)
 
     @property
     def handoff(self) -> ProgrammeHandoff:
@@ -152,4 +161,5 @@ class Runtime:
         if self.delivery is not None:
             self.delivery.close()  # queued orders stay stored; the next start resumes them
             self.delivery = None
+        self.previews.close()
         self.db.dispose()

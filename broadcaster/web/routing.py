@@ -78,10 +78,15 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 
 def error_page(request: Request, error: BroadcasterError) -> Response:
-    """The page (or JSON) for a service error."""
+    """The page (or JSON) for a service error; a busy or rate-limited answer says when to retry."""
     if wants_json(request):
-        return JSONResponse(error_content(error.code, error.message), status_code=error.status)
-    return render(request, "error.html", {"error": error}, status=error.status)
+        response: Response = JSONResponse(error_content(error.code, error.message), status_code=error.status)
+    else:
+        response = render(request, "error.html", {"error": error}, status=error.status)
+    retry_after_s = getattr(error, "retry_after_s", None)
+    if retry_after_s is not None:
+        response.headers["Retry-After"] = str(retry_after_s)
+    return response
 
 
 class WebRoute(APIRoute):

@@ -107,7 +107,7 @@ def cancel_bulletin(bulletin_id: IdPath, user: CurrentUser, workflow: WorkflowDe
 def preview_bulletin(bulletin_id: IdPath, user: CurrentUser, bulletins: Bulletins,
                      runtime: RuntimeDep) -> FileResponse:
     """The bulletin as it will sound (read once, synthesized through the audio cache)."""
-    audio = bulletins.preview(user, bulletin_id, lambda: runtime.speech)
+    audio = runtime.preview(user, lambda: bulletins.preview(user, bulletin_id, lambda: runtime.speech))
     return FileResponse(audio.path, media_type=AUDIO_MEDIA_TYPES.get(audio.fmt, "application/octet-stream"),
                         headers={"ETag": f'"{audio.sha256}"', "Cache-Control": "private, max-age=3600"})
 

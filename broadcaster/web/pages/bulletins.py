@@ -128,7 +128,7 @@ def stored_preview(
     bulletin_id: IdPath, user: PageUser, bulletins: Bulletins, runtime: RuntimeDep
 ) -> Response:
     """The stored bulletin read once, as it will sound (synthesized through the audio cache)."""
-    audio = bulletins.preview(user, bulletin_id, lambda: runtime.speech)
+    audio = runtime.preview(user, lambda: bulletins.preview(user, bulletin_id, lambda: runtime.speech))
     return FileResponse(
         audio.path,
         media_type=AUDIO_TYPES.get(audio.fmt, "application/octet-stream"),

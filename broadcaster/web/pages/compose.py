@@ -314,7 +314,9 @@ def preview(
     commune = page_commune(session, user, xa)
     chosen = stored_voice(voice, runtime.check_voice)
     speaking_rate = _rate(rate) if rate else commune.speech_rate
-    audio = runtime.speech.render_text(text, voice=chosen or commune.default_voice, rate=speaking_rate)
+    audio = runtime.preview(
+        user, lambda: runtime.speech.render_text(text, voice=chosen or commune.default_voice, rate=speaking_rate)
+    )
     return JSONResponse(
         {
             "url": f"/nghe-thu/{audio.sha256}.{audio.fmt}",
