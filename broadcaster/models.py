@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -131,6 +132,8 @@ class Commune(Base):
     # How its bulletins are read: a voice ("engine:voice") and a speaking-rate factor; None: the server's.
     default_voice: Mapped[str | None] = mapped_column(String(160), default=None)
     speech_rate: Mapped[float | None] = mapped_column(default=None)
+    # Four eyes: a bulletin needs an approver other than its author (services.workflow explains the exception).
+    four_eyes: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     zones: Mapped[list[Zone]] = relationship(back_populates="commune", cascade="all, delete-orphan")
@@ -257,6 +260,8 @@ class Bulletin(Base):
     rejection_reason: Mapped[str | None] = mapped_column(Text, default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
     spoken_duration_s: Mapped[float | None] = mapped_column(default=None)  # known once rendered
+    # An emergency airs once, at once; only when asked at submission is it also read in today's sessions.
+    replay_in_sessions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     submitted_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -356,6 +361,22 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one (account, address) pair or one address, shared by every server replica.
+
+    ``key`` is the sha256 of the scope and what it names, so user names typed by strangers (or a
+    password typed into the user name box) are not stored in clear.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # "pair" or "address"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SchedulerLease(Base):

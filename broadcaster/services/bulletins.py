@@ -143,6 +143,7 @@ class BulletinFields:
     end_date: date | None = None  # default: the start date
     repeat: int = 1
     voice: str | None = None  # "engine:voice"; None or "": the commune's default voice
+    replay_in_sessions: bool = False  # an emergency also airs in today's sessions (opt-in)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class BulletinChanges:
     end_date: date | None = None
     repeat: int | None = None
     voice: str | None = None  # "" goes back to the commune's default voice
+    replay_in_sessions: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,7 @@ class BulletinService:
             spoken_duration_s=stored.duration_s if stored else None,
             target_all=not zones and not clusters, zones=zones, clusters=clusters,
             start_date=start, end_date=end, repeat=fields.repeat, status=BulletinStatus.DRAFT,
-            author_id=actor.id, idempotency_key=key, voice=voice,
+            author_id=actor.id, idempotency_key=key, voice=voice, replay_in_sessions=fields.replay_in_sessions,
         )
         self.session.add(bulletin)
         try:
@@ -377,6 +379,8 @@ class BulletinService:
             if bulletin.upload_sha256 is not None and changes.voice:
                 raise ContentInvalid("Bản tin này là tệp ghi âm, không đọc bằng giọng máy.")
             changed["voice"] = stored_voice(changes.voice, self.check_voice)
+        if changes.replay_in_sessions is not None:
+            changed["replay_in_sessions"] = changes.replay_in_sessions
         if changes.start_date is not None or changes.end_date is not None:
             start, end = self._check_window(changes.start_date or bulletin.start_date,
                                             changes.end_date or bulletin.end_date)
@@ -479,6 +483,7 @@ def _fingerprint(fields: BulletinFields, stored: StoredUpload | None) -> str:
         "start_date": fields.start_date.isoformat() if fields.start_date else None,
         "end_date": fields.end_date.isoformat() if fields.end_date else None,
         "repeat": fields.repeat, "upload_sha256": stored.sha256 if stored else None,
+        "replay_in_sessions": fields.replay_in_sessions,
     }
     if fields.voice:  # only when given, so requests from before voices existed keep their fingerprint
         canonical["voice"] = fields.voice

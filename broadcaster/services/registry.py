@@ -109,6 +109,7 @@ class CommuneChanges:
     timetable: str | None = None
     default_voice: str | None = None  # "engine:voice"; "" goes back to the server's voice
     speech_rate: float | None = None  # speaking-rate factor, 0.5-2 (below 1 is slower); 0: the server's
+    four_eyes: bool | None = None  # a bulletin needs an approver other than its author
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def get_commune(session: Session, actor: User, commune_id: int) -> Commune:
 
 
 def create_commune(session: Session, actor: User | None, *, code: str, name: str, province: str = "",
-                   timetable: str = "default", schedules_dir: Path,
+                   timetable: str = "default", schedules_dir: Path, four_eyes: bool = True,
                    on_timetable_change: TimetableChanged | None = None) -> Commune:
     """Register a commune (province admin only), commit, and have its sessions planned."""
     if actor is not None:
@@ -182,11 +183,11 @@ def create_commune(session: Session, actor: User | None, *, code: str, name: str
     if session.scalar(select(func.count()).select_from(Commune).where(Commune.code == code)):
         raise CommuneCodeTaken(f"Mã xã «{code}» đã được dùng.")
     commune = Commune(code=code, name=_clean_name(name, "xã"), province=" ".join(province.split()),
-                      timetable=check_timetable_name(schedules_dir, timetable))
+                      timetable=check_timetable_name(schedules_dir, timetable), four_eyes=four_eyes)
     session.add(commune)
     session.flush()
     record(session, actor=actor, action=AuditAction.CREATE, object_type="commune", object_id=commune.id,
-           commune_id=commune.id, details={"code": code})
+           commune_id=commune.id, details={"code": code, "four_eyes": four_eyes})
     session.commit()
     notify_timetable_changed(on_timetable_change, commune.id)
     return commune
@@ -209,6 +210,8 @@ def update_commune(session: Session, actor: User, commune_id: int, changes: Comm
         commune.default_voice = stored_voice(changes.default_voice, check_voice)
     if changes.speech_rate is not None:
         commune.speech_rate = checked_rate(changes.speech_rate) if changes.speech_rate else None
+    if changes.four_eyes is not None:
+        commune.four_eyes = changes.four_eyes
     record(session, actor=actor, action=AuditAction.EDIT, object_type="commune", object_id=commune.id,
            commune_id=commune.id, details=_given(changes))
     session.commit()

@@ -54,6 +54,7 @@ from broadcaster.services.bulletins import (
     claim_in_status,
     require_author_or,
 )
+from broadcaster.services.four_eyes import check_self_approval
 
 REASON_MAX_LENGTH = 2000
 # A delivery in one of these states has not played yet: its programme may still go on the air.
@@ -76,6 +77,12 @@ class AiringWindowOver(Conflict):
     """An aired bulletin whose window has ended has nothing left to cancel."""
 
     code = "bulletin_window_over"
+
+
+class EmergencyFinished(Conflict):
+    """The emergency already aired everywhere and airs nowhere again: there is nothing to stop."""
+
+    code = "emergency_already_aired"
 
 
 class EmergencyAiringFailed(ServiceFailure):
@@ -145,9 +152,12 @@ class Workflow:
         if bulletin.priority == Priority.EMERGENCY:
             check_reaches_clusters(self.session, bulletin.commune_id, [z.id for z in bulletin.zones],
                                    [c.id for c in bulletin.clusters])
+        emergency = bulletin.priority == Priority.EMERGENCY
+        self_approval = (check_self_approval(self.session, bulletin.commune_id, actor, emergency=emergency)
+                         if bulletin.author_id == actor.id else None)
         claim_in_status(self.session, bulletin, (BulletinStatus.SUBMITTED,), "duyệt",
                         status=BulletinStatus.APPROVED, approver_id=actor.id, decided_at=utc_now())
-        self._record(actor, bulletin, AuditAction.APPROVE)
+        self._record(actor, bulletin, AuditAction.APPROVE, self_approval)
         if bulletin.priority == Priority.EMERGENCY:
             self._record(actor, bulletin, AuditAction.EMERGENCY)
         self.session.commit()
@@ -189,6 +199,8 @@ class Workflow:
         elif bulletin.status == BulletinStatus.AIRED:
             raise AiringWindowOver(f"Bản tin số {bulletin.id} đã phát hết thời gian phát (đến "
                                    f"{bulletin.end_date:%d/%m/%Y}), không còn buổi phát nào để hủy.")
+        if bulletin.priority == Priority.EMERGENCY and bulletin.status == BulletinStatus.AIRED:
+            self._check_still_on_air(bulletin, window_open)
         was = bulletin.status
         claim_in_status(self.session, bulletin, cancellable, "hủy", status=BulletinStatus.CANCELLED)
         details = {"reason": reason.strip()[:REASON_MAX_LENGTH], "was": str(was)}
@@ -211,6 +223,24 @@ class Workflow:
         self._recall(actor, bulletin, handed_off)
         return bulletin
 
+    def _check_still_on_air(self, bulletin: Bulletin, window_open: bool) -> None:
+        """``EmergencyFinished`` unless the aired emergency is live somewhere or still has sessions today.
+
+        A finished emergency is history: cancelling it would rewrite "played" as "cancelled".
+        """
+        from broadcaster.services.programming.emergency import live_emergency_bulletins
+        from broadcaster.services.programming.plan import airs_in_sessions_on
+
+        now = self.bulletins.clock.now()
+        if bulletin.id in live_emergency_bulletins(self.session, [bulletin.id], now):
+            return
+        if window_open and airs_in_sessions_on(bulletin, self.bulletins.today()):
+            return  # it was asked to air again in today's sessions: cancelling takes it off them
+        raise EmergencyFinished(
+            f"Bản tin khẩn số {bulletin.id} đã phát xong, không còn gì để dừng hay hủy; "
+            "lịch sử phát được giữ nguyên.", detail="no live emergency airing and no session to come",
+        )
+
     def _recall(self, actor: User, bulletin: Bulletin, handed_off: dict[int, list[int]]) -> None:
         """Take the cancelled bulletin out of the programmes already handed off, through the hook."""
         if self._on_recall is None or not handed_off:
@@ -228,11 +258,18 @@ class Workflow:
             )
 
     def send_emergency(self, actor: User, fields: BulletinFields, *, upload: BinaryIO | None = None,
-                       upload_filename: str | None = None, idempotency_key: str | None = None) -> EmergencyResult:
-        """Create, approve and air an emergency bulletin at once (approver); a retried key airs nothing twice."""
+                       upload_filename: str | None = None, idempotency_key: str | None = None,
+                       sole_leader_on_duty: bool = False) -> EmergencyResult:
+        """Create, approve and air an emergency bulletin at once (approver); a retried key airs nothing twice.
+
+        The sender approves their own bulletin: under four eyes only as the commune's single leader,
+        or declaring to be the only one on duty (``sole_leader_on_duty``); the audit event says which.
+        """
         commune = scoping.acting_commune(self.session, actor, fields.commune_id)
         scoping.require_role(actor, Role.APPROVER)
         fields = replace(fields, priority=Priority.EMERGENCY, commune_id=commune.id)
+        self_approval = check_self_approval(self.session, commune.id, actor, emergency=True,
+                                            declared_sole_leader=sole_leader_on_duty)
         check_reaches_clusters(self.session, commune.id, fields.zone_ids, fields.cluster_ids)
         created = self.bulletins.create(actor, fields, upload=upload, upload_filename=upload_filename,
                                         idempotency_key=idempotency_key)
@@ -242,7 +279,7 @@ class Workflow:
         claim_in_status(self.session, bulletin, (BulletinStatus.DRAFT,), "phát khẩn",
                         status=BulletinStatus.APPROVED, submitted_at=utc_now(), approver_id=actor.id,
                         decided_at=utc_now())
-        self._record(actor, bulletin, AuditAction.EMERGENCY)
+        self._record(actor, bulletin, AuditAction.EMERGENCY, self_approval)
         self.session.commit()
         return EmergencyResult(bulletin, created=True, airing=self._air(actor, bulletin))
 

@@ -95,14 +95,17 @@ def new_text_bulletin(world: World, actor: str, key: str) -> Call:
                       "commune_id": world.communes[key].id})
 
 
+# The matrix checks roles and scoping; the sender declares being the leader on duty so that the
+# four-eyes rule (tests/api/test_four_eyes.py) does not decide these cells.
 def new_recording(world: World, actor: str, key: str) -> Call:
-    return Call(data={"title": "Thông báo ghi âm", "commune_id": str(world.communes[key].id)},
+    return Call(data={"title": "Thông báo ghi âm", "commune_id": str(world.communes[key].id),
+                      "sole_leader_on_duty": "true"},
                 files={"file": ("tin.wav", wav_bytes(0.3), "audio/wav")})
 
 
 def new_emergency(world: World, actor: str, key: str) -> Call:
     return Call(json={"title": "Khẩn", "text": "Bão sắp đổ bộ, bà con vào nơi an toàn.",
-                      "commune_id": world.communes[key].id, "repeat": 1})
+                      "commune_id": world.communes[key].id, "repeat": 1, "sole_leader_on_duty": True})
 
 
 def new_commune(world: World, actor: str, key: str) -> Call:

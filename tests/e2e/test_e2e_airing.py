@@ -124,6 +124,16 @@ def test_a_bulletin_airs_on_three_agents_at_play_at(loop: tuple[ServerProcess, l
     assert sorted(row["delivery_state"] for row in table) == ["played"] * 3
     assert all(row["played_at"] and not row["delivery_error"] for row in table)
 
+    # STOP after it played everywhere: refused, and the history stays "played" (issue 10, item 4).
+    stop = httpx.post(f"{server.url}/api/v1/bulletins/{bulletin}/cancel", headers=approver, json={}, timeout=30)
+    assert stop.status_code == 409 and stop.json()["error"]["code"] == "emergency_already_aired"
+    after = [r for r in log_rows(server, approver, seed.commune_id) if r["bulletin_id"] == bulletin]
+    assert sorted(r["delivery_state"] for r in after) == ["played"] * 3
+    assert httpx.get(f"{server.url}/api/v1/bulletins/{bulletin}", headers=approver,
+                     timeout=10).json()["status"] == "aired"
+    for agent in agents:  # and the agents played it exactly once
+        assert len([e for e in agent.played() if e["event"] == "start"]) == 1
+
     # Heartbeats: the clusters API shows the three agents online.
     clusters = httpx.get(f"{server.url}/api/v1/communes/{seed.commune_id}/clusters", headers=approver, timeout=10)
     assert [c["presence"]["online"] for c in clusters.json()] == [True, True, True]

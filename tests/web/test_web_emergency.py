@@ -5,7 +5,17 @@ from __future__ import annotations
 from playwright.sync_api import Browser, expect
 
 from tests.agent.harness import wait_for
-from tests.web.world import CLUSTER_A, MARKET_CLUSTER, ZONE_A, WebWorld, check_layout, log_in, new_context
+from tests.web.world import (
+    CLUSTER_A,
+    MARKET_CLUSTER,
+    ZONE_A,
+    WebWorld,
+    check_layout,
+    form_token,
+    http_login,
+    log_in,
+    new_context,
+)
 
 TITLE = "Khẩn: lũ trên sông Hồng"
 TEXT = "Nước sông đang lên nhanh. Đề nghị bà con vùng bãi di chuyển tài sản lên chỗ cao ngay."
@@ -57,3 +67,26 @@ def test_emergency_asks_to_confirm_its_targets_airs_and_stops(web: WebWorld, bro
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "cancelled")
     expect(page.locator(".history")).to_contain_text("dừng phát khẩn")
     context.close()
+
+
+def test_a_finished_emergency_offers_no_stop_and_stays_played(web: WebWorld) -> None:
+    cluster_a = web.seed.communes["A"].cluster_id
+    sent = web.api("POST", "/api/v1/emergencies", "approver-a", json={
+        "title": "Khẩn: thử loa", "text": "Thử loa khẩn cấp, bà con không cần làm gì.", "repeat": 1,
+        "cluster_ids": [cluster_a]})
+    assert sent.status_code == 201, sent.text
+    bulletin_id = sent.json()["bulletin"]["id"]
+
+    def played() -> bool:
+        rows = web.api("GET", "/api/v1/broadcast-log", "approver-a", params={"commune_id": web.commune_id()}).json()
+        return any(r["bulletin_id"] == bulletin_id and r["delivery_state"] == "played" for r in rows)
+
+    wait_for(played, 60, "the agent to report the emergency played")
+    client, _ = http_login(web, "approver-a")
+    page = client.get(f"/phat-khan-cap?xa={web.commune_id()}").text
+    row = page.split(f'data-bulletin-id="{bulletin_id}"', 1)[1].split("on-air-row", 1)[0]
+    assert "Đã phát xong" in row and f"/phat-khan-cap/{bulletin_id}/dung" not in page
+    stop = client.post(f"/phat-khan-cap/{bulletin_id}/dung", data={"csrf_token": form_token(page)})
+    assert stop.status_code == 409 and "đã phát xong" in stop.text
+    assert web.api("GET", f"/api/v1/bulletins/{bulletin_id}", "approver-a").json()["status"] == "aired"
+    assert played()

@@ -39,7 +39,8 @@ def _describe(airing: Any) -> dict[str, Any] | None:
 def send_emergency(body: EmergencyCreate, user: CurrentUser, workflow: WorkflowDep, response: Response,
                    idempotency_key: IdempotencyKey = None) -> EmergencyOut:
     """Air a text bulletin at once as an emergency (approver)."""
-    result = workflow.send_emergency(user, body.fields(), idempotency_key=idempotency_key)
+    result = workflow.send_emergency(user, body.fields(), idempotency_key=idempotency_key,
+                                     sole_leader_on_duty=body.sole_leader_on_duty)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return emergency_out(result)

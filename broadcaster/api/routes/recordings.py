@@ -41,7 +41,7 @@ def send_recording_emergency(form: Annotated[RecordingForm, Form()], file: Recor
                              idempotency_key: IdempotencyKey = None) -> EmergencyOut:
     """Air an uploaded recording at once as an emergency (approver), pre-empting whatever plays."""
     result = workflow.send_emergency(user, form.fields(), upload=file.file, upload_filename=file.filename,
-                                     idempotency_key=idempotency_key)
+                                     idempotency_key=idempotency_key, sole_leader_on_duty=form.sole_leader_on_duty)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return emergency_out(result)

@@ -33,7 +33,7 @@ def create_commune(body: CommuneCreate, user: CurrentUser, session: DbSession, r
     """Register a commune (province admin); the scheduler plans its sessions at once."""
     commune = registry.create_commune(session, user, code=body.code, name=body.name, province=body.province,
                                       timetable=body.timetable, schedules_dir=runtime.settings.schedules_dir,
-                                      on_timetable_change=runtime.reschedule)
+                                      four_eyes=body.four_eyes, on_timetable_change=runtime.reschedule)
     return CommuneOut.of(commune)
 
 
@@ -46,9 +46,10 @@ def get_commune(commune_id: IdPath, user: CurrentUser, session: DbSession) -> Co
 @router.patch("/communes/{commune_id}", response_model=CommuneOut, dependencies=[JsonBody])
 def update_commune(commune_id: IdPath, body: CommuneUpdate, user: CurrentUser, session: DbSession,
                    runtime: RuntimeDep) -> CommuneOut:
-    """Rename a commune, switch its timetable, set its default voice and speaking rate (its admin)."""
+    """Rename a commune, switch its timetable or its four-eyes rule, set its default voice and speaking rate
+    (its admin); the scheduler follows at once."""
     changes = CommuneChanges(name=body.name, province=body.province, timetable=body.timetable,
-                             default_voice=body.default_voice, speech_rate=body.speech_rate)
+                             default_voice=body.default_voice, speech_rate=body.speech_rate, four_eyes=body.four_eyes)
     return CommuneOut.of(registry.update_commune(session, user, commune_id, changes,
                                                  schedules_dir=runtime.settings.schedules_dir,
                                                  on_timetable_change=runtime.reschedule,

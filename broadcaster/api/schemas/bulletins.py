@@ -30,13 +30,15 @@ class BulletinCreate(InputModel):
         default=None, max_length=160, description="Giọng đọc (bộ-đọc:giọng, xem /api/v1/voices); mặc định: giọng của xã",
         examples=["piper:vi_VN-vais1000-medium"],
     )
+    replay_in_sessions: bool = Field(
+        default=False, description="Bản tin khẩn: phát lại trong các buổi hôm nay (mặc định chỉ phát một lần, ngay)")
 
     def fields(self, *, text: bool = True) -> BulletinFields:
         """The service's view of this body."""
         return BulletinFields(
             title=self.title, text=self.text if text else None, priority=self.priority, commune_id=self.commune_id,
             zone_ids=tuple(self.zone_ids), cluster_ids=tuple(self.cluster_ids), start_date=self.start_date,
-            end_date=self.end_date, repeat=self.repeat, voice=self.voice,
+            end_date=self.end_date, repeat=self.repeat, voice=self.voice, replay_in_sessions=self.replay_in_sessions,
         )
 
 
@@ -49,12 +51,17 @@ class EmergencyCreate(InputModel):
     zone_ids: list[Id] = Field(default_factory=list, max_length=MAX_TARGETS)
     cluster_ids: list[Id] = Field(default_factory=list, max_length=MAX_TARGETS)
     repeat: int = Field(default=3, ge=1, le=MAX_REPEAT)
+    replay_in_sessions: bool = Field(
+        default=False, description="Bản tin khẩn: phát lại trong các buổi hôm nay (mặc định chỉ phát một lần, ngay)")
+    sole_leader_on_duty: bool = Field(
+        default=False, description="Xã bật duyệt hai người: tôi là lãnh đạo trực duy nhất lúc này (ghi vào nhật ký)")
 
     def fields(self) -> BulletinFields:
         """The service's view of this body (the window is today)."""
         return BulletinFields(
             title=self.title, text=self.text, priority=Priority.EMERGENCY, commune_id=self.commune_id,
             zone_ids=tuple(self.zone_ids), cluster_ids=tuple(self.cluster_ids), repeat=self.repeat,
+            replay_in_sessions=self.replay_in_sessions,
         )
 
 
@@ -72,13 +79,17 @@ class RecordingForm(InputModel):
     start_date: DayDate | None = None
     end_date: DayDate | None = None
     repeat: int = Field(default=1, ge=1, le=MAX_REPEAT)
+    replay_in_sessions: bool = Field(
+        default=False, description="Bản tin khẩn: phát lại trong các buổi hôm nay (mặc định chỉ phát một lần, ngay)")
+    sole_leader_on_duty: bool = Field(
+        default=False, description="Chỉ với phát khẩn. Xã bật duyệt hai người: tôi là lãnh đạo trực duy nhất lúc này (ghi vào nhật ký)")
 
     def fields(self) -> BulletinFields:
         """The service's view of this form."""
         return BulletinFields(
             title=self.title, text=None, priority=self.priority, commune_id=self.commune_id,
             zone_ids=tuple(self.zone_ids), cluster_ids=tuple(self.cluster_ids), start_date=self.start_date,
-            end_date=self.end_date, repeat=self.repeat,
+            end_date=self.end_date, repeat=self.repeat, replay_in_sessions=self.replay_in_sessions,
         )
 
 
@@ -94,6 +105,7 @@ class BulletinUpdate(InputModel):
     end_date: DayDate | None = None
     repeat: int | None = Field(default=None, ge=1, le=MAX_REPEAT)
     voice: str | None = Field(default=None, max_length=160, description="\"\": trở về giọng mặc định của xã")
+    replay_in_sessions: bool | None = None
 
     def changes(self) -> BulletinChanges:
         """The service's view of this body."""
@@ -102,6 +114,7 @@ class BulletinUpdate(InputModel):
             zone_ids=tuple(self.zone_ids) if self.zone_ids is not None else None,
             cluster_ids=tuple(self.cluster_ids) if self.cluster_ids is not None else None,
             start_date=self.start_date, end_date=self.end_date, repeat=self.repeat, voice=self.voice,
+            replay_in_sessions=self.replay_in_sessions,
         )
 
 
@@ -135,6 +148,7 @@ class BulletinOut(BaseModel):
     end_date: date
     repeat: int
     voice: str | None = Field(description="Giọng đọc đã chọn; null: giọng mặc định của xã")
+    replay_in_sessions: bool
     status: BulletinStatus
     author_id: int
     approver_id: int | None
@@ -156,7 +170,8 @@ class BulletinOut(BaseModel):
             priority=bulletin.priority, target_all=bulletin.target_all,
             zone_ids=sorted(z.id for z in bulletin.zones), cluster_ids=sorted(c.id for c in bulletin.clusters),
             start_date=bulletin.start_date, end_date=bulletin.end_date, repeat=bulletin.repeat,
-            voice=bulletin.voice, status=bulletin.status, author_id=bulletin.author_id, approver_id=bulletin.approver_id,
+            voice=bulletin.voice, replay_in_sessions=bulletin.replay_in_sessions, status=bulletin.status,
+            author_id=bulletin.author_id, approver_id=bulletin.approver_id,
             rejection_reason=bulletin.rejection_reason, spoken_duration_s=bulletin.spoken_duration_s,
             created_at=bulletin.created_at, updated_at=bulletin.updated_at, submitted_at=bulletin.submitted_at,
             decided_at=bulletin.decided_at, preview_url=f"/api/v1/bulletins/{bulletin.id}/preview",

@@ -21,6 +21,7 @@ class CommuneCreate(InputModel):
     name: str = Field(max_length=200, examples=["Xã Tân Lập"])
     province: str = Field(default="", max_length=200)
     timetable: str = Field(default="default", max_length=64, description="Tên lịch phát trong thư mục schedules")
+    four_eyes: bool = Field(default=True, description="Duyệt hai người: người soạn không tự duyệt bản tin của mình")
 
 
 class CommuneUpdate(InputModel):
@@ -36,6 +37,7 @@ class CommuneUpdate(InputModel):
     speech_rate: float | None = Field(
         default=None, ge=0.0, le=2.0, description="Tốc độ đọc 0,5–2 (nhỏ hơn 1 là chậm hơn); 0: theo máy chủ"
     )
+    four_eyes: bool | None = Field(default=None, description="Duyệt hai người (bật/tắt)")
 
 
 class CommuneOut(BaseModel):
@@ -49,6 +51,7 @@ class CommuneOut(BaseModel):
     has_timetable_override: bool
     default_voice: str | None
     speech_rate: float | None
+    four_eyes: bool
     created_at: LocalTime
 
     @classmethod
@@ -57,7 +60,7 @@ class CommuneOut(BaseModel):
         return cls(id=commune.id, code=commune.code, name=commune.name, province=commune.province,
                    timetable=commune.timetable, has_timetable_override=commune.timetable_override is not None,
                    default_voice=commune.default_voice, speech_rate=commune.speech_rate,
-                   created_at=commune.created_at)
+                   four_eyes=commune.four_eyes, created_at=commune.created_at)
 
 
 class ZoneBody(InputModel):

@@ -2,22 +2,25 @@
 
 ``air_emergency`` renders the bulletin between chimes and hands it to every cluster it targets
 with ``play_at`` a few seconds from now (time to reach the agents) and priority ``emergency``, so
-the agents interrupt what they play. ``stop_emergency`` takes it off the air (a cancel).
+the agents interrupt what they play. ``stop_emergency`` takes it off the air (a cancel), where it
+is still *live*: waiting to play or playing. What already played stays played, in the airing and
+in the broadcast log; an emergency with nothing live has nothing to stop.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
+from broadcaster.clock import local
 from broadcaster.db import Database
 from broadcaster.errors import Conflict, NotFound
 from broadcaster.models import (
@@ -41,6 +44,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMERGENCY_SESSION = "emergency"  # Airing.session_name of emergencies (no timetable session may use it)
+# Not played yet at a cluster: waiting, on its way, or (with played_at set) playing now.
+LIVE_STATES = (DeliveryState.PENDING, DeliveryState.SENT, DeliveryState.RECEIVED, DeliveryState.DOWNLOADED)
+# A "played" report may lag the end of the audio by this much.
+PLAYING_GRACE_S = 15.0
 
 
 class EmergencyBulletinNotFound(NotFound):
@@ -136,36 +143,71 @@ def air_emergency(
     return EmergencyAiring(airing_id, cluster_ids, play_at, audio.sha256, audio.duration_s, tuple(failed))
 
 
+def is_live(delivery: Delivery, now: datetime) -> bool:
+    """Whether the airing at this cluster may still sound: waiting to play, or playing right now."""
+    if delivery.state not in LIVE_STATES or now >= delivery.expires_at:
+        return False
+    if delivery.played_at is None:
+        return True
+    return now < delivery.played_at + timedelta(seconds=delivery.duration_s + PLAYING_GRACE_S)
+
+
+def _emergency_airings(s: Session, bulletin_ids: Iterable[int]) -> list[tuple[int, Airing]]:
+    rows = s.execute(
+        select(AiringItem.bulletin_id, Airing).join(Airing, Airing.id == AiringItem.airing_id)
+        .where(Airing.kind == AiringKind.EMERGENCY, AiringItem.bulletin_id.in_(list(bulletin_ids)),
+               Airing.status.in_((AiringStatus.PLANNED, AiringStatus.HANDED_OFF)))
+        .options(selectinload(Airing.deliveries))
+    ).unique().all()  # fmt: skip
+    seen: dict[tuple[int, int], Airing] = {(bulletin_id, airing.id): airing for bulletin_id, airing in rows}
+    return [(bulletin_id, airing) for (bulletin_id, _), airing in seen.items()]
+
+
+def live_emergency_bulletins(s: Session, bulletin_ids: Iterable[int], now: datetime) -> set[int]:
+    """The bulletins among ``bulletin_ids`` with an emergency airing still live at some cluster."""
+    return {bulletin_id for bulletin_id, airing in _emergency_airings(s, bulletin_ids)
+            if any(is_live(delivery, now) for delivery in airing.deliveries)}
+
+
 def stop_emergency(
     db: Database, handoff: ProgrammeHandoff, bulletin_id: int, now: datetime, *, actor_id: int | None = None
 ) -> list[int]:
-    """Stop every emergency airing of a bulletin that is waiting or playing; the airing ids stopped."""
+    """Stop the bulletin's emergency airings where they are still live; the airing ids stopped.
+
+    Only the live clusters are stopped and marked cancelled. A cluster that played keeps "played";
+    an airing that played somewhere keeps its status and gains a note, one that never sounded
+    anywhere becomes cancelled.
+    """
     with db.session() as s:
-        airings = s.scalars(
-            select(Airing)
-            .where(Airing.kind == AiringKind.EMERGENCY,
-                   Airing.status.in_((AiringStatus.PLANNED, AiringStatus.HANDED_OFF)),
-                   Airing.id.in_(select(AiringItem.airing_id).where(AiringItem.bulletin_id == bulletin_id)))
-            .options(selectinload(Airing.deliveries))
-        ).all()  # fmt: skip
-        targets = [(a.id, a.commune_id, tuple(d.cluster_id for d in a.deliveries)) for a in airings]
-    for airing_id, commune_id, cluster_ids in targets:
+        targets = []
+        for _, airing in _emergency_airings(s, [bulletin_id]):
+            live = tuple(d.cluster_id for d in airing.deliveries if is_live(d, now))
+            sounded = any(d.state == DeliveryState.PLAYED or d.played_at is not None for d in airing.deliveries)
+            if live:
+                targets.append((airing.id, airing.commune_id, live, sounded))
+    for airing_id, commune_id, cluster_ids, sounded in targets:
         withdraw_airing(db, handoff, airing_id, commune_id, cluster_ids,
-                        note=f"Dừng phát lúc {now.isoformat(timespec='seconds')}.",
-                        details={"bulletin_id": bulletin_id}, actor_id=actor_id)
-    return [airing_id for airing_id, _, _ in targets]
+                        note=f"Dừng phát lúc {local(now):%H:%M:%S %d/%m/%Y}.", details={"bulletin_id": bulletin_id},
+                        actor_id=actor_id, keep_status=sounded)
+    return [airing_id for airing_id, *_ in targets]
 
 
 def withdraw_airing(db: Database, handoff: ProgrammeHandoff, airing_id: int, commune_id: int,
                     cluster_ids: Sequence[int], *, note: str, details: dict[str, object],
-                    actor_id: int | None = None) -> None:
-    """Stop an airing at its clusters (waiting or playing), then mark it and its deliveries cancelled."""
+                    actor_id: int | None = None, keep_status: bool = False) -> None:
+    """Stop an airing at these clusters, where it waits or plays, and record it: their deliveries become
+    cancelled (one that played stays played), the airing gains ``note`` and becomes cancelled, unless
+    ``keep_status`` (it sounded somewhere: its history is not rewritten)."""
     # Stop on the speakers first: if that fails, the log must not claim it stopped.
     handoff.stop(airing_id, cluster_ids)
     with db.session() as s:
-        s.execute(update(Airing).where(Airing.id == airing_id).values(status=AiringStatus.CANCELLED, note=note))
-        s.execute(update(Delivery).where(
-            Delivery.airing_id == airing_id,
-            Delivery.state.not_in((DeliveryState.PLAYED, DeliveryState.FAILED))).values(state=DeliveryState.CANCELLED))  # fmt: skip
+        previous = s.scalar(select(Airing.note).where(Airing.id == airing_id))
+        values: dict[str, object] = {"note": f"{previous}; {note}" if previous else note}
+        if not keep_status:
+            values["status"] = AiringStatus.CANCELLED
+        s.execute(update(Airing).where(Airing.id == airing_id).values(**values))
+        s.execute(update(Delivery).where(Delivery.airing_id == airing_id, Delivery.cluster_id.in_(list(cluster_ids)),
+                                         Delivery.state.in_(LIVE_STATES))
+                  .values(state=DeliveryState.CANCELLED))  # fmt: skip
         system_event(s, "stop", "airing", airing_id, commune_id, {**details, "clusters": list(cluster_ids)},
                      actor_id=actor_id)

@@ -5,6 +5,9 @@ The rules (docs/scheduling.md explains why):
 - A session airs, at each cluster of the commune, the bulletins that are approved (or already
   aired once), whose date window covers the session's local date, and that target the cluster
   (the whole commune, the cluster's zone, or the cluster itself).
+- An emergency airs once, at once (``emergency.py``). Once it aired, it is read in the sessions
+  only if its sender asked for that at submission (``replay_in_sessions``, "phát lại trong các
+  buổi hôm nay"), and then only in the sessions of the day it aired.
 - Order: emergency, then priority, then normal. Within a class, bulletins carried over (deferred
   at this cluster in the last session that listed them) come first, then oldest approval first.
 - Each bulletin is read ``repeat`` times; the intro and outro chimes frame the programme.
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from broadcaster.clock import local
 from broadcaster.models import (
     Airing,
     AiringItem,
@@ -154,10 +158,18 @@ def load_candidates(session: Session, commune_id: int, day: date, uploads_dir: P
         )
         .options(selectinload(Bulletin.zones), selectinload(Bulletin.clusters))
     )
-    bulletins = list(session.scalars(query))
+    bulletins = [b for b in session.scalars(query) if airs_in_sessions_on(b, day)]
     carried = _carried_over(session, [b.id for b in bulletins], before)
     candidates = [candidate_from(b, uploads_dir, carried.get(b.id, frozenset())) for b in bulletins]
     return sorted(candidates, key=airing_order)
+
+
+def airs_in_sessions_on(bulletin: Bulletin, day: date) -> bool:
+    """Whether an airable bulletin belongs in the sessions of ``day`` (an aired emergency only if asked for)."""
+    if bulletin.priority != Priority.EMERGENCY or bulletin.status != BulletinStatus.AIRED:
+        return True
+    aired_on = local(bulletin.decided_at or bulletin.created_at).date()
+    return bulletin.replay_in_sessions and aired_on == day
 
 
 def _carried_over(session: Session, bulletin_ids: list[int], before: datetime | None) -> dict[int, frozenset[int]]:

@@ -3,7 +3,10 @@
 Step one checks everything the workflow would (role, title, text, targets reaching a cluster)
 without storing anything, and shows a confirmation naming every cluster that will sound. Only the
 confirmed second form calls ``Workflow.send_emergency``, with the form's idempotency key, so a
-double click airs once. "DỪNG PHÁT" cancels the bulletin, which stops it on the speakers.
+double click airs once. "DỪNG PHÁT" cancels the bulletin, which stops it on the speakers; it is
+offered only while the emergency is live (waiting or playing somewhere). An emergency airs once,
+unless "Phát lại trong các buổi hôm nay" is ticked; "Tôi là lãnh đạo trực duy nhất" is the
+four-eyes exception, recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from broadcaster.services.bulletins import (
     clean_title,
     validate_text,
 )
+from broadcaster.services.programming.emergency import live_emergency_bulletins
 from broadcaster.services.workflow import check_reaches_clusters
 from broadcaster.web import forms
 from broadcaster.web.formatting import duration
@@ -57,7 +61,8 @@ class ConfirmationMissing(FormInvalid):
     code = "emergency_not_confirmed"
 
 
-def _on_air(bulletins: BulletinService, user: User, commune: Commune) -> list[Any]:
+def _today(bulletins: BulletinService, user: User, commune: Commune) -> tuple[list[Any], set[int]]:
+    """Today's emergencies, and which of them are still live (the only ones STOP can act on)."""
     filters = BulletinFilters(
         commune_id=commune.id,
         priority=Priority.EMERGENCY,
@@ -65,7 +70,9 @@ def _on_air(bulletins: BulletinService, user: User, commune: Commune) -> list[An
         statuses=(BulletinStatus.APPROVED, BulletinStatus.AIRED),
         limit=20,
     )
-    return list(bulletins.list_page(user, filters).items)
+    today = list(bulletins.list_page(user, filters).items)
+    live = live_emergency_bulletins(bulletins.session, [b.id for b in today], bulletins.clock.now())
+    return today, live
 
 
 def _form_page(
@@ -78,12 +85,14 @@ def _form_page(
     *,
     error: BroadcasterError | None = None,
 ) -> Response:
+    today, live = _today(bulletins, user, commune)
     return render(
         request,
         "emergency.html",
         {
             **bulletin_form_context(session, user, commune, values, error),
-            "on_air": _on_air(bulletins, user, commune),
+            "on_air": today,
+            "live_ids": live,
             "allowed": may(user, Role.APPROVER),
         },
         status=error.status if error else 200,
@@ -99,6 +108,7 @@ def _fields(commune: Commune, values: dict[str, Any]) -> BulletinFields:
         zone_ids=forms.ids(values["zone_ids"], "Thôn/bản"),
         cluster_ids=forms.ids(values["cluster_ids"], "Cụm loa"),
         repeat=forms.number(values["repeat"], "Số lần đọc", default=DEFAULT_REPEAT, low=1, high=MAX_REPEAT),
+        replay_in_sessions=values["replay"] == "yes",
     )
 
 
@@ -145,13 +155,16 @@ def emergency_form(
         "zone_ids": [],
         "cluster_ids": [],
         "repeat": str(DEFAULT_REPEAT),
+        "replay": "",
+        "sole_leader": "",
         "key": forms.new_form_key(),
     }
     return _form_page(request, session, user, bulletins, commune, values)
 
 
-def _values(form: BulletinForm, key: str, mode: str = "text") -> dict[str, Any]:
-    return {**form.values(), "key": key or forms.new_form_key(), "mode": "recording" if mode == "recording" else "text"}
+def _values(form: BulletinForm, key: str, mode: str = "text", replay: str = "", sole_leader: str = "") -> dict[str, Any]:
+    return {**form.values(), "key": key or forms.new_form_key(), "mode": "recording" if mode == "recording" else "text",
+            "replay": replay, "sole_leader": sole_leader}
 
 
 def upload_proof(request: Request, sha256: str) -> str:
@@ -195,10 +208,12 @@ def confirm(
     xa: ShortField = "",
     mode: ShortField = "text",
     recording: Annotated[UploadFile | None, File()] = None,
+    replay: ShortField = "",
+    sole_leader: ShortField = "",
 ) -> Response:
     """Check the emergency and ask for an explicit confirmation naming every cluster it reaches."""
     commune = page_commune(session, user, xa)
-    values = _values(form, key, mode)
+    values = _values(form, key, mode, replay, sole_leader)
     try:
         scoping.require_role(user, Role.APPROVER)
         fields = _fields(commune, values)
@@ -231,24 +246,27 @@ def send(
     upload_sha256: ShortField = "",
     upload_name: ShortField = "",
     upload_proof: ShortField = "",
+    replay: ShortField = "",
+    sole_leader: ShortField = "",
 ) -> Response:
     """Air the confirmed emergency at once, pre-empting whatever plays."""
     commune = page_commune(session, user, xa)
-    values = {**_values(form, key, mode), "upload_sha256": upload_sha256, "upload_name": upload_name,
-              "upload_proof": upload_proof, "upload_duration": ""}
+    values = {**_values(form, key, mode, replay, sole_leader), "upload_sha256": upload_sha256,
+              "upload_name": upload_name, "upload_proof": upload_proof, "upload_duration": ""}
     fields = _fields(commune, values)
     if confirmed != "yes":
         error = ConfirmationMissing("Hãy đánh dấu ô xác nhận trước khi phát khẩn cấp.")
         return _confirm_page(request, session, user, commune, fields, values, error=error)
     try:
         path = _stored_recording(request, runtime, values)
+        declared = sole_leader == "yes"
         if path is None:
-            workflow.send_emergency(user, fields, idempotency_key=values["key"])
+            workflow.send_emergency(user, fields, idempotency_key=values["key"], sole_leader_on_duty=declared)
         else:
             # The same upload path as a file sent to the API: stored by content, checked, then aired.
             with path.open("rb") as recorded:
                 workflow.send_emergency(user, fields, upload=recorded, upload_filename=upload_name or "ghi-am",
-                                        idempotency_key=values["key"])
+                                        idempotency_key=values["key"], sole_leader_on_duty=declared)
     except NotAuthenticated:
         raise
     except BroadcasterError as error:
@@ -258,6 +276,6 @@ def send(
 
 @router.post(EMERGENCY_PATH + "/{bulletin_id}/dung")
 def stop(bulletin_id: IdPath, user: PageUser, bulletins: Bulletins, workflow: WorkflowDep) -> Response:
-    """STOP: cancel the emergency, which takes it off the air at every cluster."""
+    """STOP: cancel the live emergency, which takes it off the air where it still waits or plays."""
     bulletin = workflow.cancel(user, bulletin_id, STOP_REASON)
     return see_other(f"{EMERGENCY_PATH}?xa={bulletin.commune_id}&tb=da-dung")
