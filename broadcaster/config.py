@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,9 +85,27 @@ class Settings(BaseSettings):
     )
     web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="lifetime of a page login")
     login_max_failures: int = Field(
-        default=5, ge=1, le=1000, description="failed logins of one account before it is paused (per window)"
+        default=5, ge=1, le=1000,
+        description="failed logins of one account from one address before each try must wait (10x per address)",
     )
-    login_window_s: float = Field(default=900.0, gt=0, description="window and pause length of the login limit")
+    login_window_s: float = Field(default=900.0, gt=0, description="failures older than this are forgotten")
+    login_first_delay_s: float = Field(default=1.0, gt=0, description="the first wait; it doubles with each failure")
+    login_max_delay_s: float = Field(default=900.0, gt=0, description="the longest wait between two tries")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed (none by default)",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: «{proxy}» không phải địa chỉ IP hay mạng (ví dụ 10.0.0.5, "
+                                 "10.0.0.0/24)") from None
+        return proxies
 
     @property
     def secure_cookies(self) -> bool:

@@ -52,8 +52,8 @@ class Runtime:
         self.scheduler: Any = None
         self.delivery: DeliveryService | None = None  # with handoff "deliver": sends orders to the clusters
         self._lock = threading.Lock()
-        # Shared by the API and the pages' login: one count per process (see services.login_limits).
-        self.login_limiter = LoginLimiter.from_settings(settings)
+        # Shared by the API and the pages' login, and through the database by every replica.
+        self.login_limiter = LoginLimiter.from_settings(settings, self.db, self.clock)
         self.previews = PreviewLane.from_settings(settings)
 
     @property

@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         runtime.start_blocking()
         uvicorn.run(create_app(settings, runtime=runtime), host=args.host, port=args.port,
-                    log_level=args.log_level.lower(), proxy_headers=True)
+                    log_level=args.log_level.lower(),
+                    # X-Forwarded-For is read by the app, from configured proxies only (api/client_address.py).
+                    proxy_headers=False)
     finally:
         runtime.stop()  # the lifespan stopped it already if the server ran; stopping twice is harmless
     return 0

@@ -21,7 +21,7 @@ from broadcaster.config import Settings
 from broadcaster.models import Role, User
 from broadcaster.services import scoping
 from broadcaster.web.formatting import FILTERS
-from broadcaster.web.security import CookieNames, LoginLimiter, csrf_secret, csrf_token, page_headers
+from broadcaster.web.security import CookieNames, csrf_secret, csrf_token, page_headers
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -94,12 +94,11 @@ class WebUser:
 
 
 class WebState:
-    """Everything the pages share: settings, templates, cookie names, the login limiter."""
+    """Everything the pages share: settings, templates, cookie names."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cookies = CookieNames(settings.secure_cookies)
-        self.limiter = LoginLimiter.from_settings(settings)
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
             autoescape=True,

@@ -1,4 +1,4 @@
-"""Security of the pages: session cookies, CSRF tokens, the login rate limit and response headers.
+"""Security of the pages: session cookies, CSRF tokens and response headers (login limits: services.login_limits).
 
 Sessions are server-side records: a page login is an ``ApiToken`` (only its sha256 is stored, see
 ``services.auth``), so logging out revokes it, and disabling an account or changing its password
@@ -17,16 +17,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broadcaster.config import Settings
-from broadcaster.errors import BroadcasterError, PermissionDenied
+from broadcaster.errors import PermissionDenied
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -44,13 +39,6 @@ class CsrfRejected(PermissionDenied):
     """A form came without the page's CSRF token (an old page, or another site posting it)."""
 
     code = "csrf_rejected"
-
-
-class TooManyLogins(BroadcasterError):
-    """Too many failed logins for this account (or from this address) in the window."""
-
-    code = "login_rate_limited"
-    status = 429
 
 
 class CookieNames:
@@ -108,75 +96,3 @@ def page_headers(response: Response) -> None:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cache-Control", "no-store")
-
-
-class LoginLimiter:
-    """Counts failed logins per account and per client address in a sliding window.
-
-    An account is paused after ``max_failures`` failures within ``window_s``; an address after ten
-    times as many (a commune office shares one address, and one officer's typos must not lock out
-    the others). Counts live in this process: each API replica limits on its own, which still
-    caps guessing at replicas × the limit.
-    """
-
-    ADDRESS_FACTOR = 10
-    MAX_KEYS = 10_000  # made-up user names must not grow the table without bound
-
-    def __init__(
-        self, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LoginLimiter:
-        """A limiter with the configured limit and window."""
-        return cls(settings.login_max_failures, settings.login_window_s)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
-
-    def check(self, username: str, address: str) -> None:
-        """``TooManyLogins`` if the account or the address is paused right now."""
-        now = self._clock()
-        with self._lock:
-            account = self._recent(f"user:{username}", now)
-            client = self._recent(f"addr:{address}", now)
-            blocked = [
-                times
-                for times, limit in (
-                    (account, self.max_failures),
-                    (client, self.max_failures * self.ADDRESS_FACTOR),
-                )
-                if len(times) >= limit
-            ]
-            if not blocked:
-                return
-            wait_s = max(times[0] + self.window_s - now for times in blocked)
-        minutes = max(1, int(wait_s // 60) + (1 if wait_s % 60 else 0))
-        raise TooManyLogins(
-            f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
-            detail=f"login paused for {username!r} / {address}",
-        )
-
-    def failed(self, username: str, address: str) -> None:
-        """Count one failed login."""
-        now = self._clock()
-        with self._lock:
-            if len(self._failures) >= self.MAX_KEYS:
-                self._failures = {
-                    key: times for key in list(self._failures) if (times := self._recent(key, now))
-                }
-            self._recent(f"user:{username}", now).append(now)
-            self._recent(f"addr:{address}", now).append(now)
-
-    def succeeded(self, username: str) -> None:
-        """Forget the account's failures (the address keeps its count)."""
-        with self._lock:
-            self._failures.pop(f"user:{username}", None)

@@ -12,18 +12,24 @@ import httpx
 from broadcaster.config import Settings
 
 
-def start_serve_process(settings: Settings, port: int, *, start_timeout_s: float = 60.0) -> subprocess.Popen[bytes]:
-    """``broadcaster serve`` on ``port`` with these settings' directories and no scheduler, once /health answers."""
+def start_serve_process(settings: Settings, port: int, *, start_timeout_s: float = 60.0,
+                        env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``broadcaster serve`` on ``port`` with these settings' directories and no scheduler, once /health answers.
+
+    ``env``: more ``BROADCASTER_*`` variables for this server.
+    """
     env = {**os.environ, "BROADCASTER_DATA_DIR": str(settings.data_dir),
-           "BROADCASTER_CACHE_DIR": str(settings.cache_dir), "BROADCASTER_SCHEDULES_DIR": str(settings.schedules_dir)}
+           "BROADCASTER_CACHE_DIR": str(settings.cache_dir), "BROADCASTER_SCHEDULES_DIR": str(settings.schedules_dir),
+           **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "broadcaster", "serve", "--port", str(port), "--no-scheduler",
                                 "--log-level", "warning"], env=env)
     deadline = time.monotonic() + start_timeout_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:  # it may die at once (port taken)
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("broadcaster serve did not start")
+    process.wait()
+    raise RuntimeError(f"broadcaster serve did not start on port {port} (exit status {process.returncode})")

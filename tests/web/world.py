@@ -94,6 +94,7 @@ def web_settings(root: Path, port: int) -> Settings:
         delivery_retry_initial_s=0.2,
         delivery_retry_max_s=1.0,
         login_max_failures=5,
+        login_first_delay_s=60.0,  # past the free failures, a wait long enough to see in a test
     )
 
 

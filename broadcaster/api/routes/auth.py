@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, status
 
+from broadcaster.api.client_address import client_address
 from broadcaster.api.deps import BearerToken, CurrentUser, DbSession, JsonBody, RuntimeDep
 from broadcaster.api.schemas.common import ERROR_RESPONSES, ErrorOut
 from broadcaster.api.schemas.registry import LoginBody, TokenOut, UserOut
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/auth", tags=["đăng nhập"], responses=ERROR_RESPO
 def login(body: LoginBody, request: Request, session: DbSession, runtime: RuntimeDep) -> TokenOut:
     """Exchange a user name and password for a bearer token (failed attempts are rate-limited)."""
     ttl = timedelta(days=runtime.settings.token_ttl_days)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     issued = runtime.login_limiter.attempt(body.username, client,
                                            lambda: auth.login(session, body.username, body.password, ttl=ttl))
     return TokenOut(access_token=issued.token, expires_at=issued.expires_at, user=UserOut.of(issued.user))

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from broadcaster.api.deps import DbSession
+from broadcaster.api.client_address import client_address
+from broadcaster.api.deps import DbSession, RuntimeDep
 from broadcaster.errors import BroadcasterError, NotAuthenticated
 from broadcaster.services import auth
 from broadcaster.services.account_access import WEB_SESSION_NAME
@@ -54,6 +55,7 @@ def login_form(request: Request, tiep: str = "") -> Response:
 def login(
     request: Request,
     session: DbSession,
+    runtime: RuntimeDep,
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     tiep: Annotated[str, Form(max_length=2000)] = "",
@@ -61,17 +63,19 @@ def login(
     """Check the password (rate-limited), open a server-side session and set its cookie."""
     state = web_state(request)
     account = username.strip().lower()
-    address = request.client.host if request.client else "?"
+    ttl = timedelta(seconds=state.session_max_age)
     try:
-        state.limiter.check(account, address)
-        issued = auth.login(session, account, password, ttl=timedelta(seconds=state.session_max_age),
-                            name=WEB_SESSION_NAME)
+        issued = runtime.login_limiter.attempt(
+            account, client_address(request),
+            lambda: auth.login(session, account, password, ttl=ttl, name=WEB_SESSION_NAME))
     except NotAuthenticated as error:
-        state.limiter.failed(account, address)
         return _login_page(request, username=username, target=tiep, error=error, status=401)
     except BroadcasterError as error:
-        return _login_page(request, username=username, target=tiep, error=error, status=error.status)
-    state.limiter.succeeded(account)
+        response = _login_page(request, username=username, target=tiep, error=error, status=error.status)
+        retry_after_s = getattr(error, "retry_after_s", None)
+        if retry_after_s is not None:
+            response.headers["Retry-After"] = str(retry_after_s)
+        return response
     response = RedirectResponse(safe_next(tiep), status_code=303)
     set_cookie(response, state.cookies, state.cookies.session, issued.token, max_age=state.session_max_age)
     clear_cookie(response, state.cookies, state.cookies.pre_login)
