@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from broadcaster.audio.codec import AudioTooLarge, decode_audio
+from broadcaster.private_files import private_dir
 
 CHUNK_BYTES = 1024 * 1024
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -49,7 +50,7 @@ class UploadStore:
 
     def save(self, stream: BinaryIO) -> StoredUpload:
         """Stream ``stream`` in, check size and decodability, and store it; raises InvalidInput subclasses."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # recordings of drafts; mkstemp makes the files 0600
         digest = hashlib.sha256()
         size = 0
         descriptor, name = tempfile.mkstemp(dir=self.directory, prefix=".incoming-")

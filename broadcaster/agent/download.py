@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +20,7 @@ import httpx
 
 from broadcaster.agent.retry import Backoff
 from broadcaster.errors import InvalidInput, ServiceFailure
+from broadcaster.private_files import open_private, private_dir
 
 log = logging.getLogger(__name__)
 _HASH_BLOCK = 1024 * 1024
@@ -53,7 +55,7 @@ class AudioFetcher:
     """Downloads audio into ``audio_dir`` and hands out only checked files."""
 
     def __init__(self, audio_dir: Path, client: httpx.AsyncClient, backoff: Backoff) -> None:
-        audio_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(audio_dir)
         self._dir = audio_dir
         self._client = client
         self._backoff = backoff
@@ -133,7 +135,7 @@ class AudioFetcher:
                 raise _Transient("416: partial file no longer matches")
             else:
                 raise _Transient(f"HTTP {response.status_code}")
-            with part.open(mode) as out:
+            with os.fdopen(open_private(part, mode), mode) as out:
                 async for chunk in response.aiter_raw():
                     offset += len(chunk)
                     if offset > size:

@@ -35,6 +35,7 @@ from broadcaster.agent.store import AgentStore
 from broadcaster.delivery.keys import load_public_key
 from broadcaster.delivery.orders import Heartbeat, OrderVerifier
 from broadcaster.errors import ServiceFailure
+from broadcaster.private_files import private_dir
 
 log = logging.getLogger(__name__)
 READY_FILE = "agent.json"
@@ -73,7 +74,7 @@ async def run_agent(config: AgentConfig) -> None:
     secret = config.report_secret()
     player = create_player(config.player, volume=config.volume, **config.player_options)
     try:
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(config.state_dir)  # orders and audio of this cluster: for this account only
         store = AgentStore(config.state_dir / "agent.sqlite3")
     except OSError as error:
         raise AgentStartFailed(f"Không ghi được thư mục trạng thái {config.state_dir}.", detail=str(error)) from None

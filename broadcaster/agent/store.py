@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from broadcaster.delivery.orders import OrderKind, OrderReplayed, PlayOrder
+from broadcaster.private_files import private_sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -66,7 +67,7 @@ class AgentStore:
     """SQLite persistence of one agent (one cluster)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)  # the agent's orders: 0600 in a 0700 folder, and so its WAL and SHM
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

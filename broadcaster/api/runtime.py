@@ -15,6 +15,7 @@ from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.errors import ServiceFailure
 from broadcaster.models import User
+from broadcaster.private_files import private_dir
 from broadcaster.render_lanes import PreviewLane
 from broadcaster.services.login_limits import LoginLimiter
 from broadcaster.uploads import UploadStore
@@ -42,6 +43,7 @@ class Runtime:
                  clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        private_dir(settings.data_dir)  # the database, keys and recordings live under it
         self.db = Database(settings.effective_database_url)
         self.uploads = UploadStore(settings.data_dir / "uploads", max_bytes=settings.upload_max_bytes,
                                    max_duration_s=settings.upload_max_duration_s)

@@ -20,6 +20,7 @@ from typing import Any
 
 from broadcaster.audio.codec import ENCODINGS
 from broadcaster.cache.keys import AUDIO_NAME, KEY, SIDECAR_NAME
+from broadcaster.private_files import open_private
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the complete new one, never a part."""
     temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{uuid.uuid4().hex}")
     try:
-        with open(temp, "wb") as handle:
+        # 0600: sidecars hold the texts of drafts that were previewed.
+        with os.fdopen(open_private(temp), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -36,6 +36,7 @@ from broadcaster.cache.files import (
 )
 from broadcaster.cache.keys import KEY, check_key
 from broadcaster.errors import ServiceFailure
+from broadcaster.private_files import private_dir
 
 if TYPE_CHECKING:
     from broadcaster.config import Settings
@@ -91,7 +92,7 @@ class AudioCache:
         self._in_use: Counter[str] = Counter()
         self._pins: dict[str, set[str]] = {}
         self._total = 0
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         self._pins = load_pins(self.directory)
         self._rebuild_index()
         with self._lock:

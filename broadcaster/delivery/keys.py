@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from broadcaster.errors import InvalidInput, NotAuthenticated, ServiceFailure
+from broadcaster.private_files import private_dir
 
 SIGNING_KEY_FILENAME = "order-signing-key.pem"
 CLUSTER_HEADER = "X-Broadcaster-Cluster"
@@ -98,7 +99,7 @@ def _create_signing_key(path: Path) -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         # mkstemp creates the file 0600 from the start, so the key is never readable by others;
         # link() publishes it atomically and fails if another process won the race.
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".key-")
