@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from broadcaster.errors import InvalidInput, NotFound
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -125,12 +127,67 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'broadcaster.sqlite3'}"
 
 
+class ConfigNotFound(NotFound):
+    """The configuration file named with --config does not exist or cannot be read."""
+
+    code = "config_not_found"
+
+
+class ConfigInvalid(InvalidInput):
+    """The configuration file or a BROADCASTER_* variable holds something we cannot use."""
+
+    code = "config_invalid"
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build settings: file values, then BROADCASTER_* variables, then explicit overrides."""
-    file_values: dict[str, Any] = {}
-    if config_file is not None:
-        file_values = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    # pydantic-settings gives init kwargs priority over the environment; apply the file below it.
-    env_settings = Settings(**overrides)
-    merged = {**file_values, **env_settings.model_dump(exclude_unset=True), **overrides}
-    return Settings(**merged)
+    """Build settings: file values, then BROADCASTER_* variables, then explicit overrides.
+
+    A missing or unreadable file, an unknown key, a bad value or a malformed variable is a
+    ``ConfigNotFound`` / ``ConfigInvalid`` naming the file, key or variable, in Vietnamese.
+    """
+    file_values = _read_file(config_file) if config_file is not None else {}
+    try:
+        # pydantic-settings gives init kwargs priority over the environment; apply the file below it.
+        env_settings = Settings(**overrides)
+        merged = {**file_values, **env_settings.model_dump(exclude_unset=True), **overrides}
+        return Settings(**merged)
+    except SettingsError as error:
+        field = str(error).split('"')[1] if str(error).count('"') >= 2 else "?"
+        raise ConfigInvalid(
+            f"Biến môi trường BROADCASTER_{field.upper()} không đọc được (danh sách phải viết dạng JSON, "
+            'ví dụ BROADCASTER_ENGINES=\'["gtts","espeak"]\').', detail=str(error),
+        ) from None
+    except ValidationError as error:
+        where = f"Tệp cấu hình {config_file}" if config_file is not None else "Cấu hình"
+        raise ConfigInvalid(f"{where} không hợp lệ: {_describe(error)}", detail=str(error)) from None
+
+
+def _read_file(config_file: Path) -> dict[str, Any]:
+    try:
+        text = config_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigNotFound(f"Không có tệp cấu hình {config_file}.", detail=str(config_file)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigNotFound(f"Không đọc được tệp cấu hình {config_file}.", detail=str(error)) from None
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigInvalid(f"Tệp cấu hình {config_file} không phải YAML hợp lệ.", detail=str(error)) from None
+    if not isinstance(values, dict):
+        raise ConfigInvalid(f"Tệp cấu hình {config_file} phải là một bảng «khóa: giá trị».",
+                            detail=type(values).__name__)
+    return values
+
+
+def _describe(error: ValidationError) -> str:
+    from broadcaster.field_errors import describe_fields
+
+    parts = []
+    for raw, described in zip(error.errors(), describe_fields(error.errors()), strict=True):
+        if raw.get("type") == "extra_forbidden":
+            parts.append(f"khóa «{described['field']}» không có trong cấu hình (viết sai tên?)")
+        elif raw.get("type") == "value_error":
+            parts.append(str(raw.get("ctx", {}).get("error", described["message"])))
+        else:
+            parts.append(f"«{described['field']}»: {described['message']}")
+    return "; ".join(parts)

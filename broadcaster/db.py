@@ -10,10 +10,18 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from broadcaster.errors import InvalidInput
 from broadcaster.private_files import private_sqlite
+
+
+class DatabaseUnavailable(InvalidInput):
+    """The database URL names a driver that is not installed, or is not a URL at all."""
+
+    code = "database_unavailable"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -62,7 +70,16 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except (ImportError, NoSuchModuleError) as error:
+        raise DatabaseUnavailable(
+            f"Thiếu trình điều khiển cho cơ sở dữ liệu «{url.split(':', 1)[0]}» (với PostgreSQL: gói psycopg). "
+            "Cài gói đó hoặc sửa database_url.", code="database_driver_missing", detail=str(error),
+        ) from None
+    except ArgumentError as error:
+        raise DatabaseUnavailable("Địa chỉ cơ sở dữ liệu (database_url) không hợp lệ.",
+                                  code="database_url_invalid", detail=str(error)) from None
 
 
 class Database:

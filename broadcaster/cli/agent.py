@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from broadcaster.agent.config import load_agent_config
     from broadcaster.agent.runtime import run_agent
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)  # a service logs; the one-shot commands stay quiet (cli.main)
     # httpx logs every request at INFO: a heartbeat a minute would drown what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     overrides = {name: getattr(args, name) for name in (

@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--exit-after-airing", action="store_true",
                         help="dừng khi cả ba cụm loa đã phát xong (mã thoát 0), thay vì chạy tới khi Ctrl-C")
     parser.add_argument("--silent", action="store_true", help="không dùng loa của máy này dù có card âm thanh")
-    parser.add_argument("-o", "--output", type=Path, help="lưu chương trình đã phát (mặc định: <thư mục>/ban-tin-mau.mp3)")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="lưu chương trình đã phát (mặc định: <thư mục>/ban-tin-mau.mp3; với --temp: không lưu)")
     parser.set_defaults(handler=run)
 
 
@@ -60,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from broadcaster.config import load_settings
     from broadcaster.db import Database
+    from broadcaster.text import validate_bulletin_text
 
+    validate_bulletin_text(args.text)  # an unusable text is said at once, before anything starts
     base = load_settings()
     directory = Path(tempfile.mkdtemp(prefix="broadcaster-demo-")) if args.temp else (args.dir or base.data_dir / "demo")
     directory.mkdir(parents=True, exist_ok=True)
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     db = Database(settings.effective_database_url)
     stack = DemoStack(directory.resolve(), settings)
     try:
-        print(f"Thư mục thử nghiệm: {directory}")
+        print(f"Thư mục thử nghiệm: {directory}" + (" (tạm thời, xóa khi kết thúc)" if args.temp else ""))
         db.upgrade()
         seed = seed_demo(db, settings)
         sound = not args.silent and sound_device_present()
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         _introduce(url, seed)
         bulletin = _air(url, seed, args.text)
         aired = _follow(url, seed, bulletin, passwords=seed.passwords)
-        _save_programme(url, db, bulletin, args.output or directory / "ban-tin-mau.mp3")
+        if args.output or not args.temp:  # a copy inside the temporary folder would be deleted at the end
+            _save_programme(url, db, bulletin, args.output or directory / "ban-tin-mau.mp3")
         if args.exit_after_airing:
             return 0 if aired else 1
         print(f"\nMáy chủ vẫn chạy: mở {url} (tài liệu API: {url}/docs). Nhấn Ctrl-C để dừng.")

@@ -8,7 +8,21 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from broadcaster.errors import BroadcasterError, InvalidInput
+from broadcaster.errors import BroadcasterError, InvalidInput, NotFound
+
+FORMATS = ("mp3", "ogg", "wav")
+
+
+class OutputInvalid(InvalidInput):
+    """The output path cannot hold what was asked for (missing folder, suffix against --format)."""
+
+    code = "say_output_invalid"
+
+
+class InputMissing(NotFound):
+    """The file given to read (--file, --upload) does not exist."""
+
+    code = "say_input_missing"
 
 if TYPE_CHECKING:  # imported lazily at run time: `broadcaster --help` must not load the engines
     from broadcaster.speech import RenderedAudio, SpeechService
@@ -24,8 +38,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source = parser.add_mutually_exclusive_group()
     source.add_argument("text", nargs="?", help="nội dung bản tin")
     source.add_argument("--file", type=Path, help="tệp văn bản, mỗi dòng một bản tin")
-    source.add_argument("--upload", type=Path, help="tệp ghi âm (định dạng bất kỳ ffmpeg đọc được)")
-    parser.add_argument("-o", "--output", type=Path, help="tệp ra (với --file: thư mục ra)")
+    source.add_argument("--upload", type=Path, help="tệp ghi âm tải lên (mp3, m4a, wav, ogg, webm...) để chuẩn hóa như bản tin")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="tệp ra, định dạng theo đuôi .mp3/.ogg/.wav (với --file: thư mục ra); thư mục phải có sẵn")
     parser.add_argument(
         "--engine", action="append",
         help="bộ đọc (lặp lại để có chuỗi dự phòng): piper, espeak, gtts; espeak luôn đọc thay khi các bộ đọc"
@@ -41,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--voices-dir", type=Path, help="thư mục giọng Piper (mặc định: data/voices)")
     parser.add_argument("--repeat", type=int, default=1, help="số lần đọc lại (1–10)")
     parser.add_argument("--chime", action="store_true", help="thêm nhạc hiệu đầu và cuối")
-    parser.add_argument("--format", default="mp3", choices=["mp3", "ogg", "wav"], help="định dạng tệp ra")
+    parser.add_argument("--format", choices=FORMATS, help="định dạng tệp ra (mặc định: theo đuôi của -o, hoặc mp3)")
     parser.add_argument("--lexicon", action="append", type=Path, default=[], help="từ điển riêng của xã (TSV)")
     parser.set_defaults(handler=run)
 
@@ -64,11 +79,16 @@ def run(args: argparse.Namespace) -> int:
         overrides["speech_rate"] = _rate(args.rate)
     if args.voices_dir is not None:
         overrides["voices_dir"] = args.voices_dir
+    for given in (args.file, args.upload):
+        if given is not None and not given.is_file():
+            raise InputMissing(f"Không tìm thấy tệp «{given}».", detail=str(given))
+    if args.file is None:
+        args.format, output = _output(args.output, args.format)
     speech = SpeechService(load_settings(**overrides))
 
     if args.file is not None:
+        args.format = args.format or "mp3"
         return _say_file(speech, args)
-    output = args.output or Path(f"ban-tin.{args.format}")
     if args.upload is not None:
         rendered = speech.render_upload(args.upload, repeat=args.repeat, chime=args.chime, fmt=args.format)
     elif args.text is not None:
@@ -78,6 +98,25 @@ def run(args: argparse.Namespace) -> int:
     _write(rendered.path, output)
     print(_report(output, rendered))
     return 0
+
+
+def _output(output: Path | None, fmt: str | None) -> tuple[str, Path]:
+    """The format and the file to write: the suffix decides unless --format does; they must agree."""
+    if output is None:
+        chosen = fmt or "mp3"
+        return chosen, Path(f"ban-tin.{chosen}")
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix and suffix not in FORMATS:
+        raise OutputInvalid(f"Không ghi được định dạng «.{suffix}»: tệp ra phải có đuôi .mp3, .ogg hoặc .wav.",
+                            detail=str(output))
+    if suffix and fmt and suffix != fmt:
+        raise OutputInvalid(f"Tệp ra «{output.name}» có đuôi .{suffix} nhưng --format là {fmt}: hãy chọn một.",
+                            detail=f"{output} vs {fmt}")
+    if not output.parent.is_dir():
+        raise OutputInvalid(f"Thư mục «{output.parent}» không tồn tại; hãy tạo nó trước hoặc chọn thư mục khác.",
+                            detail=str(output.parent))
+    chosen = fmt or suffix or "mp3"
+    return chosen, output if suffix else output.with_name(f"{output.name}.{chosen}")
 
 
 def _rate(value: float) -> float:
@@ -91,7 +130,11 @@ def _say_file(speech: SpeechService, args: argparse.Namespace) -> int:
 
     lines = _read_lines(args.file)
     out_dir = args.output or Path(".")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.is_dir():
+        if not out_dir.parent.is_dir():
+            raise OutputInvalid(f"Thư mục «{out_dir.parent}» không tồn tại; hãy tạo nó trước.", detail=str(out_dir))
+        out_dir.mkdir()
+        print(f"Đã tạo thư mục ra «{out_dir}».", file=sys.stderr)
     failed = 0
     for number, line in enumerate(tqdm(lines, desc="Đang đọc", unit="bản tin", file=sys.stderr), start=1):
         if not line.strip():
@@ -125,8 +168,10 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def _write(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    try:
+        shutil.copyfile(source, target)
+    except OSError as error:
+        raise OutputInvalid(f"Không ghi được tệp «{target}»: {error.strerror}.", detail=str(error)) from None
 
 
 def _report(target: Path, rendered: RenderedAudio) -> str:

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     overrides: dict[str, Any] = {"run_scheduler": False} if args.no_scheduler else {}
     settings = load_settings(args.config, **overrides)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)  # a service logs; the one-shot commands stay quiet (cli.main)
     # Start-up (migrations, timetables, speech, delivery) runs here rather than in the app's
     # lifespan: uvicorn would print a BroadcasterError from there as a traceback, while from here
     # the command prints its one-line message ("Lỗi [timetable_invalid]: …") and exits with 2.

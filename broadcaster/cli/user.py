@@ -20,6 +20,12 @@ class PasswordMismatch(InvalidInput):
     code = "password_mismatch"
 
 
+class PasswordUnavailable(InvalidInput):
+    """No terminal to type a password on, and none given on standard input."""
+
+    code = "password_unavailable"
+
+
 def register(subparsers: Any) -> None:
     """Add the ``user`` subcommand and its actions."""
     parser = subparsers.add_parser("user", help="quản lý tài khoản: tạo, cấp mã truy cập, đổi mật khẩu",
@@ -62,7 +68,14 @@ def _database(args: argparse.Namespace) -> Any:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        if not line.strip():
+            raise PasswordUnavailable("Không đọc được mật khẩu từ đầu vào chuẩn (stdin trống).")
+        return line.rstrip("\r\n")
+    if sys.stdin is None or not sys.stdin.isatty():
+        # getpass would fall back to echoing the password, or fail with EOFError.
+        raise PasswordUnavailable("Không có cửa sổ dòng lệnh để gõ mật khẩu. Hãy chạy trong một terminal, hoặc "
+                                  "đưa mật khẩu qua đầu vào chuẩn với --password-stdin.")
     first = getpass.getpass("Mật khẩu: ")
     if getpass.getpass("Nhập lại mật khẩu: ") != first:
         raise PasswordMismatch("Hai lần nhập mật khẩu không khớp.")
@@ -74,8 +87,8 @@ def create_user(args: argparse.Namespace) -> int:
     from broadcaster.models import Role
     from broadcaster.services import registry, users
 
+    password = _read_password(args.password_stdin)  # before touching the database
     _settings, db = _database(args)
-    password = _read_password(args.password_stdin)
     with db.session() as session:
         commune_id = registry.find_commune_by_code(session, args.commune).id if args.commune else None
         user = users.create_user(session, None, username=args.username, password=password, role=Role(args.role),
@@ -103,8 +116,8 @@ def set_password(args: argparse.Namespace) -> int:
     """Reset an account's password and revoke its tokens."""
     from broadcaster.services import users
 
-    _settings, db = _database(args)
     password = _read_password(args.password_stdin)
+    _settings, db = _database(args)
     with db.session() as session:
         user = users.find_by_username(session, args.username)
         users.reset_password(session, user, password)

@@ -72,7 +72,7 @@ def test_say_upload_levels_a_recording(tmp_path: Path) -> None:
         # Linux caps one argument at 128 KiB; the 200 kB case goes through --file below.
         (["say", "Thông báo " * 10_000, "-o", "x.mp3"], "text_too_long"),
         (["say", "Thông báo.", "--engine", "khong-co", "-o", "x.mp3"], "tts_unknown_engine"),
-        (["say", "--upload", "not-there.mp3", "-o", "x.mp3"], "upload_missing"),
+        (["say", "--upload", "not-there.mp3", "-o", "x.mp3"], "say_input_missing"),
     ],
 )
 def test_say_refuses_bad_input_with_a_message_not_a_traceback(args: list[str], code: str, tmp_path: Path) -> None:
