@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, handoff: ProgrammeHandoff | 
         summary="Bản tin truyền thanh xã: soạn, duyệt, phát trên cụm loa thông minh.",
         version="1",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from packaged assets: FastAPI's default loads Swagger UI from a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -74,4 +74,22 @@ def create_app(settings: Settings | None = None, *, handoff: ProgrammeHandoff | 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(build_router())
     install_web(app, settings)  # the officers' pages and their static files
+    install_offline_docs(app)
     return app
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package, so the API docs work with no Internet."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The interactive API documentation."""
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="broadcaster · API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url="/favicon.ico")

@@ -7,13 +7,18 @@ API with the signed-in user as the actor; security is described in ``web.securit
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from broadcaster.config import Settings
 
 # The compose form may carry a recording: its body limit is the upload cap, not the JSON one.
 WEB_UPLOAD_PATHS = ("/soan-tin", "/phat-khan-cap/xac-nhan")
+# Paths of machines (API clients, agents, monitoring): their errors stay JSON.
+MACHINE_PATHS = ("/api/", "/audio/", "/health", "/metrics", "/openapi.json", "/docs")
 
 
 def build_web_router() -> APIRouter:
@@ -48,3 +53,25 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.state.web = WebState(settings)
     app.include_router(build_web_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """The site's icon (browsers ask for it at this address)."""
+        return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon",
+                            headers={"Cache-Control": "public, max-age=604800"})
+
+    app.add_exception_handler(StarletteHTTPException, page_or_json_error)
+
+
+async def page_or_json_error(request: Request, exc: Exception) -> Response:
+    """A routing error as a Vietnamese page for a person's browser, as JSON for machines."""
+    from broadcaster.api.errors import http_error
+    from broadcaster.web.rendering import render
+    from broadcaster.web.routing import PageNotFound
+
+    assert isinstance(exc, StarletteHTTPException)
+    machine = request.url.path.startswith(MACHINE_PATHS) or "text/html" not in request.headers.get("accept", "")
+    if machine or exc.status_code != 404:
+        return await http_error(request, exc)
+    error = PageNotFound("Không có trang này. Có thể địa chỉ bị gõ sai, hoặc trang đã được chuyển đi.")
+    return render(request, "error.html", {"error": error, "heading": "Không tìm thấy trang"}, status=404)
