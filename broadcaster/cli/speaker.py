@@ -3,6 +3,7 @@
     broadcaster speaker public-key            the key agents verify orders with
     broadcaster speaker config 3 -o agent.yaml   cluster 3's agent configuration (with its secret)
     broadcaster speaker list                  every cluster: online or not, playing, volume
+    broadcaster speaker add xa-an-binh "Cụm loa chợ" --zone "Thôn Đông" --agent-url http://10.0.0.21:8700
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ class ClusterUnknown(NotFound):
     """No cluster has that number."""
 
     code = "cluster_not_found"
+
+
+class ZoneUnknown(NotFound):
+    """The commune has no zone of that name."""
+
+    code = "zone_not_found"
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +46,14 @@ def register(subparsers: Any) -> None:
     config.add_argument("--player", default="aplay", help="bộ phát: aplay, ffmpeg hoặc null (mặc định aplay)")
     config.add_argument("-o", "--output", type=Path, help="ghi ra tệp (quyền 600) thay vì in ra màn hình")
     config.set_defaults(handler=print_config)
+
+    add = actions.add_parser("add", help="thêm một cụm loa vào xã (in số của cụm loa, dùng cho «speaker config»)")
+    add.add_argument("commune", help="mã xã")
+    add.add_argument("name", help="tên cụm loa")
+    add.add_argument("--zone", help="tên thôn/bản của cụm loa")
+    add.add_argument("--agent-url", help="địa chỉ máy điều khiển, ví dụ http://10.0.0.21:8700")
+    add.add_argument("--transport", help="cách gửi lệnh phát (mặc định http)")
+    add.set_defaults(handler=add_cluster)
 
     listing = actions.add_parser("list", help="liệt kê cụm loa: trực tuyến, đang phát, âm lượng")
     listing.add_argument("--commune", help="chỉ các cụm loa của xã có mã này")
@@ -119,5 +134,28 @@ def list_clusters(args: argparse.Namespace) -> int:
             state = ("đang phát" if seen.status == "playing" else "nghỉ") if seen.online else "mất kết nối"
             volume = f"âm lượng {seen.volume}" if seen.volume is not None else ""
             print(f"{cluster.id}\t{commune.code}\t{cluster.name}\t{state}\tnhịp tim {when}\t{volume}\t{cluster.agent_url}")
+    db.dispose()
+    return 0
+
+
+def add_cluster(args: argparse.Namespace) -> int:
+    """Add a speaker cluster to a commune and print its number."""
+    from sqlalchemy import select
+
+    from broadcaster.models import Zone
+    from broadcaster.services import registry
+
+    _settings, db = _settings_and_db(args)
+    with db.session() as session:
+        commune = registry.find_commune_by_code(session, args.commune)
+        zone_id = None
+        if args.zone:
+            zone_id = session.scalar(select(Zone.id).where(Zone.commune_id == commune.id, Zone.name == args.zone.strip()))
+            if zone_id is None:
+                raise ZoneUnknown(f"Xã {commune.name} không có thôn/bản «{args.zone}» (tạo bằng «broadcaster zone create»).")
+        cluster = registry.create_cluster(session, None, commune.id, registry.ClusterFields(
+            name=args.name, zone_id=zone_id, agent_url=args.agent_url, transport=args.transport))
+        print(f"Đã thêm cụm loa «{cluster.name}» số {cluster.id} vào {commune.name}. "
+              f"Tiếp theo: broadcaster speaker config {cluster.id} -o cum-loa-{cluster.id}.yaml")
     db.dispose()
     return 0

@@ -264,10 +264,19 @@ def _check_unique_name(session: Session, model: type[Zone] | type[Cluster], comm
         raise NameTaken(f"Xã đã có «{name}».")
 
 
-def create_zone(session: Session, actor: User, commune_id: int, name: str) -> Zone:
-    """Add a zone to a commune (admin) and commit."""
+def _admin_of(session: Session, actor: User | None, commune_id: int) -> None:
+    """Check ``actor`` is an admin who sees the commune; no actor is the trusted command line (the commune must exist)."""
+    if actor is None:
+        if session.get(Commune, commune_id) is None:
+            raise scoping.CommuneNotFound(f"Không có xã số {commune_id}.")
+        return
     scoping.visible_commune(session, actor, commune_id)
     scoping.require_role(actor, Role.ADMIN)
+
+
+def create_zone(session: Session, actor: User | None, commune_id: int, name: str) -> Zone:
+    """Add a zone to a commune (admin; None: the command line) and commit."""
+    _admin_of(session, actor, commune_id)
     name = _clean_name(name, "thôn/bản")
     _check_unique_name(session, Zone, commune_id, name)
     zone = Zone(commune_id=commune_id, name=name)
@@ -343,10 +352,9 @@ def _apply_cluster_fields(session: Session, cluster: Cluster, values: ClusterFie
         cluster.transport = values.transport
 
 
-def create_cluster(session: Session, actor: User, commune_id: int, values: ClusterFields) -> Cluster:
-    """Add a speaker cluster (admin) with a fresh report secret and commit."""
-    scoping.visible_commune(session, actor, commune_id)
-    scoping.require_role(actor, Role.ADMIN)
+def create_cluster(session: Session, actor: User | None, commune_id: int, values: ClusterFields) -> Cluster:
+    """Add a speaker cluster (admin; None: the command line) with a fresh report secret and commit."""
+    _admin_of(session, actor, commune_id)
     if values.name is None:
         raise NameInvalid("Cụm loa cần có tên.")
     cluster = Cluster(commune_id=commune_id, name="", report_secret=secrets.token_hex(32))
