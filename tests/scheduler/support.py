@@ -69,10 +69,10 @@ def whole_second(moment: datetime) -> datetime:
 
 def add_commune(db: Database, *, code: str = "xa-thu", created_at: datetime | None = None,
                 zones: tuple[str, ...] = (), clusters: tuple[tuple[str, str | None], ...] = (("Cụm 1", None),),
-                override: dict[str, Any] | None = None) -> dict[str, int]:
+                override: dict[str, Any] | None = None, four_eyes: bool = True) -> dict[str, int]:
     """A commune with zones and clusters (name, zone name); ids by name, plus "commune" and "author"."""
     with db.session() as s:
-        commune = Commune(code=code, name=f"Xã {code}", timetable_override=override,
+        commune = Commune(code=code, name=f"Xã {code}", timetable_override=override, four_eyes=four_eyes,
                           created_at=created_at or utc_now() - timedelta(days=30))  # fmt: skip
         s.add(commune)
         s.flush()
