@@ -199,8 +199,8 @@ P = "/api/v1"
 EXPECTATIONS: dict[str, Expect] = {
     "GET /openapi.json": Expect(None, 200),
     "GET /docs": Expect(None, 200),
-    "GET /docs/oauth2-redirect": Expect(None, 200),
     "GET /health": Expect(None, 200),
+    "GET /favicon.ico": Expect(None, 200),
     "GET /metrics": Expect(None, 200),
     f"POST {P}/auth/token": Expect(None, 200, login),
     f"DELETE {P}/auth/token": Expect(OFFICER, 204, own_fresh_token, scoped=False),
