@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.db import Database
-from broadcaster.models import AiringItem, DeliveryState, OrderStatus
+from broadcaster.models import AiringItem, Commune, DeliveryState, OrderStatus
 from tests.agent.harness import free_port, wait_for
 from tests.e2e.harness import (
     PASSWORD,
@@ -28,14 +28,13 @@ from tests.e2e.harness import (
 )
 from tests.scheduler.support import add_bulletin, whole_second, write_timetable
 
-SESSION_IN_S = 12.0  # room to compose two bulletins and deliver them before the session starts
+SESSION_IN_S = 20.0  # room to compose two bulletins and deliver them before the session starts
 
 
 def test_cancelled_bulletin_is_recalled_and_the_agent_plays_the_replacement(tmp_path: Path) -> None:
-    starts_at = whole_second(datetime.now(LOCAL_ZONE) + timedelta(seconds=SESSION_IN_S))
     schedules = tmp_path / "schedules"
     schedules.mkdir()
-    write_timetable(schedules, [("thu", starts_at, 5.0)])
+    write_timetable(schedules, [("khac", datetime.now(LOCAL_ZONE) - timedelta(hours=3), 5.0)])
     port = free_port()
     settings = delivery_settings(tmp_path, port, schedules_dir=schedules)
     db = Database(settings.effective_database_url)
@@ -48,6 +47,13 @@ def test_cancelled_bulletin_is_recalled_and_the_agent_plays_the_replacement(tmp_
     server = InProcessServer(settings, port).start()
     agent = agent_for(tmp_path, cluster, seed, settings).start()
     try:
+        # The session is given to the commune only now that the server and agent run (a loaded machine
+        # may take long to start them): its own timetable, read when the session is composed.
+        starts_at = whole_second(datetime.now(LOCAL_ZONE) + timedelta(seconds=SESSION_IN_S))
+        with db.session() as s:
+            s.get_one(Commune, seed.commune_id).timetable_override = {"sessions": [
+                {"name": "thu", "start": f"{starts_at:%H:%M:%S}", "max_minutes": 5.0,
+                 "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}]}
         runtime = server.runtime
         airing = runtime.programming.run_session(seed.commune_id, "thu", starts_at).airing_id
         assert airing is not None

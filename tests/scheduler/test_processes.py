@@ -72,11 +72,22 @@ def test_a_bulletin_acknowledged_before_a_sigkill_still_airs_after_the_restart(
     ids = add_commune(db, four_eyes=False)  # its one account writes and approves
     with db.session() as s:
         token = auth.issue_token(s, s.get_one(User, ids["author"]), ttl=timedelta(hours=1)).token
-    starts_at = whole_second(datetime.now(LOCAL_ZONE) + timedelta(seconds=16))  # room for a loaded machine
-    write_timetable(settings.schedules_dir, [("chieu", starts_at, 1.0)])
+        admin = User(username="quantri", role=Role.ADMIN, commune_id=ids["commune"], password_hash="x")
+        s.add(admin)
+        s.flush()
+        admin_token = auth.issue_token(s, admin, ttl=timedelta(hours=1)).token
+    write_timetable(settings.schedules_dir, [("sang", datetime.now(LOCAL_ZONE) - timedelta(hours=3), 1.0)])
 
     first = Server(settings, tmp_path, "first")
     servers.append(first.start())
+    # The session is given to the commune once the server runs (starting may take long on a loaded
+    # machine), through its API: the leader plans it at once.
+    starts_at = whole_second(datetime.now(LOCAL_ZONE) + timedelta(seconds=16))
+    override = {"sessions": [{"name": "chieu", "start": f"{starts_at:%H:%M:%S}", "max_minutes": 1.0,
+                              "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}]}
+    answer = httpx.put(f"{first.url}{API_PREFIX}/communes/{ids['commune']}/timetable", json=override,
+                       headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
     job_id = session_job_id(ids["commune"], "chieu", starts_at)
     wait_until(lambda: job_id in job_ids(db), 10, what="the session job in the job store")
     headers = {"Authorization": f"Bearer {token}"}

@@ -89,8 +89,11 @@ def test_an_approver_airs_an_emergency_recorded_on_the_page(web: WebWorld, brows
     # The real agent plays it: counted at the agent itself.
     wait_for(lambda: any(e["event"] == "end" for e in web.agent.played()[before:]), 60,
              "cluster A's agent to play the recorded emergency", interval=0.5)
-    page.click("button:has-text('DỪNG PHÁT')")
-    page.wait_for_url("**/phat-khan-cap?xa=*&tb=da-dung")
+    # It aired to its end: the page offers no STOP for it any more (its history stays "played").
+    page.reload()
+    row = page.locator(".on-air-row", has_text="Khẩn: lũ quét thôn Đông")
+    expect(row).to_contain_text("Đã phát xong")
+    expect(row.locator("button:has-text('DỪNG PHÁT')")).to_have_count(0)
     context.close()
 
 

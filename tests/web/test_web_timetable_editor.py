@@ -17,7 +17,9 @@ from tests.web.world import WebWorld, check_layout, log_in, new_context
 
 def _commune_with_a_bulletin(web: WebWorld) -> tuple[int, int]:
     """Commune C (a cluster, an admin) and an approved bulletin airing all week; their ids."""
-    created = web.api("POST", "/api/v1/communes", "tinh", json={"code": "xa-c", "name": "Xã Cẩm Lương"})
+    # The province admin writes and approves alone here: the commune does without four eyes.
+    created = web.api("POST", "/api/v1/communes", "tinh",
+                      json={"code": "xa-c", "name": "Xã Cẩm Lương", "four_eyes": False})
     assert created.status_code == 201, created.text
     commune_id = created.json()["id"]
     assert web.api("POST", f"/api/v1/communes/{commune_id}/clusters", "tinh",
