@@ -26,7 +26,7 @@ from broadcaster.errors import BroadcasterError, ServiceFailure
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-PREVIEW_NICE = 10  # Linux nice value of preview threads: they get the CPU only when others leave it
+PREVIEW_NICE = 10  # how much nicer than the server preview threads run: they get the CPU only when others leave it
 
 
 class PreviewLimitReached(BroadcasterError):
@@ -51,9 +51,11 @@ class RenderBusy(ServiceFailure):
 
 
 def lower_thread_priority(nice: int) -> None:
-    """Give the calling thread (and the processes it starts) a lower CPU priority; best effort."""
+    """Make the calling thread (and the processes it starts) ``nice`` steps nicer, at most 19; best effort."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        thread = threading.get_native_id()
+        # relative to where the server already runs: an absolute value would raise a niced server's previews
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice))
     except (OSError, AttributeError) as error:  # not Linux, or not permitted: the bounds still hold
         log.warning("render lanes: could not lower a preview thread's priority: %s", error)
 
