@@ -131,13 +131,18 @@ def _cell(value: object) -> str:
 
 
 def to_csv(rows: Iterable[LogRow]) -> str:
-    """The rows as CSV (UTF-8 with a BOM so spreadsheet programs read Vietnamese right)."""
+    """The rows as CSV for programs: field names as header, ISO times (UTF-8 with a BOM)."""
+    return write_csv(CSV_COLUMNS, ([getattr(row, name) for name in CSV_COLUMNS] for row in rows))
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A CSV file spreadsheet programs read safely: UTF-8 with a BOM (Vietnamese), no cell run as a formula."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(header)
     for row in rows:
-        writer.writerow([_cell(getattr(row, name)) for name in CSV_COLUMNS])
+        writer.writerow([_cell(value) for value in row])
     return buffer.getvalue()
 
 

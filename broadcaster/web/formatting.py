@@ -6,6 +6,7 @@ view-models use; nothing here touches the database.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -123,6 +124,26 @@ def item_label(status: str | None) -> str:
 def audit_label(action: str) -> str:
     """An audit action in words."""
     return AUDIT_LABELS.get(action, action)
+
+
+# A stored failure reads "[code] explanation": the code is for support, the person reads the explanation.
+_CODED_NOTE = re.compile(r"^\[([a-z0-9_.-]+)\]\s*(.*)$", re.S)
+
+
+def log_note(text: str | None) -> str:
+    """A log note as a person reads it: the Vietnamese explanation without its machine code in brackets."""
+    if not text:
+        return ""
+    coded = _CODED_NOTE.match(text)
+    if coded is None:
+        return text
+    return coded.group(2) or f"Lỗi mã {coded.group(1)}."
+
+
+def note_code(text: str | None) -> str:
+    """The machine code of a stored failure ("" when it has none), for a tooltip or a data attribute."""
+    coded = _CODED_NOTE.match(text or "")
+    return coded.group(1) if coded else ""
 
 
 def day(value: date | datetime | None) -> str:
@@ -251,4 +272,6 @@ FILTERS = {
     "moment_seconds": moment_seconds,
     "since": since,
     "voice_label": choice_label,
+    "log_note": log_note,
+    "note_code": note_code,
 }

@@ -142,7 +142,9 @@ def test_bulletin_from_compose_page_to_the_broadcast_log(web: WebWorld, browser:
     csv = officer.request.get(page.locator("#csv-link").get_attribute("href") or "")
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
     body = csv.body().decode("utf-8-sig")
-    assert TITLE in body and ",played," in body, body
+    header = body.splitlines()[0]
+    assert header.startswith("Mã lượt phát,Buổi phát,") and "Trạng thái phát" in header, header  # Vietnamese headings
+    assert TITLE in body and ",đã phát," in body and "played" not in body, body
     assert starts[:5] in body  # the session's start time is in the export
     # The other filters: by cluster (only that cluster's rows) and by date (tomorrow has nothing yet).
     page.goto(f"/nhat-ky?cum={web.seed.communes['A'].cluster_id}&ban_tin={bulletin_id}")

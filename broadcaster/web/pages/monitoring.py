@@ -19,6 +19,7 @@ from broadcaster.models import Commune, User
 from broadcaster.services import broadcast_log, commune_overview, registry, timetable_access
 from broadcaster.services.broadcast_log import LogFilters
 from broadcaster.web import forms
+from broadcaster.web.log_export import spreadsheet_csv
 from broadcaster.web.pages.common import commune_choices, page_commune
 from broadcaster.web.rendering import render
 from broadcaster.web.routing import PageUser, WebRoute
@@ -176,15 +177,9 @@ def log_page(
     query: LogQueryDep,
 ) -> Response:
     """What aired where and when (or did not, and why), filtered by dates, cluster and bulletin."""
-    from broadcaster.services.programming.emergency import EMERGENCY_SESSION
-    from broadcaster.services.programming.test_tone import TEST_TONE_SESSION
-
     commune, filters, values = _log_filters(session, user, bulletins, query)
     rows = broadcast_log.query_log(session, user, filters)
-    schedule = timetable_access.read(session, user, commune.id, runtime.timetables)
-    labels = {s.name: s.label for s in schedule.sessions} | {EMERGENCY_SESSION: "Phát khẩn cấp",
-                                                             TEST_TONE_SESSION: "Phát thử"}
-    labels |= {e.extra_name: e.label or "Buổi phát thêm" for e in schedule.exceptions if e.kind == "extra"}
+    labels = _session_labels(session, user, commune.id, runtime)
     return render(
         request,
         "log.html",
@@ -200,12 +195,24 @@ def log_page(
     )
 
 
+def _session_labels(session: DbSession, user: PageUser, commune_id: int, runtime: RuntimeDep) -> dict[str, str]:
+    from broadcaster.services.programming.emergency import EMERGENCY_SESSION
+    from broadcaster.services.programming.test_tone import TEST_TONE_SESSION
+
+    schedule = timetable_access.read(session, user, commune_id, runtime.timetables)
+    labels = {s.name: s.label for s in schedule.sessions} | {EMERGENCY_SESSION: "Phát khẩn cấp",
+                                                             TEST_TONE_SESSION: "Phát thử"}
+    return labels | {e.extra_name: e.label or "Buổi phát thêm" for e in schedule.exceptions if e.kind == "extra"}
+
+
 @router.get("/nhat-ky.csv")
-def log_csv(user: PageUser, session: DbSession, bulletins: Bulletins, query: LogQueryDep) -> Response:
-    """The same rows as a CSV file for a spreadsheet (UTF-8 with BOM)."""
-    _, filters, _ = _log_filters(session, user, bulletins, query)
+def log_csv(user: PageUser, session: DbSession, bulletins: Bulletins, runtime: RuntimeDep,
+            query: LogQueryDep) -> Response:
+    """The same rows as a spreadsheet in Vietnamese: headings, labels, dd/mm/yyyy times (UTF-8 with BOM)."""
+    commune, filters, _ = _log_filters(session, user, bulletins, query)
     filters = dataclasses.replace(filters, limit=broadcast_log.MAX_ROWS)
-    body = broadcast_log.to_csv(broadcast_log.query_log(session, user, filters))
+    rows = broadcast_log.query_log(session, user, filters)
+    body = spreadsheet_csv(rows, _session_labels(session, user, commune.id, runtime))
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
