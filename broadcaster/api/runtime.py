@@ -14,6 +14,7 @@ from broadcaster.clock import Clock, SystemClock
 from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.errors import ServiceFailure
+from broadcaster.node_identity import NodeIdentity, claim_node_identity
 from broadcaster.services.login_limits import LoginLimiter
 from broadcaster.uploads import UploadStore
 
@@ -47,6 +48,7 @@ class Runtime:
         self._timetables: dict[str, Timetable] | None = None
         self.scheduler: Any = None
         self.delivery: DeliveryService | None = None  # with handoff "deliver": sends orders to the clusters
+        self._node: NodeIdentity | None = None
         self._lock = threading.Lock()
         # Shared by the API and the pages' login: one count per process (see services.login_limits).
         self.login_limiter = LoginLimiter.from_settings(settings)
@@ -66,6 +68,14 @@ class Runtime:
     def check_voice(self, value: str) -> str:
         """``value`` as a stored voice choice if this server can read with it (``UnknownVoice`` if not)."""
         return self.speech.check_voice(value)
+
+    @property
+    def node(self) -> NodeIdentity:
+        """This process's node identity (the data dir's stable id while this process holds it)."""
+        with self._lock:
+            if self._node is None:
+                self._node = claim_node_identity(self.settings.data_dir)
+            return self._node
 
     @property
     def handoff(self) -> ProgrammeHandoff:
@@ -132,7 +142,7 @@ class Runtime:
             return
         from broadcaster.scheduler import BroadcastScheduler
 
-        self.scheduler = BroadcastScheduler(self.settings, self.db, self.programming, clock=self.clock)
+        self.scheduler = BroadcastScheduler(self.settings, self.db, self.programming, clock=self.clock, node=self.node)
         self.scheduler.start()
 
     def start_delivery(self) -> None:
@@ -153,3 +163,6 @@ class Runtime:
             self.delivery.close()  # queued orders stay stored; the next start resumes them
             self.delivery = None
         self.db.dispose()
+        if self._node is not None:
+            self._node.release()
+            self._node = None

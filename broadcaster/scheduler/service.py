@@ -22,6 +22,7 @@ from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.errors import BroadcasterError
 from broadcaster.models import Airing, AiringStatus, Commune
+from broadcaster.node_identity import NodeIdentity
 from broadcaster.scheduler.jobs import HOUSEKEEPING_JOB, SESSION_JOB, bind_worker_thread
 from broadcaster.scheduler.lease import Lease
 from broadcaster.services.programming import ProgrammingService
@@ -60,12 +61,13 @@ class BroadcastScheduler:
         clock: Clock | None = None,
         *,
         holder: str | None = None,
+        node: NodeIdentity | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.programming = programming
         self.clock = clock or SystemClock()
-        self.lease = Lease(db, settings.scheduler_lease_ttl_s, holder=holder)
+        self.lease = Lease(db, settings.scheduler_lease_ttl_s, holder=holder, node=node)
         self._aps: AsyncIOScheduler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
