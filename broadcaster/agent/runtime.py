@@ -115,7 +115,8 @@ async def run_agent(config: AgentConfig) -> None:
                 loop.add_signal_handler(signum, stopping.set)
             await conductor.resume()
             helpers = [asyncio.create_task(reporter.run(), name="reports"),
-                       asyncio.create_task(run_heartbeats(server, config.heartbeat_interval_s, heartbeat),
+                       asyncio.create_task(run_heartbeats(server, config.heartbeat_interval_s, heartbeat,
+                                                          on_delivered=reporter.server_reachable),
                                            name="heartbeats")]
             web_task = asyncio.create_task(web.serve(sockets=[sock]), name="http")
             while not web.started and not web_task.done():

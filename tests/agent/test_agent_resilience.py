@@ -116,3 +116,21 @@ def test_reports_wait_while_the_server_is_unreachable_and_arrive_in_order(
         assert reports_server.auth_failures == 0
     finally:
         reports_server.stop()
+
+
+def test_a_heartbeat_that_gets_through_flushes_the_reports_without_waiting_out_the_backoff(
+    make_agent: AgentFactory, server: FakeServer, maker: OrderMaker, short_tone: bytes
+) -> None:
+    reports_server = FakeServer(secrets={"thon-1": SECRET}, port=free_port())  # not listening yet
+    # A backoff far longer than the test: only the heartbeat can bring the reports out.
+    agent = make_agent("thon-1", server_url=reports_server.url, retry_initial_s=600.0, retry_max_s=600.0).start()
+    order = maker.order("thon-1", server.add_audio("d.mp3", short_tone), play_in=1.0)
+    assert agent.post(maker.envelope(order)).status_code == 202
+    wait_for(lambda: agent.status()["reports_pending"] >= 4, 10, "reports queued while the server is away")
+    reports_server.start()
+    try:
+        reports_server.wait_report(order.order_id, "played")
+        assert reports_server.heartbeats, "the heartbeat went first and woke the reports"
+        wait_for(lambda: agent.status()["reports_pending"] == 0, 5, "the outbox to empty")
+    finally:
+        reports_server.stop()
