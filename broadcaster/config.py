@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     cache_max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
     schedules_dir: Path = Field(default=PROJECT_ROOT / "schedules")
     database_url: str | None = Field(default=None, description="default: sqlite in data_dir")
+    database_busy_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="wait this long for another writer's lock, then answer 503"
+    )
+    min_free_disk_bytes: int = Field(
+        default=200 * 1024**2, ge=0, description="/health reports degraded below this much free space"
+    )
     # Engines tried in order; the first that speaks wins. Piper needs a voice file the operator copies in
     # (README); without one it steps aside with a warning naming what is missing, and espeak reads.
     engines: list[str] = Field(default_factory=lambda: ["piper", "espeak"])

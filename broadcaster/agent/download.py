@@ -9,6 +9,7 @@ so audio nobody checked can never reach the horns.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import logging
 import time
@@ -59,6 +60,7 @@ class AudioFetcher:
         self._backoff = backoff
         # Two orders for the same programme share one file: one download at a time per hash.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.storage_error: str | None = None  # the last download could not be written (disk full)
 
     def ready_path(self, sha256: str) -> Path:
         """Where checked audio with this hash lives."""
@@ -87,6 +89,8 @@ class AudioFetcher:
                 try:
                     resumed = await self._attempt(url, sha256, size)
                 except (httpx.HTTPError, OSError, _Transient) as error:
+                    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                        self.storage_error = str(error)  # the heartbeat says so (agent.health)
                     delay = next(delays)
                     if time.time() + delay > deadline:
                         raise DownloadFailed(
@@ -105,6 +109,7 @@ class AudioFetcher:
                         continue
                     raise
                 self.part_path(sha256).replace(ready)
+                self.storage_error = None
                 return ready
 
     async def _attempt(self, url: str, sha256: str, size: int) -> bool:

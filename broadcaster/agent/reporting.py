@@ -97,6 +97,11 @@ class Reporter:
         log.info("report %s %s%s", stage.value, order.order_id if order else "-", f" ({reason})" if reason else "")
         self._wake.set()
 
+    @property
+    def failing(self) -> bool:
+        """True while the server does not take reports (they wait in the outbox)."""
+        return self._failing
+
     def server_reachable(self) -> None:
         """The server answered something else (a heartbeat): send what is queued now, not after the backoff."""
         if self._failing:

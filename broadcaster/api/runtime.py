@@ -39,7 +39,7 @@ class Runtime:
                  clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(settings.effective_database_url, busy_timeout_s=settings.database_busy_timeout_s)
         self.uploads = UploadStore(settings.data_dir / "uploads", max_bytes=settings.upload_max_bytes,
                                    max_duration_s=settings.upload_max_duration_s)
         self._handoff = handoff

@@ -61,6 +61,9 @@ class Presence:
     now_playing: dict[str, Any] | None
     agent_version: str | None
     queue_length: int | None
+    health: str | None = None  # ok or degraded, as the agent judged itself
+    problems: tuple[dict[str, str], ...] = ()  # {"code", "message"}: why it is degraded
+    free_disk_bytes: int | None = None
 
 
 def authenticate(session: Session, body: bytes, headers: Mapping[str, str], *, now: float) -> Cluster:
@@ -180,7 +183,9 @@ def record_heartbeat(session: Session, cluster: Cluster, heartbeat: Heartbeat, *
         "now_playing": heartbeat.now_playing.model_dump(mode="json") if heartbeat.now_playing else None,
         "queue_length": heartbeat.queue_length, "last_seq": heartbeat.last_seq,
         "reports_pending": heartbeat.reports_pending, "agent_time": heartbeat.at.isoformat(),
-        "heartbeat_interval_s": interval_s,
+        "heartbeat_interval_s": interval_s, "health": heartbeat.health,
+        "problems": [problem.model_dump() for problem in heartbeat.problems],
+        "free_disk_bytes": heartbeat.free_disk_bytes,
     }
     # If the agent has accepted a higher seq than we think we issued (a database restored from a
     # backup, another server), catch up: our next orders would otherwise all look like replays.
@@ -196,4 +201,5 @@ def presence_of(cluster: Cluster, now: datetime) -> Presence:
     online = last is not None and now - last <= timedelta(seconds=OFFLINE_AFTER_INTERVALS * interval)
     return Presence(online=online, last_heartbeat_at=last, status=status.get("status"), volume=status.get("volume"),
                     now_playing=status.get("now_playing"), agent_version=status.get("version"),
-                    queue_length=status.get("queue_length"))
+                    queue_length=status.get("queue_length"), health=status.get("health"),
+                    problems=tuple(status.get("problems") or ()), free_disk_bytes=status.get("free_disk_bytes"))

@@ -10,6 +10,7 @@ import httpx
 
 from broadcaster.delivery.orders import LOCAL_ZONE
 from tests.agent.harness import SECRET, AgentFactory, FakeServer, OrderMaker, free_port, tone_mp3, wait_for
+from tests.fakes.small_disk import fill, small_disk
 
 
 def _seconds_until(moment: datetime) -> float:
@@ -134,3 +135,21 @@ def test_a_heartbeat_that_gets_through_flushes_the_reports_without_waiting_out_t
         wait_for(lambda: agent.status()["reports_pending"] == 0, 5, "the outbox to empty")
     finally:
         reports_server.stop()
+
+
+def test_a_full_agent_disk_shows_in_its_heartbeats_and_status_with_the_reason(
+    make_agent: AgentFactory, server: FakeServer
+) -> None:
+    agent = make_agent("thon-1", min_free_disk_bytes=2 * 1024**2)
+    with small_disk(agent.state_dir, size_mb=16) as disk:
+        agent.start()
+        assert agent.status()["health"] == "ok"
+        filler = fill(disk)
+        degraded = wait_for(lambda: next((h for h in server.heartbeats[-3:] if h["health"] == "degraded"), None),
+                            10, "a heartbeat saying the agent is degraded")
+        assert "storage_full" in [p["code"] for p in degraded["problems"]]
+        assert degraded["free_disk_bytes"] < 1024**2
+        assert agent.status()["health"] == "degraded"
+        filler.unlink()
+        wait_for(lambda: server.heartbeats[-1]["health"] == "ok", 10, "the agent healthy again")
+        agent.kill()
