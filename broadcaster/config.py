@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     )
     scheduler_housekeeping_s: float = Field(default=900.0, gt=0, description="re-plan and expire bulletins")
     scheduler_workers: int = Field(default=2, ge=1, le=16, description="threads composing programmes")
+    emergency_retry_s: float = Field(
+        default=15.0, gt=0, description="the leader resumes accepted emergencies not on the air this often"
+    )
     # A server delivers to its speakers out of the box; tests and planning-only runs choose "record".
     handoff: str = Field(
         default="deliver",

@@ -40,6 +40,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def aware_utc(moment: datetime | str) -> datetime:
+    """A time from an aggregate (``func.max()``...), which the driver returns without the column's zone."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 DEFAULT_BUSY_TIMEOUT_S = 10.0
 
 

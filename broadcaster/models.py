@@ -88,6 +88,7 @@ class AiringStatus(enum.StrEnum):
     AIRED = "aired"
     AIRED_LATE = "aired_late"  # the server was down at session time but came back within grace
     MISSED = "missed"  # the server was down past grace
+    FAILED = "failed"  # could never air (an emergency whose recording is gone...): the note says why
     CANCELLED = "cancelled"
     EMPTY = "empty"  # nothing approved to air
 

@@ -242,6 +242,14 @@ class SpeechService:
         """The cached file whose own content hash is ``sha256`` (what speakers download)."""
         return self.cache.path_for_audio_sha256(sha256)
 
+    def stored_audio(self, sha256: str) -> RenderedAudio | None:
+        """The cached, verified audio whose content hash is ``sha256``, described; None if missing or damaged."""
+        entry = self.cache.entry_for_audio_sha256(sha256)
+        if entry is None:
+            return None
+        return RenderedAudio.from_entry(entry, engine=str(entry.metadata.get("engine", "")),
+                                        voice=str(entry.metadata.get("voice", "")))
+
     async def arender_text(
         self, text: str, *, repeat: int = 1, chime: bool = False, voice: str | None = None, rate: float | None = None
     ) -> RenderedAudio:

@@ -116,6 +116,7 @@ class Runtime:
         """The programming service (composes sessions and emergencies), built on first use."""
         speech = self.speech
         timetables = self.timetables
+        node = self.node
         with self._lock:
             if self._programming is None:
                 try:
@@ -124,7 +125,7 @@ class Runtime:
                     raise ComponentUnavailable("Dịch vụ soạn chương trình chưa sẵn sàng.",
                                                detail=str(error)) from error
                 self._programming = ProgrammingService(
-                    self.settings, self.db, speech, self.handoff, timetables, clock=self.clock,
+                    self.settings, self.db, speech, self.handoff, timetables, clock=self.clock, node=node,
                 )
             return self._programming
 

@@ -29,7 +29,10 @@ def _air_sessions(world: World) -> tuple[int, int, str]:
     now = SystemClock().now()
     upcoming = [o for o in _occurrences(world, 0, 8) if o.starts_at > now + timedelta(hours=1)][0]
     day = local(upcoming.starts_at).date()
-    past = [o for o in _occurrences(world, 8, 0) if local(o.starts_at).date() < day][-1]
+    # Past its grace whatever the time of day (a session that began minutes ago would still air late).
+    grace = timedelta(seconds=world.settings.misfire_grace_s)
+    past = [o for o in _occurrences(world, 8, 0)
+            if local(o.starts_at).date() < day and o.starts_at < now - grace][-1]
     bulletin_id = world.bulletin(status=BulletinStatus.APPROVED, title='=HYPERLINK("http://x","bấm")',
                                  start_date=day, end_date=day)
     programming = world.runtime.programming
