@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="SQLite file, keys, agent state")
     cache_dir: Path = Field(default=PROJECT_ROOT / "audio_cache", description="content-addressed audio")
     cache_max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
+    audio_scrub_interval_s: float = Field(
+        default=900.0, gt=0, description="hash the audio served to agents again this often (damage on disk)"
+    )
     schedules_dir: Path = Field(default=PROJECT_ROOT / "schedules")
     database_url: str | None = Field(default=None, description="default: sqlite in data_dir")
     database_busy_timeout_s: float = Field(

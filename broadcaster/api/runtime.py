@@ -19,6 +19,8 @@ from broadcaster.services.login_limits import LoginLimiter
 from broadcaster.uploads import UploadStore
 
 if TYPE_CHECKING:
+    from broadcaster.services.audio_files import AudioFiles, AudioScrub
+    from broadcaster.services.audio_recovery import AudioRecovery
     from broadcaster.services.delivery import DeliveryService
     from broadcaster.services.handoff import ProgrammeHandoff
     from broadcaster.services.programming import ProgrammingService
@@ -49,6 +51,9 @@ class Runtime:
         self.scheduler: Any = None
         self.delivery: DeliveryService | None = None  # with handoff "deliver": sends orders to the clusters
         self._node: NodeIdentity | None = None
+        self._audio_files: AudioFiles | None = None
+        self._audio_recovery: AudioRecovery | None = None
+        self._scrub: AudioScrub | None = None
         self._lock = threading.Lock()
         # Shared by the API and the pages' login: one count per process (see services.login_limits).
         self.login_limiter = LoginLimiter.from_settings(settings)
@@ -129,11 +134,40 @@ class Runtime:
                 )
             return self._programming
 
+    @property
+    def audio_files(self) -> AudioFiles:
+        """What ``/audio`` serves from: verified cached audio, made again from its masters when lost."""
+        from broadcaster.services.audio_files import AudioFiles
+
+        with self._lock:
+            if self._audio_files is None:
+                self._audio_files = AudioFiles(lambda sha256: self.speech.audio_path(sha256),
+                                               recover=lambda sha256: self.audio_recovery.recover(sha256))
+            return self._audio_files
+
+    @property
+    def audio_recovery(self) -> AudioRecovery:
+        """Renders lost programme audio again (and re-issues orders when it cannot be bit-exact)."""
+        from broadcaster.services.audio_recovery import AudioRecovery
+
+        speech, handoff = self.speech, self.handoff
+        with self._lock:
+            if self._audio_recovery is None:
+                self._audio_recovery = AudioRecovery(self.db, speech, handoff, self.clock,
+                                                     uploads_dir=self.settings.data_dir / "uploads",
+                                                     delay_s=self.settings.prompt_delay_s)
+            return self._audio_recovery
+
     def start_blocking(self) -> None:
         """The blocking part of start-up (run in a thread): migrate, and build services if scheduling."""
         self.db.upgrade()
         _ = self.timetables  # a malformed schedules/*.yaml stops start-up with the file and field named
         self.start_delivery()
+        if self.delivery is not None:  # agents download from here: check what they get now and then
+            from broadcaster.services.audio_files import AudioScrub
+
+            self._scrub = AudioScrub(self.audio_files, self.settings.audio_scrub_interval_s)
+            self._scrub.start()
         if self.settings.run_scheduler:
             _ = self.programming
 
@@ -160,6 +194,9 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
+        if self._scrub is not None:
+            self._scrub.close()
+            self._scrub = None
         if self.delivery is not None:
             self.delivery.close()  # queued orders stay stored; the next start resumes them
             self.delivery = None

@@ -153,3 +153,22 @@ def test_a_full_agent_disk_shows_in_its_heartbeats_and_status_with_the_reason(
         filler.unlink()
         wait_for(lambda: server.heartbeats[-1]["health"] == "ok", 10, "the agent healthy again")
         agent.kill()
+
+
+def test_stored_audio_damaged_after_download_is_fetched_again_and_plays_once(
+    make_agent: AgentFactory, server: FakeServer, maker: OrderMaker, short_tone: bytes
+) -> None:
+    agent = make_agent("thon-1").start()
+    audio = server.add_audio("e.mp3", short_tone)
+    order = maker.order("thon-1", audio, play_in=5.0)
+    assert agent.post(maker.envelope(order)).status_code == 202
+    server.wait_report(order.order_id, "downloaded")
+    stored = agent.state_dir / "audio" / f"{audio.sha256}.audio"
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte on the SD card
+    stored.write_bytes(bytes(data))
+
+    server.wait_report(order.order_id, "played")
+    assert [r.path for r in server.audio_requests].count("/audio/e.mp3") == 2  # downloaded again
+    assert len(agent.starts(order)) == 1
+    assert "damaged on disk" in agent.log_text()
