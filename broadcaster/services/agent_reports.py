@@ -139,6 +139,7 @@ def _apply(session: Session, cluster: Cluster, report: AgentReport) -> None:
             audit_delivery(session, None, action=f"stop_{report.stage.value}", commune_id=cluster.commune_id,
                            details=details)
         return
+    record_play(session, order, cluster.id, report)
     # Only the delivery that still points at this order: a newer programme may have replaced it.
     target = session.scalar(select(Delivery).where(Delivery.airing_id == order.airing_id,
                                                    Delivery.cluster_id == cluster.id,
@@ -172,6 +173,39 @@ def _apply(session: Session, cluster: Cluster, report: AgentReport) -> None:
         audit_delivery(session, target, action="order_refused", commune_id=cluster.commune_id, details=details)
         state = DeliveryState.MISSED if report.reason == "order_expired" else DeliveryState.FAILED
         advance(session, target, state, from_agent=False, error=error)
+
+
+def record_play(session: Session, order: DeliveryOrder, cluster_id: int, report: AgentReport) -> None:
+    """Keep every start of the airing at this cluster in ``Delivery.plays``, partial ones included.
+
+    Also for an order the airing's Delivery no longer points at (a programme replaced, or a play
+    stopped and issued again): the log must show that the first seconds went out, not one clean
+    "played". One entry per order: an agent never starts an order twice.
+    """
+    started = report.started_at if report.stage is not ReportStage.PLAYING else (report.started_at or report.at)
+    final = report.stage in (ReportStage.PLAYED, ReportStage.FAILED, ReportStage.MISSED)
+    if started is None and not final:
+        return
+    delivery = session.scalar(select(Delivery).where(Delivery.airing_id == order.airing_id,
+                                                     Delivery.cluster_id == cluster_id))
+    if delivery is None:
+        return
+    plays = [dict(play) for play in delivery.plays or []]
+    entry = next((play for play in plays if play["order_id"] == order.order_id), None)
+    if entry is None:
+        if started is None:
+            return  # finished without ever sounding: not a play
+        entry = {"order_id": order.order_id, "started_at": None, "ended_at": None, "completed": None,
+                 "reason": None}
+        plays.append(entry)
+    if started is not None:
+        entry["started_at"] = started.isoformat()
+    if final:
+        entry["ended_at"] = report.ended_at.isoformat() if report.ended_at else None
+        entry["completed"] = report.stage is ReportStage.PLAYED
+        entry["reason"] = report.reason
+    plays.sort(key=lambda play: play["started_at"] or "")
+    delivery.plays = plays
 
 
 def record_heartbeat(session: Session, cluster: Cluster, heartbeat: Heartbeat, *, received_at: datetime,

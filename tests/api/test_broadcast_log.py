@@ -6,6 +6,8 @@ import csv
 import io
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from broadcaster.clock import SystemClock, local
 from broadcaster.models import BulletinStatus
 from broadcaster.timetable import effective_timetable, next_occurrences
@@ -79,3 +81,23 @@ def test_csv_export_is_spreadsheet_safe(world: World) -> None:
     assert row["bulletin_title"] == '\'=HYPERLINK("http://x","bấm")'
     assert row["bulletin_id"] == str(bulletin_id) and row["delivery_state"] == "pending"
     assert list(rows[0].keys())[:4] == ["airing_id", "commune_id", "kind", "session_name"]
+
+
+def test_a_play_cut_and_aired_again_shows_both_in_the_log(world: World) -> None:
+    airing_id, _bulletin_id, _day = _air_sessions(world)
+    with world.db.session() as session:  # what two agent reports leave (tests/e2e: the real agent run)
+        from broadcaster.models import Delivery
+
+        row = session.scalars(select(Delivery).where(Delivery.airing_id == airing_id)).one()
+        row.plays = [
+            {"order_id": "a", "started_at": "2026-12-01T10:00:03+00:00", "ended_at": "2026-12-01T10:00:15+00:00",
+             "completed": False, "reason": "stopped"},
+            {"order_id": "b", "started_at": "2026-12-01T10:00:20+00:00", "ended_at": "2026-12-01T10:01:55+00:00",
+             "completed": True, "reason": None},
+        ]
+    rows = world.client.get(f"{API}/broadcast-log", params={"bulletin_id": _bulletin_id},
+                            headers=world.headers("officer")).json()
+    assert rows[0]["play_count"] == 2
+    assert rows[0]["plays"] == "17:00:03 phát dở 12 giây (bị dừng); 17:00:20 phát trọn 95 giây"
+    csv_text = world.client.get(f"{API}/broadcast-log.csv", headers=world.headers("officer")).text
+    assert "phát dở 12 giây" in csv_text

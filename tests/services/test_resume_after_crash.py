@@ -241,3 +241,28 @@ def test_a_session_killed_during_fan_out_is_finished_from_the_outbox_not_compose
     finally:
         delivery.close()
         db.dispose()
+
+
+def test_a_session_late_because_the_cache_disk_was_full_says_so_not_that_the_server_was_down(
+    tmp_path: Path
+) -> None:
+    starts_at = (datetime.now(LOCAL_ZONE) + timedelta(minutes=10)).replace(microsecond=0)
+    settings = make_settings(tmp_path, misfire_grace_s=900.0, prompt_delay_s=5.0)
+    write_timetable(settings.schedules_dir, [("chieu", starts_at, 15)])
+    db = Database(settings.effective_database_url)
+    db.upgrade()
+    ids = add_commune(db)
+    add_bulletin(db, ids, "Chiều nay họp dân bàn việc làm đường liên thôn.")
+    handoff = RecordingHandoff()
+    with small_disk(tmp_path / "cache-disk", size_mb=4) as disk:
+        speech = SpeechService(make_settings(tmp_path / "speech", cache_dir=disk / "cache"))
+        filler = fill(disk)
+        failed = service(settings, db, speech, handoff, now=starts_at - timedelta(minutes=10)).run_session(
+            ids["commune"], "chieu", starts_at)
+        assert failed.retry and failed.status == AiringStatus.PLANNED
+        filler.unlink()
+        late = service(settings, db, speech, handoff, now=starts_at + timedelta(minutes=2)).run_session(
+            ids["commune"], "chieu", starts_at)
+    db.dispose()
+    assert late.status == AiringStatus.AIRED_LATE
+    assert "lần soạn trước bị lỗi" in (late.note or "") and "không hoạt động" not in (late.note or "")
