@@ -23,6 +23,7 @@ from broadcaster.audio.render import RENDER_VERSION, RenderOptions, render, rend
 from broadcaster.cache import AudioCache, CacheEntry, cache_key, canonical_json, upload_cache_key
 from broadcaster.config import Settings
 from broadcaster.errors import InvalidInput
+from broadcaster.hashing import file_sha256
 from broadcaster.text import Lexicon, load_lexicon, normalize, split_sentences, validate_bulletin_text
 from broadcaster.tts.base import TtsEngine, VoiceListing, create_engine
 from broadcaster.tts.catalogue import check_choice, list_voices
@@ -183,7 +184,7 @@ class SpeechService:
         if not upload.is_file():
             raise UploadMissing("Không tìm thấy tệp ghi âm của bản tin.", detail=str(upload))
         options = RenderOptions(repeat=repeat, chime=chime, fmt=fmt)
-        upload_sha256 = _file_sha256(upload)
+        upload_sha256 = file_sha256(upload)
         key = upload_cache_key(upload_sha256, options)
         entry = self.cache.get_or_create(
             key,
@@ -262,10 +263,3 @@ class SpeechService:
         """``render_programme`` in a worker thread, for the event loop."""
         return await asyncio.to_thread(self.render_programme, list(pieces), chime=chime)
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -20,9 +19,9 @@ import httpx
 
 from broadcaster.agent.retry import Backoff
 from broadcaster.errors import InvalidInput, ServiceFailure
+from broadcaster.hashing import file_sha256
 
 log = logging.getLogger(__name__)
-_HASH_BLOCK = 1024 * 1024
 
 
 class AudioMismatch(InvalidInput):
@@ -39,15 +38,6 @@ class DownloadFailed(ServiceFailure):
 
 class _Transient(Exception):
     """A failure worth retrying (server error, odd answer)."""
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class AudioFetcher:

@@ -23,7 +23,6 @@ Bytes whose sha256 differs from their name are never served:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -34,10 +33,10 @@ from pathlib import Path
 
 from broadcaster.audio.codec import ENCODINGS
 from broadcaster.errors import NotFound
+from broadcaster.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
-_BLOCK = 1 << 20
 MEDIA_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
 _NAME = re.compile(r"^(?P<sha256>[0-9a-f]{64})\.(?P<fmt>" + "|".join(ENCODINGS) + r")$")
 
@@ -65,15 +64,6 @@ class ServedAudio:
 
 def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class AudioFiles:
