@@ -62,7 +62,7 @@ def service(settings: Settings, db: Database, speech: SpeechService, handoff: ob
                               FixedClock(now), node=node)
 
 
-def accepted(db: Database, bulletin_id: int, at: datetime = NOW) -> int:
+def accepted(db: Database, bulletin_id: int, at: datetime = NOW - timedelta(seconds=10)) -> int:
     """What the approval commits for an emergency: its airing intent (then the process dies)."""
     with db.session() as s:
         return accept_emergency(s, s.get_one(Bulletin, bulletin_id), at)
@@ -94,7 +94,7 @@ def test_a_claim_of_a_dead_life_of_this_node_is_taken_back_at_once_another_nodes
 ) -> None:
     ids = add_commune(db)
     bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
-    ours, theirs = accepted(db, bulletin), accepted(db, bulletin, NOW + timedelta(seconds=1))
+    ours, theirs = accepted(db, bulletin), accepted(db, bulletin, NOW - timedelta(seconds=9))
     other_node = claim_node_identity(tmp_path / "other-node")
     with db.session() as s:  # both were being rendered when their processes were killed
         s.execute(update(Airing).where(Airing.id == ours).values(composed_at=utc_now(),

@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 EMERGENCY_SESSION = "emergency"  # Airing.session_name of emergencies (no timetable session may use it)
 CLAIM_STALE_S = 120.0  # another node's claim this old is taken over (it renders in seconds, or died)
+ACCEPTED_GRACE_S = 2.0  # an emergency accepted this recently is its request's to air: the resumer leaves it
 
 
 class EmergencyBulletinNotFound(NotFound):
@@ -189,28 +190,33 @@ class EmergencyAirer:
     def resume_all(self) -> list[int]:
         """Resume every planned emergency nobody works on (the owner after a restart); the airings resumed."""
         now = self.clock.now()
-        stale = now - timedelta(seconds=CLAIM_STALE_S)
         with self.db.session() as s:
-            planned = s.execute(select(Airing.id, Airing.composed_at, Airing.claimed_by).where(
-                Airing.kind == AiringKind.EMERGENCY, Airing.status == AiringStatus.PLANNED)).all()  # fmt: skip
-            dead = [airing_id for airing_id, claimed_at, holder in planned if claimed_at is not None and (
-                (holder != self.holder and self.node.owns(holder or "")) or claimed_at <= stale)]
-            if dead:
-                log.warning("emergency airings %s were left half done by a process that is gone: resuming", dead)
-                s.execute(update(Airing).where(Airing.id.in_(dead), Airing.status == AiringStatus.PLANNED)
-                          .values(composed_at=None, claimed_by=None))  # fmt: skip
+            planned = list(s.scalars(select(Airing.id).where(
+                Airing.kind == AiringKind.EMERGENCY, Airing.status == AiringStatus.PLANNED,
+                Airing.created_at <= now - timedelta(seconds=ACCEPTED_GRACE_S))))  # fmt: skip
         resumed: list[int] = []
-        for airing_id, claimed_at, _holder in planned:
-            if claimed_at is not None and airing_id not in dead:
-                continue
+        for airing_id in planned:
             try:
-                if self.air(airing_id).status != str(AiringStatus.PLANNED):
+                if self.resume(airing_id).status != str(AiringStatus.PLANNED):
                     resumed.append(airing_id)
             except BroadcasterError as error:
                 log.error("emergency airing %s not on the air yet: [%s] %s", airing_id, error.code, error.message)
             except Exception:  # noqa: BLE001 - one emergency's failure must not keep the others off the air
                 log.exception("emergency airing %s not on the air yet", airing_id)
         return resumed
+
+    def resume(self, airing_id: int) -> EmergencyAiring:
+        """Air a planned emergency unless a live process is on it (a claim by a dead one is taken back)."""
+        stale = self.clock.now() - timedelta(seconds=CLAIM_STALE_S)
+        with self.db.session() as s:
+            airing = s.get(Airing, airing_id)
+            if airing is not None and airing.status == AiringStatus.PLANNED and airing.composed_at is not None:
+                holder = airing.claimed_by or ""
+                if (holder != self.holder and self.node.owns(holder)) or airing.composed_at <= stale:
+                    log.warning("emergency airing %s was left half done by %s, which is gone: resuming",
+                                airing_id, holder)
+                    airing.composed_at = airing.claimed_by = None
+        return self.air(airing_id)
 
     def _claim(self, airing_id: int, now: datetime) -> bool:
         with self.db.session() as s:

@@ -233,8 +233,7 @@ class ProgrammingService:
             return None
         airing = describe_emergency(self.db, airing_id)
         if airing.status == str(AiringStatus.PLANNED):
-            self.emergencies.resume_all()  # the retry resumes it if its first attempt died
-            airing = describe_emergency(self.db, airing_id)
+            airing = self.emergencies.resume(airing_id)  # the retry resumes it if its first attempt died
         return airing
 
     def air_accepted_emergency(self, airing_id: int, *, actor_id: int | None = None) -> EmergencyAiring:
