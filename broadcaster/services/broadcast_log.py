@@ -104,7 +104,7 @@ def query_log(session: Session, actor: User, filters: LogFilters) -> list[LogRow
 
 _END_REASONS = {
     "stopped": "bị dừng", "preempted": "bị ngắt cho tin khẩn", "interrupted": "cụm loa tắt giữa chừng",
-    "cancelled": "bị huỷ", "expired": "quá hạn",
+    "cancelled": "bị hủy", "expired": "quá hạn",
 }
 
 

@@ -103,7 +103,7 @@ def probe_database(db: Database, node: NodeIdentity, problems: list[HealthProble
     except Exception as error:  # noqa: BLE001 - any failure is an answer here, and the answer is reported
         fault = as_resource_error(error)
         if fault is not None and fault.code == "database_busy":
-            problems.append(HealthProblem("database_busy", "Cơ sở dữ liệu đang bị một tiến trình khác khoá ghi; "
+            problems.append(HealthProblem("database_busy", "Cơ sở dữ liệu đang bị một tiến trình khác khóa ghi; "
                                                            "các thao tác ghi phải chờ hoặc báo bận."))
             return "busy"
         if fault is not None:

@@ -287,7 +287,7 @@ class Workflow:
                                          f"{error.message}", detail=error.detail)
         return EmergencyAiringFailed(
             f"Đã lưu và duyệt bản tin khẩn số {bulletin.id} nhưng chưa phát được: {error.message} "
-            "Hệ thống tự thử lại trong thời hạn phát khẩn; gửi lại yêu cầu (cùng khoá) để xem kết quả.",
+            "Hệ thống tự thử lại trong thời hạn phát khẩn; gửi lại yêu cầu (cùng khóa) để xem kết quả.",
             detail=error.detail)
 
     def _record(self, actor: User, bulletin: Bulletin, action: AuditAction,

@@ -20,7 +20,7 @@ from tests.api.world import PASSWORD, Template, looks_vietnamese, running_world,
 from tests.fakes.small_disk import fill, small_disk
 from tests.fakes.sqlite_lock import held_write_lock
 
-BULLETIN = {"title": "Họp dân", "text": "Tối nay họp dân ở nhà văn hoá."}
+BULLETIN = {"title": "Họp dân", "text": "Tối nay họp dân ở nhà văn hóa."}
 
 
 def bulletins(world) -> int:  # type: ignore[no-untyped-def]
