@@ -320,6 +320,9 @@ class EmergencyAirer:
             airing.status, airing.note = status, f"{reason}{last}"
             airing.composed_at = airing.claimed_by = None
             issued = issued_cluster_ids(s, airing_id)
+            if issued:  # some clusters got their order before the end: they air it; only the others did not
+                airing.status = AiringStatus.HANDED_OFF
+                airing.note = f"{airing.note} Các cụm loa đã nhận lệnh trước đó vẫn phát."
             state = DeliveryState.MISSED if status == AiringStatus.MISSED else DeliveryState.FAILED
             s.execute(update(Delivery).where(Delivery.airing_id == airing_id, Delivery.cluster_id.not_in(issued),
                                              Delivery.state == DeliveryState.PENDING)
