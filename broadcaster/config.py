@@ -24,8 +24,17 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="SQLite file, keys, agent state")
     cache_dir: Path = Field(default=PROJECT_ROOT / "audio_cache", description="content-addressed audio")
     cache_max_bytes: int = Field(default=2 * 1024**3, ge=1024 * 1024)
+    audio_scrub_interval_s: float = Field(
+        default=900.0, gt=0, description="hash the audio served to agents again this often (damage on disk)"
+    )
     schedules_dir: Path = Field(default=PROJECT_ROOT / "schedules")
     database_url: str | None = Field(default=None, description="default: sqlite in data_dir")
+    database_busy_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="wait this long for another writer's lock, then answer 503"
+    )
+    min_free_disk_bytes: int = Field(
+        default=200 * 1024**2, ge=0, description="/health reports degraded below this much free space"
+    )
     # Engines tried in order; the first that speaks wins. Piper needs a voice file the operator copies in
     # (README); without one it steps aside with a warning naming what is missing, and espeak reads.
     engines: list[str] = Field(default_factory=lambda: ["piper", "espeak"])
@@ -65,6 +74,9 @@ class Settings(BaseSettings):
     )
     scheduler_housekeeping_s: float = Field(default=900.0, gt=0, description="re-plan and expire bulletins")
     scheduler_workers: int = Field(default=2, ge=1, le=16, description="threads composing programmes")
+    emergency_retry_s: float = Field(
+        default=15.0, gt=0, description="the leader resumes accepted emergencies not on the air this often"
+    )
     # A server delivers to its speakers out of the box; tests and planning-only runs choose "record".
     handoff: str = Field(
         default="deliver",

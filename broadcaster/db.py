@@ -50,25 +50,39 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL: readers never block the writer. synchronous=FULL: a commit we acknowledged survives
-    # a power cut on a commune PC, not just a killed process.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def aware_utc(moment: datetime | str) -> datetime:
+    """A time from an aggregate (``func.max()``...), which the driver returns without the column's zone."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def make_engine(url: str) -> Engine:
+DEFAULT_BUSY_TIMEOUT_S = 10.0
+
+
+def _sqlite_pragmas(busy_timeout_s: float) -> Any:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer. synchronous=FULL: a commit we acknowledged survives
+        # a power cut on a commune PC, not just a killed process.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # How long a writer waits for another's lock before answering "database busy" (503).
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cursor.close()
+
+    return configure
+
+
+def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
     """An engine for ``url``; SQLite gets a private file (0600 in a 0700 folder) and the pragmas above."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             private_sqlite(Path(path))  # report secrets and drafts: 0600, and so its WAL and SHM
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _configure_sqlite)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)
@@ -85,9 +99,10 @@ def make_engine(url: str) -> Engine:
 class Database:
     """The engine plus a session factory; created once by the app and passed down."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.busy_timeout_s = busy_timeout_s
+        self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -13,8 +13,12 @@ base module, but all of them derive from here::
     ├── PermissionDenied        the role is too low
     ├── NotAuthenticated        no token, or a bad one
     └── ServiceFailure          something on our side or upstream failed; retrying may help
+        ├── StorageFull         a disk is full (503 storage_full, Retry-After)
+        ├── DatabaseBusy        the database is locked by another writer (503 database_busy, Retry-After)
         ├── tts.EngineError     an engine could not speak (tts.EngineUnavailable, ...)
         └── audio.AudioProcessingError
+
+``retry_after_s``, when set, tells a client when to try again (the API sends it as Retry-After).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class BroadcasterError(Exception):
 
     code: str = "error"
     status: int = 500  # the HTTP status the API maps this family to
+    retry_after_s: int | None = None  # sent as Retry-After when set
 
     def __init__(self, message: str, *, code: str | None = None, detail: str | None = None) -> None:
         super().__init__(message)
@@ -78,3 +83,17 @@ class ServiceFailure(BroadcasterError):
 
     code = "service_failure"
     status = 503
+
+
+class StorageFull(ServiceFailure):
+    """A disk the service writes to is full: nothing was stored; retry once space is freed."""
+
+    code = "storage_full"
+    retry_after_s = 60
+
+
+class DatabaseBusy(ServiceFailure):
+    """Another writer held the database lock for longer than we wait: nothing was stored; retry shortly."""
+
+    code = "database_busy"
+    retry_after_s = 5

@@ -89,6 +89,7 @@ class AiringStatus(enum.StrEnum):
     AIRED = "aired"
     AIRED_LATE = "aired_late"  # the server was down at session time but came back within grace
     MISSED = "missed"  # the server was down past grace
+    FAILED = "failed"  # could never air (an emergency whose recording is gone...): the note says why
     CANCELLED = "cancelled"
     EMPTY = "empty"  # nothing approved to air
 
@@ -288,7 +289,9 @@ class Airing(Base):
     max_duration_s: Mapped[float] = mapped_column(default=900.0)
     status: Mapped[AiringStatus] = mapped_column(_enum(AiringStatus), default=AiringStatus.PLANNED)
     note: Mapped[str | None] = mapped_column(Text, default=None)  # why late / missed / empty
-    composed_at: Mapped[datetime | None] = mapped_column(default=None)
+    composed_at: Mapped[datetime | None] = mapped_column(default=None)  # when a process claimed it to compose
+    # Which process claimed it (``host:pid:node``): a restarted node knows its own dead claims.
+    claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     items: Mapped[list[AiringItem]] = relationship(
@@ -327,7 +330,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     airing_id: Mapped[int] = mapped_column(ForeignKey("airings.id", ondelete="CASCADE"), index=True)
     cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
-    audio_sha256: Mapped[str] = mapped_column(String(64))
+    audio_sha256: Mapped[str] = mapped_column(String(64), index=True)  # /audio finds what to re-render by it
     audio_size: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column()
     play_at: Mapped[datetime] = mapped_column()
@@ -340,6 +343,9 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     downloaded_at: Mapped[datetime | None] = mapped_column(default=None)
     played_at: Mapped[datetime | None] = mapped_column(default=None)  # the start time the agent measured
+    # Every start the agent reported, partial ones included (stopped, pre-empted, replaced):
+    # [{"order_id", "started_at", "ended_at", "completed", "reason"}], oldest first.
+    plays: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
     airing: Mapped[Airing] = relationship(back_populates="deliveries")
@@ -387,6 +393,16 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class ServiceNode(Base):
+    """A server process's node and its last sign of life (``/health`` writes it: the database takes writes)."""
+
+    __tablename__ = "service_nodes"
+
+    node_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid:node of the process that wrote last
+    seen_at: Mapped[datetime] = mapped_column()
 
 
 class OrderStatus(enum.StrEnum):

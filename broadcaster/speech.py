@@ -22,6 +22,7 @@ from broadcaster.audio.render import RENDER_VERSION, RenderOptions, render, rend
 from broadcaster.cache import AudioCache, CacheEntry, cache_key, canonical_json, upload_cache_key
 from broadcaster.config import Settings
 from broadcaster.errors import InvalidInput
+from broadcaster.hashing import file_sha256
 from broadcaster.text import (
     MAX_SPOKEN_S,
     Lexicon,
@@ -199,7 +200,7 @@ class SpeechService:
         if not upload.is_file():
             raise UploadMissing("Không tìm thấy tệp ghi âm của bản tin.", detail=str(upload))
         options = RenderOptions(repeat=repeat, chime=chime, fmt=fmt)
-        upload_sha256 = _file_sha256(upload)
+        upload_sha256 = file_sha256(upload)
         key = upload_cache_key(upload_sha256, options)
         entry = self.cache.get_or_create(
             key,
@@ -258,6 +259,14 @@ class SpeechService:
         """The cached file whose own content hash is ``sha256`` (what speakers download)."""
         return self.cache.path_for_audio_sha256(sha256)
 
+    def stored_audio(self, sha256: str) -> RenderedAudio | None:
+        """The cached, verified audio whose content hash is ``sha256``, described; None if missing or damaged."""
+        entry = self.cache.entry_for_audio_sha256(sha256)
+        if entry is None:
+            return None
+        return RenderedAudio.from_entry(entry, engine=str(entry.metadata.get("engine", "")),
+                                        voice=str(entry.metadata.get("voice", "")))
+
     async def arender_text(
         self, text: str, *, repeat: int = 1, chime: bool = False, voice: str | None = None, rate: float | None = None
     ) -> RenderedAudio:
@@ -270,10 +279,3 @@ class SpeechService:
         """``render_programme`` in a worker thread, for the event loop."""
         return await asyncio.to_thread(self.render_programme, list(pieces), chime=chime)
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -4,7 +4,8 @@ A play order's task: download (resumable, checked) → report ``downloaded`` →
 before ``play_at`` (re-checking sha256 on the very bytes decoded) → take the horns
 (``Speaker``) → the player thread fine-waits for ``play_at`` and plays → ``played``, or
 ``failed`` with a reason (preempted, stopped, cancelled, interrupted, audio_*), or ``missed``
-once ``expires_at`` has passed. A stop order's task waits for its ``play_at``, then stops the
+once ``expires_at`` has passed. Audio damaged on the card after it was downloaded is fetched
+again, as long as the order has not expired. A stop order's task waits for its ``play_at``, then stops the
 playing order of its airing and cancels the pending ones issued before it (a play order with a
 higher seq is the airing's replacement programme, which the server sends right after the stop). Every step is persisted, so after a
 restart ``resume`` picks each unfinished order up where it stood.
@@ -29,6 +30,7 @@ from broadcaster.agent.speaker import Speaker
 from broadcaster.agent.store import AgentStore, OrderState
 from broadcaster.delivery.orders import NowPlaying, OrderKind, PlayOrder, ReportStage
 from broadcaster.errors import BroadcasterError
+from broadcaster.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +175,11 @@ class Conductor:
             job.state = OrderState.DOWNLOADED
             self._store.set_state(order, OrderState.DOWNLOADED)
             self._reporter.report(ReportStage.DOWNLOADED, order)
+        crash_point("downloaded")
         await _sleep_until(order.play_at.timestamp() - self._timing.prepare_lead_s)
         try:
-            audio = await asyncio.to_thread(self._load, path, order.audio_sha256, order.volume)
-        except BroadcasterError as error:  # AudioMismatch, UnreadableAudio
+            audio = await self._load_checked(order, path)
+        except BroadcasterError as error:  # AudioMismatch past expiry, UnreadableAudio, DownloadFailed
             return self._finish(job, OrderState.FAILED, error.code, error.message)
         await _sleep_until(order.play_at.timestamp() - self._timing.start_lead_s)
         async with self._speaker.turn(order, job.playback):
@@ -186,6 +189,7 @@ class Conductor:
             job.playback.start_at = max(order.play_at.timestamp(), time.time())
             job.playing = True
             self._store.set_state(order, OrderState.PLAYING)
+            asyncio.get_running_loop().run_in_executor(None, crash_point, "playing")
             try:
                 await asyncio.to_thread(self._player.play, audio, job.playback)
             except BroadcasterError as error:  # PlayerError
@@ -213,6 +217,20 @@ class Conductor:
                 other.cancel_reason = "cancelled"
                 other.task.cancel()
         self._finish(job, OrderState.APPLIED, message=f"Đã dừng/hủy {hit} lệnh phát của buổi phát này.")
+
+    async def _load_checked(self, order: PlayOrder, path: Path) -> LoadedAudio:
+        """Decode the stored audio; if it was damaged on the card since, download it again while the order lasts."""
+        assert order.audio_url and order.audio_sha256 and order.audio_size
+        while True:
+            try:
+                return await asyncio.to_thread(self._load, path, order.audio_sha256, order.volume)
+            except AudioMismatch:
+                if self._expired(order):
+                    raise
+                log.warning("stored audio of order %s was damaged on disk: downloading it again", order.order_id)
+                path.unlink(missing_ok=True)
+                path = await self._fetcher.fetch(order.audio_url, order.audio_sha256, order.audio_size,
+                                                 deadline=order.expires_at.timestamp())
 
     def _load(self, path: Path, sha256: str, volume: int | None) -> LoadedAudio:
         # Check the very bytes we decode: nothing unchecked reaches the horns, even if the file changed.

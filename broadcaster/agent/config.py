@@ -53,6 +53,8 @@ class AgentConfig(BaseModel):
     retry_initial_s: float = Field(default=1.0, gt=0, description="first retry delay (downloads, reports)")
     retry_max_s: float = Field(default=60.0, gt=0)
     request_timeout_s: float = Field(default=15.0, gt=0)
+    # Below this much free space in state_dir the agent reports itself degraded (downloads need room).
+    min_free_disk_bytes: int = Field(default=50 * 1024**2, ge=0)
     # Decoding a long programme takes a moment on a Pi: do it this long before play_at.
     prepare_lead_s: float = Field(default=5.0, ge=0)
     # The player thread takes over this long before play_at and fine-waits for the exact instant.

@@ -9,7 +9,7 @@ so audio nobody checked can never reach the horns.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import errno
 import logging
 import os
 import time
@@ -20,10 +20,10 @@ import httpx
 
 from broadcaster.agent.retry import Backoff
 from broadcaster.errors import InvalidInput, ServiceFailure
+from broadcaster.hashing import file_sha256
 from broadcaster.private_files import open_private, private_dir
 
 log = logging.getLogger(__name__)
-_HASH_BLOCK = 1024 * 1024
 
 
 class AudioMismatch(InvalidInput):
@@ -42,15 +42,6 @@ class _Transient(Exception):
     """A failure worth retrying (server error, odd answer)."""
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class AudioFetcher:
     """Downloads audio into ``audio_dir`` and hands out only checked files."""
 
@@ -61,6 +52,7 @@ class AudioFetcher:
         self._backoff = backoff
         # Two orders for the same programme share one file: one download at a time per hash.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.storage_error: str | None = None  # the last download could not be written (disk full)
 
     def ready_path(self, sha256: str) -> Path:
         """Where checked audio with this hash lives."""
@@ -89,6 +81,8 @@ class AudioFetcher:
                 try:
                     resumed = await self._attempt(url, sha256, size)
                 except (httpx.HTTPError, OSError, _Transient) as error:
+                    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                        self.storage_error = str(error)  # the heartbeat says so (agent.health)
                     delay = next(delays)
                     if time.time() + delay > deadline:
                         raise DownloadFailed(
@@ -107,6 +101,7 @@ class AudioFetcher:
                         continue
                     raise
                 self.part_path(sha256).replace(ready)
+                self.storage_error = None
                 return ready
 
     async def _attempt(self, url: str, sha256: str, size: int) -> bool:

@@ -4,13 +4,15 @@ Every report is first written to the SQLite outbox, then sent in batches, oldest
 ``POST {server}/api/agent/reports`` (a JSON list of ``AgentReport``). Nothing newer is sent
 before everything older was acknowledged (2xx), so the server sees each cluster's reports in
 order; while it is unreachable they wait on disk and are retried with backoff, and playing goes
-on. Heartbeats (``POST {server}/api/agent/heartbeat``) are not queued: only the latest matters.
+on. A heartbeat that gets through cuts the backoff short: the server is back, so the queued
+reports go at once rather than after a wait of up to ``retry_max_s``. Heartbeats (``POST {server}/api/agent/heartbeat``) are not queued: only the latest matters.
 Both are signed with the cluster's HMAC secret (see ``broadcaster.delivery.keys``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -68,6 +70,7 @@ class Reporter:
         self._backoff = backoff
         self._batch_size = batch_size
         self._wake = asyncio.Event()
+        self._reachable = asyncio.Event()  # set by a delivered heartbeat: stop backing off
         self._failing = False
 
     def report(self, stage: ReportStage, order: PlayOrder | None = None, *, reason: str | None = None,
@@ -94,11 +97,22 @@ class Reporter:
         log.info("report %s %s%s", stage.value, order.order_id if order else "-", f" ({reason})" if reason else "")
         self._wake.set()
 
+    @property
+    def failing(self) -> bool:
+        """True while the server does not take reports (they wait in the outbox)."""
+        return self._failing
+
+    def server_reachable(self) -> None:
+        """The server answered something else (a heartbeat): send what is queued now, not after the backoff."""
+        if self._failing:
+            self._reachable.set()
+
     async def run(self) -> None:
         """Send queued reports forever: in order, with backoff while the server is away."""
         delays: Iterator[float] | None = None
         while True:
             self._wake.clear()
+            self._reachable.clear()
             if await self.flush_once():
                 delays = None
                 continue
@@ -106,7 +120,10 @@ class Reporter:
                 await self._wake.wait()
                 continue
             delays = delays or self._backoff.delays()
-            await asyncio.sleep(next(delays))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reachable.wait(), timeout=next(delays))
+            if self._reachable.is_set():
+                delays = None
 
     async def flush_once(self) -> bool:
         """Send the oldest batch; True if one was acknowledged."""
@@ -129,7 +146,8 @@ class Reporter:
         return True
 
 
-async def run_heartbeats(server: ServerClient, interval_s: float, snapshot: Callable[[], Heartbeat]) -> None:
+async def run_heartbeats(server: ServerClient, interval_s: float, snapshot: Callable[[], Heartbeat],
+                         on_delivered: Callable[[], None] | None = None) -> None:
     """Send a heartbeat now and every ``interval_s`` seconds; failures are logged, not queued."""
     failing = False
     while True:
@@ -138,6 +156,8 @@ async def run_heartbeats(server: ServerClient, interval_s: float, snapshot: Call
             if failing:
                 log.info("heartbeat delivered again")
             failing = False
+            if on_delivered is not None:
+                on_delivered()
         except (httpx.HTTPError, ServerRefused) as error:
             if not failing:
                 log.warning("heartbeat not delivered: %r", error)

@@ -27,6 +27,7 @@ from broadcaster.agent.app import create_agent_app
 from broadcaster.agent.conductor import Conductor, Timing
 from broadcaster.agent.config import AgentConfig
 from broadcaster.agent.download import AudioFetcher
+from broadcaster.agent.health import HealthWatch
 from broadcaster.agent.intake import Intake
 from broadcaster.agent.players import create_player
 from broadcaster.agent.reporting import Reporter, ServerClient, local_time, run_heartbeats
@@ -86,21 +87,25 @@ async def run_agent(config: AgentConfig) -> None:
         async with httpx.AsyncClient(timeout=config.request_timeout_s) as http:
             server = ServerClient(http, config.server_url, config.cluster_id, secret)
             reporter = Reporter(store, server, config.cluster_id, backoff)
+            fetcher = AudioFetcher(config.state_dir / "audio", http, backoff)
             conductor = Conductor(
-                store=store, fetcher=AudioFetcher(config.state_dir / "audio", http, backoff), player=player,
+                store=store, fetcher=fetcher, player=player,
                 reporter=reporter, timing=Timing(config.prepare_lead_s, config.start_lead_s),
             )
+            health = HealthWatch(config.state_dir, store, fetcher, reporter, min_free_bytes=config.min_free_disk_bytes)
             intake = Intake(cluster_id=config.cluster_id, verifier=verifier, store=store, reporter=reporter,
                             conductor=conductor)
 
             def heartbeat() -> Heartbeat:
                 now_playing = conductor.now_playing()
+                state = health.check()
                 return Heartbeat(
                     cluster_id=config.cluster_id, at=local_time(time.time()),
                     status="playing" if now_playing else "idle",
                     volume=conductor.volume if conductor.volume is not None else config.volume, version=__version__,
                     now_playing=now_playing, queue_length=conductor.queue_length(), last_seq=store.last_seq(),
-                    reports_pending=store.outbox_count(),
+                    reports_pending=store.outbox_count(), health=state.status, problems=state.problems,
+                    free_disk_bytes=state.free_disk_bytes,
                 )
 
             def status() -> dict[str, Any]:
@@ -116,7 +121,8 @@ async def run_agent(config: AgentConfig) -> None:
                 loop.add_signal_handler(signum, stopping.set)
             await conductor.resume()
             helpers = [asyncio.create_task(reporter.run(), name="reports"),
-                       asyncio.create_task(run_heartbeats(server, config.heartbeat_interval_s, heartbeat),
+                       asyncio.create_task(run_heartbeats(server, config.heartbeat_interval_s, heartbeat,
+                                                          on_delivered=reporter.server_reachable),
                                            name="heartbeats")]
             web_task = asyncio.create_task(web.serve(sockets=[sock]), name="http")
             while not web.started and not web_task.done():

@@ -169,6 +169,12 @@ class AgentStore:
         )
         return cursor.rowcount
 
+    def probe_write(self) -> None:
+        """Commit a tiny write (the health check): raises what a real write would (disk full, locked)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES ('health_probe', ?)"
+                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(time.time()),))
+
     # --- report outbox -----------------------------------------------------------------------
 
     def outbox_add(self, make_body: Callable[[int], str]) -> int:

@@ -14,10 +14,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broadcaster.errors import BroadcasterError, InvalidInput, NotAuthenticated
 from broadcaster.field_errors import describe_fields
+from broadcaster.resource_faults import public_error
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +45,32 @@ def error_content(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def error_headers(error: BroadcasterError) -> dict[str, str]:
+    """The headers an error answer carries: Retry-After when the error says when to retry, the auth scheme."""
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else {}
+    if error.retry_after_s:
+        headers["Retry-After"] = str(int(error.retry_after_s))
+    return headers
+
+
 async def _broadcaster_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BroadcasterError)
-    if exc.status >= 500:
-        log.error("%s %s failed: [%s] %s (%s)", request.method, request.url.path, exc.code, exc.message, exc.detail)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-    retry_after_s = getattr(exc, "retry_after_s", None)  # rate limits and busy lanes say when to come back
-    if retry_after_s is not None:
-        headers = {"Retry-After": str(retry_after_s)}
-    return JSONResponse(error_content(exc.code, exc.message), status_code=exc.status, headers=headers)
+    error = public_error(exc) or exc
+    if error.status >= 500:
+        log.error("%s %s failed: [%s] %s (%s)", request.method, request.url.path, error.code, error.message,
+                  error.detail)
+    return JSONResponse(error_content(error.code, error.message), status_code=error.status,
+                        headers=error_headers(error))
+
+
+async def _low_level_error(request: Request, exc: Exception) -> JSONResponse:
+    # A database or file error: a full disk or a held lock is a 503 the client can retry, not a bug.
+    fault = public_error(exc)
+    if fault is None:
+        return await _unexpected_error(request, exc)
+    log.warning("%s %s: [%s] %s", request.method, request.url.path, fault.code, fault.detail)
+    return JSONResponse(error_content(fault.code, fault.message), status_code=fault.status,
+                        headers=error_headers(fault))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -87,5 +106,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BroadcasterError, _broadcaster_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DBAPIError, _low_level_error)
+    app.add_exception_handler(OSError, _low_level_error)
     app.add_exception_handler(Exception, _unexpected_error)
 

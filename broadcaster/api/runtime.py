@@ -15,12 +15,15 @@ from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.errors import ServiceFailure
 from broadcaster.models import User
+from broadcaster.node_identity import NodeIdentity, claim_node_identity
 from broadcaster.private_files import private_dir
 from broadcaster.render_lanes import PreviewLane
 from broadcaster.services.login_limits import LoginLimiter
 from broadcaster.uploads import UploadStore
 
 if TYPE_CHECKING:
+    from broadcaster.services.audio_files import AudioFiles, AudioScrub
+    from broadcaster.services.audio_recovery import AudioRecovery
     from broadcaster.services.delivery import DeliveryService
     from broadcaster.services.handoff import ProgrammeHandoff
     from broadcaster.services.programming import ProgrammingService
@@ -44,7 +47,7 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         private_dir(settings.data_dir)  # the database, keys and recordings live under it
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(settings.effective_database_url, busy_timeout_s=settings.database_busy_timeout_s)
         self.uploads = UploadStore(settings.data_dir / "uploads", max_bytes=settings.upload_max_bytes,
                                    max_duration_s=settings.upload_max_duration_s)
         self._handoff = handoff
@@ -53,6 +56,10 @@ class Runtime:
         self._timetables: dict[str, Timetable] | None = None
         self.scheduler: Any = None
         self.delivery: DeliveryService | None = None  # with handoff "deliver": sends orders to the clusters
+        self._node: NodeIdentity | None = None
+        self._audio_files: AudioFiles | None = None
+        self._audio_recovery: AudioRecovery | None = None
+        self._scrub: AudioScrub | None = None
         self._lock = threading.Lock()
         # Shared by the API and the pages' login, and through the database by every replica.
         self.login_limiter = LoginLimiter.from_settings(settings, self.db, self.clock)
@@ -77,6 +84,14 @@ class Runtime:
     def preview(self, user: User, render: Callable[[], T]) -> T:
         """Run a preview render in the previews' lane: low priority, bounded per person and in total."""
         return self.previews.run(str(user.id), render)
+
+    @property
+    def node(self) -> NodeIdentity:
+        """This process's node identity (the data dir's stable id while this process holds it)."""
+        with self._lock:
+            if self._node is None:
+                self._node = claim_node_identity(self.settings.data_dir)
+            return self._node
 
     @property
     def handoff(self) -> ProgrammeHandoff:
@@ -117,6 +132,7 @@ class Runtime:
         """The programming service (composes sessions and emergencies), built on first use."""
         speech = self.speech
         timetables = self.timetables
+        node = self.node
         with self._lock:
             if self._programming is None:
                 try:
@@ -125,15 +141,44 @@ class Runtime:
                     raise ComponentUnavailable("Dịch vụ soạn chương trình chưa sẵn sàng.",
                                                detail=str(error)) from error
                 self._programming = ProgrammingService(
-                    self.settings, self.db, speech, self.handoff, timetables, clock=self.clock,
+                    self.settings, self.db, speech, self.handoff, timetables, clock=self.clock, node=node,
                 )
             return self._programming
+
+    @property
+    def audio_files(self) -> AudioFiles:
+        """What ``/audio`` serves from: verified cached audio, made again from its masters when lost."""
+        from broadcaster.services.audio_files import AudioFiles
+
+        with self._lock:
+            if self._audio_files is None:
+                self._audio_files = AudioFiles(lambda sha256: self.speech.audio_path(sha256),
+                                               recover=lambda sha256: self.audio_recovery.recover(sha256))
+            return self._audio_files
+
+    @property
+    def audio_recovery(self) -> AudioRecovery:
+        """Renders lost programme audio again (and re-issues orders when it cannot be bit-exact)."""
+        from broadcaster.services.audio_recovery import AudioRecovery
+
+        speech, handoff = self.speech, self.handoff
+        with self._lock:
+            if self._audio_recovery is None:
+                self._audio_recovery = AudioRecovery(self.db, speech, handoff, self.clock,
+                                                     uploads_dir=self.settings.data_dir / "uploads",
+                                                     delay_s=self.settings.prompt_delay_s)
+            return self._audio_recovery
 
     def start_blocking(self) -> None:
         """The blocking part of start-up (run in a thread): migrate, and build services if scheduling."""
         self.db.upgrade()
         _ = self.timetables  # a malformed schedules/*.yaml stops start-up with the file and field named
         self.start_delivery()
+        if self.delivery is not None:  # agents download from here: check what they get now and then
+            from broadcaster.services.audio_files import AudioScrub
+
+            self._scrub = AudioScrub(self.audio_files, self.settings.audio_scrub_interval_s)
+            self._scrub.start()
         if self.settings.run_scheduler:
             _ = self.programming
 
@@ -143,7 +188,7 @@ class Runtime:
             return
         from broadcaster.scheduler import BroadcastScheduler
 
-        self.scheduler = BroadcastScheduler(self.settings, self.db, self.programming, clock=self.clock)
+        self.scheduler = BroadcastScheduler(self.settings, self.db, self.programming, clock=self.clock, node=self.node)
         self.scheduler.start()
 
     def start_delivery(self) -> None:
@@ -160,8 +205,14 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
+        if self._scrub is not None:
+            self._scrub.close()
+            self._scrub = None
         if self.delivery is not None:
             self.delivery.close()  # queued orders stay stored; the next start resumes them
             self.delivery = None
         self.previews.close()
         self.db.dispose()
+        if self._node is not None:
+            self._node.release()
+            self._node = None

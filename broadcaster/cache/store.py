@@ -157,6 +157,11 @@ class AudioCache:
 
     def path_for_audio_sha256(self, audio_sha256: str) -> Path | None:
         """The stored file whose content has this sha256 (verified), or None."""
+        entry = self.entry_for_audio_sha256(audio_sha256)
+        return entry.path if entry is not None else None
+
+    def entry_for_audio_sha256(self, audio_sha256: str) -> CacheEntry | None:
+        """The stored entry whose audio has this sha256 (verified: a damaged one is dropped), or None."""
         if not KEY.match(audio_sha256):
             return None
         with self._lock:
@@ -164,7 +169,7 @@ class AudioCache:
         if key is None:
             return None
         entry = self.get(key)
-        return entry.path if entry is not None and entry.audio_sha256 == audio_sha256 else None
+        return entry if entry is not None and entry.audio_sha256 == audio_sha256 else None
 
     # ----------------------------------------------------------------------------- producing
 

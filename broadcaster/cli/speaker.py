@@ -133,7 +133,10 @@ def list_clusters(args: argparse.Namespace) -> int:
             when = local(seen.last_heartbeat_at).strftime("%H:%M:%S %d/%m") if seen.last_heartbeat_at else "chưa bao giờ"
             state = ("đang phát" if seen.status == "playing" else "nghỉ") if seen.online else "mất kết nối"
             volume = f"âm lượng {seen.volume}" if seen.volume is not None else ""
-            print(f"{cluster.id}\t{commune.code}\t{cluster.name}\t{state}\tnhịp tim {when}\t{volume}\t{cluster.agent_url}")
+            problems = "; ".join(p.get("message", "") for p in seen.problems)
+            health = f"\tsuy giảm: {problems}" if seen.online and seen.health == "degraded" else ""
+            print(f"{cluster.id}\t{commune.code}\t{cluster.name}\t{state}\tnhịp tim {when}\t{volume}\t"
+                  f"{cluster.agent_url}{health}")
     db.dispose()
     return 0
 

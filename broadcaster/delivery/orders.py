@@ -318,8 +318,17 @@ class NowPlaying(BaseModel):
     started_at: AwareDatetime | None = None
 
 
+class AgentProblem(BaseModel):
+    """Why an agent is degraded: a stable code (storage_full, disk_space_low, store_unwritable, ...) and a message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    message: str = Field(max_length=500)
+
+
 class Heartbeat(BaseModel):
-    """The agent's periodic sign of life."""
+    """The agent's periodic sign of life (with its health: what would stop it playing, and why)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -332,3 +341,6 @@ class Heartbeat(BaseModel):
     queue_length: int = Field(ge=0)
     last_seq: int = Field(ge=0)
     reports_pending: int = Field(ge=0)
+    health: Literal["ok", "degraded"] = "ok"
+    problems: list[AgentProblem] = Field(default_factory=list, max_length=10)
+    free_disk_bytes: int | None = Field(default=None, ge=0)

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SESSION_JOB = "broadcaster.scheduler.jobs:run_session_job"
 HOUSEKEEPING_JOB = "broadcaster.scheduler.jobs:run_housekeeping_job"
+EMERGENCIES_JOB = "broadcaster.scheduler.jobs:run_emergencies_job"
 
 
 _worker = threading.local()
@@ -56,3 +57,12 @@ def run_housekeeping_job() -> None:
         log.error("housekeeping job fired with no active scheduler")
         return
     scheduler.housekeeping()
+
+
+def run_emergencies_job() -> None:
+    """Resume the accepted emergencies nobody is putting on the air (a dead process left them)."""
+    scheduler = _scheduler()
+    if scheduler is None:
+        log.error("emergencies job fired with no active scheduler")
+        return
+    scheduler.resume_emergencies()

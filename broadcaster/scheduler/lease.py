@@ -6,6 +6,10 @@ that the primary key lets only one process win, so two processes never both beli
 it. The holder renews it every ``renew_s``; a holder that stops renewing (killed, frozen, cut
 off from the database) loses it ``ttl_s`` after its last renewal, and a standby takes over.
 
+A restarted node takes its own lease back at once: the holder id ends with the node's stable id
+(``broadcaster.node_identity``), and a process that holds that node's data-dir lock knows the
+previous holder with the same id is dead. A different node still waits out the TTL.
+
 Times are wall-clock UTC from each host: hosts sharing a database must keep their clocks in
 sync (NTP) to well under ``ttl_s``.
 """
@@ -13,9 +17,6 @@ sync (NTP) to well under ``ttl_s``.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from broadcaster.db import Database, utc_now
 from broadcaster.models import SchedulerLease
+from broadcaster.node_identity import NodeIdentity, transient_identity
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,8 @@ LEASE_NAME = "broadcast-scheduler"
 
 
 def new_holder_id() -> str:
-    """A holder id unique to this process and start: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A holder id unique to this process and start: host, pid and a one-off node id."""
+    return transient_identity().holder_id()
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,12 @@ class LeaseState:
 class Lease:
     """Take, renew, check and release the scheduler lease for one holder."""
 
-    def __init__(self, db: Database, ttl_s: float, *, holder: str | None = None, name: str = LEASE_NAME) -> None:
+    def __init__(self, db: Database, ttl_s: float, *, holder: str | None = None, name: str = LEASE_NAME,
+                 node: NodeIdentity | None = None) -> None:
         self.db = db
         self.ttl = timedelta(seconds=ttl_s)
-        self.holder = holder or new_holder_id()
+        self.node = node or transient_identity()
+        self.holder = holder or self.node.holder_id()
         self.name = name
         # When we took over from another holder: its last expiry (it renewed ``ttl`` before that).
         self.previous: LeaseState | None = None
@@ -61,16 +65,16 @@ class Lease:
             return LeaseState(row.holder, row.expires_at) if row is not None else None
 
     def try_acquire(self) -> bool:
-        """Take the lease if it is free, expired or already ours; True if we hold it now."""
+        """Take the lease if it is free, expired, ours, or our node's from a life that ended; True if held now."""
         now = utc_now()
         before = self.state()
+        mine = SchedulerLease.holder == self.holder
+        if self.node.stable:
+            mine = or_(mine, SchedulerLease.holder.endswith(f":{self.node.node_id}", autoescape=True))
         with self.db.session() as s:
             taken = s.execute(
                 update(SchedulerLease)
-                .where(
-                    SchedulerLease.name == self.name,
-                    or_(SchedulerLease.holder == self.holder, SchedulerLease.expires_at <= now),
-                )
+                .where(SchedulerLease.name == self.name, or_(mine, SchedulerLease.expires_at <= now))
                 .values(holder=self.holder, expires_at=now + self.ttl)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]

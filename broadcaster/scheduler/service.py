@@ -22,7 +22,8 @@ from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.errors import BroadcasterError
 from broadcaster.models import Airing, AiringStatus, Commune
-from broadcaster.scheduler.jobs import HOUSEKEEPING_JOB, SESSION_JOB, bind_worker_thread
+from broadcaster.node_identity import NodeIdentity
+from broadcaster.scheduler.jobs import EMERGENCIES_JOB, HOUSEKEEPING_JOB, SESSION_JOB, bind_worker_thread
 from broadcaster.scheduler.lease import Lease
 from broadcaster.services.programming import ProgrammingService
 from broadcaster.timetable import SessionOccurrence, effective_timetable, next_occurrences
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 HOUSEKEEPING_ID = "housekeeping"
+EMERGENCIES_ID = "emergencies"
 SESSION_PREFIX = "session:"
 SHUTDOWN_WAIT_S = 60.0  # a composition under way may finish before the lease is handed over
 JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
@@ -60,12 +62,13 @@ class BroadcastScheduler:
         clock: Clock | None = None,
         *,
         holder: str | None = None,
+        node: NodeIdentity | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.programming = programming
         self.clock = clock or SystemClock()
-        self.lease = Lease(db, settings.scheduler_lease_ttl_s, holder=holder)
+        self.lease = Lease(db, settings.scheduler_lease_ttl_s, holder=holder, node=node)
         self._aps: AsyncIOScheduler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -127,6 +130,15 @@ class BroadcastScheduler:
             if expired:
                 log.info("bulletins expired: %s", expired)
             self.plan()
+
+    def resume_emergencies(self) -> None:
+        """Put on the air the accepted emergencies that a dead process left (the ``emergencies`` job)."""
+        if self._stopping or self._aps is None:
+            return
+        with self._tracking():
+            resumed = self.programming.resume_emergencies()
+        if resumed:
+            log.warning("emergency airings resumed after a restart: %s", resumed)
 
     def run_session(self, commune_id: int, session_name: str, starts_at: datetime) -> None:
         """Air one session occurrence (what a session job does), and retry it later if composing failed."""
@@ -236,6 +248,10 @@ class BroadcastScheduler:
         aps.add_job(HOUSEKEEPING_JOB, IntervalTrigger(seconds=self.settings.scheduler_housekeeping_s,
                                                       timezone=LOCAL_ZONE),
                     id=HOUSEKEEPING_ID, name=HOUSEKEEPING_ID, replace_existing=True)  # fmt: skip
+        # Emergencies accepted before a crash are resumed at once, then checked again now and then.
+        aps.add_job(EMERGENCIES_JOB, IntervalTrigger(seconds=self.settings.emergency_retry_s, timezone=LOCAL_ZONE),
+                    id=EMERGENCIES_ID, name=EMERGENCIES_ID, replace_existing=True,
+                    next_run_time=self.clock.now())  # fmt: skip
         aps.resume()
         log.info("leading the scheduler as %s (%s session jobs planned since %s)",
                  self.lease.holder, planned, since.isoformat())  # fmt: skip

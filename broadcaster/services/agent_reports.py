@@ -61,6 +61,9 @@ class Presence:
     now_playing: dict[str, Any] | None
     agent_version: str | None
     queue_length: int | None
+    health: str | None = None  # ok or degraded, as the agent judged itself
+    problems: tuple[dict[str, str], ...] = ()  # {"code", "message"}: why it is degraded
+    free_disk_bytes: int | None = None
 
 
 def authenticate(session: Session, body: bytes, headers: Mapping[str, str], *, now: float) -> Cluster:
@@ -136,6 +139,7 @@ def _apply(session: Session, cluster: Cluster, report: AgentReport) -> None:
             audit_delivery(session, None, action=f"stop_{report.stage.value}", commune_id=cluster.commune_id,
                            details=details)
         return
+    record_play(session, order, cluster.id, report)
     # Only the delivery that still points at this order: a newer programme may have replaced it.
     target = session.scalar(select(Delivery).where(Delivery.airing_id == order.airing_id,
                                                    Delivery.cluster_id == cluster.id,
@@ -171,6 +175,39 @@ def _apply(session: Session, cluster: Cluster, report: AgentReport) -> None:
         advance(session, target, state, from_agent=False, error=error)
 
 
+def record_play(session: Session, order: DeliveryOrder, cluster_id: int, report: AgentReport) -> None:
+    """Keep every start of the airing at this cluster in ``Delivery.plays``, partial ones included.
+
+    Also for an order the airing's Delivery no longer points at (a programme replaced, or a play
+    stopped and issued again): the log must show that the first seconds went out, not one clean
+    "played". One entry per order: an agent never starts an order twice.
+    """
+    started = report.started_at if report.stage is not ReportStage.PLAYING else (report.started_at or report.at)
+    final = report.stage in (ReportStage.PLAYED, ReportStage.FAILED, ReportStage.MISSED)
+    if started is None and not final:
+        return
+    delivery = session.scalar(select(Delivery).where(Delivery.airing_id == order.airing_id,
+                                                     Delivery.cluster_id == cluster_id))
+    if delivery is None:
+        return
+    plays = [dict(play) for play in delivery.plays or []]
+    entry = next((play for play in plays if play["order_id"] == order.order_id), None)
+    if entry is None:
+        if started is None:
+            return  # finished without ever sounding: not a play
+        entry = {"order_id": order.order_id, "started_at": None, "ended_at": None, "completed": None,
+                 "reason": None}
+        plays.append(entry)
+    if started is not None:
+        entry["started_at"] = started.isoformat()
+    if final:
+        entry["ended_at"] = report.ended_at.isoformat() if report.ended_at else None
+        entry["completed"] = report.stage is ReportStage.PLAYED
+        entry["reason"] = report.reason
+    plays.sort(key=lambda play: play["started_at"] or "")
+    delivery.plays = plays
+
+
 def record_heartbeat(session: Session, cluster: Cluster, heartbeat: Heartbeat, *, received_at: datetime,
                      interval_s: float) -> None:
     """Keep the heartbeat as the cluster's last status (the caller commits)."""
@@ -180,7 +217,9 @@ def record_heartbeat(session: Session, cluster: Cluster, heartbeat: Heartbeat, *
         "now_playing": heartbeat.now_playing.model_dump(mode="json") if heartbeat.now_playing else None,
         "queue_length": heartbeat.queue_length, "last_seq": heartbeat.last_seq,
         "reports_pending": heartbeat.reports_pending, "agent_time": heartbeat.at.isoformat(),
-        "heartbeat_interval_s": interval_s,
+        "heartbeat_interval_s": interval_s, "health": heartbeat.health,
+        "problems": [problem.model_dump() for problem in heartbeat.problems],
+        "free_disk_bytes": heartbeat.free_disk_bytes,
     }
     # If the agent has accepted a higher seq than we think we issued (a database restored from a
     # backup, another server), catch up: our next orders would otherwise all look like replays.
@@ -196,4 +235,5 @@ def presence_of(cluster: Cluster, now: datetime) -> Presence:
     online = last is not None and now - last <= timedelta(seconds=OFFLINE_AFTER_INTERVALS * interval)
     return Presence(online=online, last_heartbeat_at=last, status=status.get("status"), volume=status.get("volume"),
                     now_playing=status.get("now_playing"), agent_version=status.get("version"),
-                    queue_length=status.get("queue_length"))
+                    queue_length=status.get("queue_length"), health=status.get("health"),
+                    problems=tuple(status.get("problems") or ()), free_disk_bytes=status.get("free_disk_bytes"))

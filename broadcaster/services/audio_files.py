@@ -5,13 +5,25 @@ response is immutable (cacheable for a year by any CDN) and its strong ETag is t
 No authentication: holding the URL proves nothing and reveals only audio that the loudspeakers
 broadcast in public anyway, and the agent checks the size and sha256 its signed order names.
 
-The audio cache verifies a file's sha256 on every read; a fan-out to a thousand clusters would
-hash the same megabytes a thousand times, so a file verified once is trusted while its size,
-modification time and inode stay the same (cache writes replace files, never edit them).
+Bytes whose sha256 differs from their name are never served:
+
+- the first request after start-up reads the file and checks its sha256 (the cache does, on
+  every lookup); a fan-out to a thousand clusters would hash the same megabytes a thousand times,
+  so a file verified once is trusted while its size, modification *and change* times and inode
+  stay the same. Cache writes replace files, never edit them; an edit in place changes the
+  ctime, which nobody can set back (unlike the mtime), so it is hashed again;
+- ``scrub`` hashes every verified file again, in the background (``AudioScrub``): damage the
+  file system does not see (a failing disk) is found before the next fan-out, not by an agent;
+- a file that is missing or damaged is dropped and made again from its masters
+  (``AudioRecovery``), then served; if it cannot be made bit for bit, 404 (the agent keeps
+  trying, and delivery sends it a replacement order).
+
+``bench/audio_verify.py`` measures what this costs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -21,7 +33,9 @@ from pathlib import Path
 
 from broadcaster.audio.codec import ENCODINGS
 from broadcaster.errors import NotFound
+from broadcaster.hashing import file_sha256
 
+log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 MEDIA_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
 _NAME = re.compile(r"^(?P<sha256>[0-9a-f]{64})\.(?P<fmt>" + "|".join(ENCODINGS) + r")$")
@@ -48,16 +62,18 @@ class ServedAudio:
         return f'"{self.sha256}"'
 
 
-def _identity(stat: os.stat_result) -> tuple[int, int, int]:
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 class AudioFiles:
-    """Finds cached audio by name, verifying each file once while it stays unchanged."""
+    """Finds cached audio by name, verifying each file once while it stays unchanged; makes lost audio again."""
 
-    def __init__(self, lookup: Callable[[str], Path | None]) -> None:
+    def __init__(self, lookup: Callable[[str], Path | None],
+                 recover: Callable[[str], Path | None] | None = None) -> None:
         self._lookup = lookup  # sha256 -> verified path (AudioCache.path_for_audio_sha256)
-        self._verified: dict[str, tuple[Path, tuple[int, int, int]]] = {}
+        self._recover = recover  # sha256 -> the file made again from its masters (AudioRecovery.recover)
+        self._verified: dict[str, tuple[Path, tuple[int, int, int, int]]] = {}
         self._lock = threading.Lock()
 
     def find(self, name: str) -> ServedAudio:
@@ -76,7 +92,9 @@ class AudioFiles:
                 stat = None
             if stat is not None and _identity(stat) == identity and path.suffix == f".{fmt}":
                 return ServedAudio(path, sha256, MEDIA_TYPES[fmt], stat)
-        found = self._lookup(sha256)
+        found = self._lookup(sha256)  # hashes the file; a damaged one is dropped (None)
+        if found is None and self._recover is not None:
+            found = self._recover(sha256)
         if found is None or found.suffix != f".{fmt}":
             raise AudioNotFound("Không có tệp âm thanh này.", detail=f"no cached audio {name!r}")
         try:
@@ -86,3 +104,57 @@ class AudioFiles:
         with self._lock:
             self._verified[sha256] = (found, _identity(stat))
         return ServedAudio(found, sha256, MEDIA_TYPES[fmt], stat)
+
+    def scrub(self) -> list[str]:
+        """Hash every verified file again; forget (and report) the ones that no longer match their name."""
+        with self._lock:
+            known = list(self._verified.items())
+        damaged: list[str] = []
+        for sha256, (path, _identity_seen) in known:
+            try:
+                intact = file_sha256(path) == sha256
+            except OSError:
+                intact = False
+            if not intact:
+                damaged.append(sha256)
+                with self._lock:
+                    self._verified.pop(sha256, None)
+        if damaged:
+            log.warning("audio scrub: %d file(s) damaged or gone: %s", len(damaged), [d[:12] for d in damaged])
+        for sha256 in damaged:  # made again now, before an agent asks for it
+            path = next(path for digest, (path, _seen) in known if digest == sha256)
+            try:
+                self.find(f"{sha256}{path.suffix}")
+            except AudioNotFound:
+                log.error("audio %s is damaged and could not be made again", sha256[:12])
+        return damaged
+
+
+class AudioScrub:
+    """Runs ``AudioFiles.scrub`` every ``interval_s`` seconds in a daemon thread."""
+
+    def __init__(self, files: AudioFiles, interval_s: float) -> None:
+        self._files = files
+        self._interval_s = interval_s
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="audio-scrub", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop it (a scrub under way finishes its file)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self._interval_s):
+            try:
+                self._files.scrub()
+            except Exception:  # noqa: BLE001 - the scrub must never die: it is the only check between serves
+                log.exception("audio scrub failed")

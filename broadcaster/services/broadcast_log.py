@@ -58,6 +58,8 @@ class LogRow:
     play_at: datetime | None
     played_at: datetime | None
     delivery_error: str | None
+    play_count: int | None  # starts at the cluster: more than one means it was cut and aired again
+    plays: str | None  # each start, when and how it ended (partial plays included)
     bulletin_id: int | None
     bulletin_title: str | None
     item_status: str | None
@@ -100,6 +102,30 @@ def query_log(session: Session, actor: User, filters: LogFilters) -> list[LogRow
     return [_row(*result) for result in session.execute(query).all()]
 
 
+_END_REASONS = {
+    "stopped": "bị dừng", "preempted": "bị ngắt cho tin khẩn", "interrupted": "cụm loa tắt giữa chừng",
+    "cancelled": "bị hủy", "expired": "quá hạn",
+}
+
+
+def describe_plays(plays: Sequence[dict[str, object]]) -> str:
+    """Every start at one cluster in words: ``17:00:05 phát dở 12 giây (bị dừng); 17:00:20 phát trọn 95 giây``."""
+    parts = []
+    for play in plays:
+        started = datetime.fromisoformat(str(play["started_at"])) if play.get("started_at") else None
+        ended = datetime.fromisoformat(str(play["ended_at"])) if play.get("ended_at") else None
+        when = local(started).strftime("%H:%M:%S") if started else "?"
+        length = f" {round((ended - started).total_seconds())} giây" if started and ended else ""
+        if play.get("completed"):
+            parts.append(f"{when} phát trọn{length}")
+        elif play.get("completed") is None:
+            parts.append(f"{when} đang phát")
+        else:
+            reason = _END_REASONS.get(str(play.get("reason")), str(play.get("reason") or "không rõ lý do"))
+            parts.append(f"{when} phát dở{length} ({reason})")
+    return "; ".join(parts)
+
+
 def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LOCAL_ZONE)
 
@@ -114,6 +140,8 @@ def _row(airing: Airing, delivery: Delivery | None, cluster: Cluster | None, ite
         play_at=local(delivery.play_at) if delivery else None,
         played_at=local(delivery.played_at) if delivery and delivery.played_at else None,
         delivery_error=delivery.error if delivery else None,
+        play_count=len(delivery.plays or []) if delivery else None,
+        plays=describe_plays(delivery.plays) if delivery and delivery.plays else None,
         bulletin_id=bulletin.id if bulletin else None, bulletin_title=bulletin.title if bulletin else None,
         item_status=str(item.status) if item else None, position=item.position if item else None,
         duration_s=item.duration_s if item else (delivery.duration_s if delivery else None),

@@ -30,12 +30,13 @@ from sqlalchemy.orm import Session
 from broadcaster.cache import AudioCache, InvalidCacheKey
 from broadcaster.clock import Clock, SystemClock
 from broadcaster.config import Settings
-from broadcaster.db import Database
+from broadcaster.db import Database, aware_utc
 from broadcaster.delivery import orders
 from broadcaster.delivery.keys import load_or_create_signing_key
 from broadcaster.delivery.orders import OrderKind, OrderSigner, PlayOrder
 from broadcaster.delivery.transport import ClusterAddress
 from broadcaster.errors import NotFound
+from broadcaster.faults import crash_point
 from broadcaster.models import (
     AgentReportRecord,
     Cluster,
@@ -139,12 +140,15 @@ class DeliveryService:
         failures = self.hand_off_many([programme], raise_errors=True)
         assert not failures
 
-    def hand_off_many(self, programmes: Sequence[ClusterProgramme], *,
-                      raise_errors: bool = False) -> dict[int, str]:
+    def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, raise_errors: bool = False,
+                      keep_issued: bool = False) -> dict[int, str]:
         """``hand_off`` for many clusters in a few transactions; the clusters that failed, with why.
 
         A commune-wide airing to a thousand clusters is a thousand orders: one commit (and fsync)
         each would take seconds before the last order leaves; batches of ``HAND_OFF_BATCH`` do not.
+        ``keep_issued``: a cluster that already holds a live order for the airing keeps it, even if
+        this programme differs (a first hand-off or a resumed one must never replace what an agent
+        may be playing; only a recall replaces).
         """
         now = self.clock.now()
         failures: dict[int, str] = {}
@@ -152,6 +156,8 @@ class DeliveryService:
             chunk = programmes[first:first + HAND_OFF_BATCH]
             cancelled: list[str] = []
             outgoing: list[OutgoingOrder] = []
+            for programme in chunk:  # pinned before the orders commit: a crash between leaves no order unpinned
+                self._pin(programme)
             with self.db.session() as s:
                 clusters = {c.id: c for c in s.scalars(select(Cluster).where(
                     Cluster.id.in_({p.cluster_id for p in chunk})))}
@@ -163,10 +169,8 @@ class DeliveryService:
                         log.warning("airing %s: %s", programme.airing_id, error.message)
                         failures[programme.cluster_id] = error.message
                 self._issue_chunk(s, [p for p in chunk if p.cluster_id in clusters], clusters, now, cancelled,
-                                  outgoing)
-            for programme in chunk:
-                if programme.cluster_id not in failures:
-                    self._pin(programme)
+                                  outgoing, keep_issued=keep_issued)
+            crash_point("handed_off")  # committed, not queued: start() resumes them from the outbox
             self.lanes.cancel(cancelled)
             self.lanes.submit(outgoing)
         if programmes:
@@ -175,7 +179,8 @@ class DeliveryService:
         return failures
 
     def _issue_chunk(self, s: Session, chunk: Sequence[ClusterProgramme], clusters: dict[int, Cluster],
-                     now: datetime, cancelled: list[str], outgoing: list[OutgoingOrder]) -> None:
+                     now: datetime, cancelled: list[str], outgoing: list[OutgoingOrder], *,
+                     keep_issued: bool = False) -> None:
         # Everything the chunk needs is read in three queries and written at one commit.
         airing_ids, cluster_ids = {p.airing_id for p in chunk}, {p.cluster_id for p in chunk}
         live: defaultdict[tuple[int, int], list[DeliveryOrder]] = defaultdict(list)
@@ -189,6 +194,8 @@ class DeliveryService:
         plans = [(p, next((row for row in live[(p.airing_id, p.cluster_id)]
                            if row.audio_sha256 == p.audio.sha256 and row.play_at == p.play_at), None))
                  for p in chunk]  # fmt: skip
+        if keep_issued:
+            plans = [(p, order) for p, order in plans if not self._keeps(p, order, live, clusters, outgoing)]
         seqs = reserve_seqs(s, [p.cluster_id for p, order in plans if order is None])
         for programme, order in plans:
             cluster = clusters[programme.cluster_id]
@@ -218,6 +225,19 @@ class DeliveryService:
                 to_send.append(order)  # handed off before, not delivered yet: the same bytes again
             self._point_delivery(s, programme, order, deliveries)
             outgoing.extend(self._outgoing(row, cluster) for row in to_send)
+
+    def _keeps(self, programme: ClusterProgramme, order: DeliveryOrder | None,
+               live: dict[tuple[int, int], list[DeliveryOrder]], clusters: dict[int, Cluster],
+               outgoing: list[OutgoingOrder]) -> bool:
+        """True if the cluster keeps a live order that differs from ``programme`` (re-queued if not delivered)."""
+        held = live[(programme.airing_id, programme.cluster_id)]
+        if order is not None or not held:
+            return False
+        log.info("airing %s at cluster %s keeps its order %s", programme.airing_id, programme.cluster_id,
+                 held[-1].order_id)
+        if held[-1].status is OrderStatus.QUEUED:
+            outgoing.append(self._outgoing(held[-1], clusters[programme.cluster_id]))
+        return True
 
     def stop(self, airing_id: int, cluster_ids: Sequence[int]) -> None:
         """Withdraw queued orders of the airing and send each cluster a signed stop, ahead of anything else."""
@@ -414,17 +434,10 @@ class DeliveryService:
         for key, holder in pins:
             airing = holder.removeprefix(PIN_PREFIX)
             expires_at = last_expiry.get(int(airing)) if airing.isdigit() else None
-            if expires_at is None or _aware(expires_at) <= now:
+            if expires_at is None or aware_utc(expires_at) <= now:
                 self.cache.unpin(key, holder)
                 released += 1
         return released
-
-
-def _aware(moment: datetime) -> datetime:
-    # func.max() hands back what the driver returns, without the column type's time zone.
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def reserve_seqs(session: Session, cluster_ids: Sequence[int]) -> dict[int, int]:

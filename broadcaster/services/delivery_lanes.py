@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 STOP_RANK = 0
 PRIORITY_RANKS = {"emergency": 1, "priority": 2, "normal": 3}
 _FLUSH_GATHER_S = 0.05  # let outcomes of a fan-out pile up a moment: one transaction for many
+_RECORD_RETRY_S = 1.0  # the database refused the outcomes (busy, full): try again this soon
 
 
 @dataclass(eq=False)
@@ -135,6 +136,7 @@ class DeliveryLanes:
         self._semaphore: asyncio.Semaphore | None = None
         self._outbox: list[SendReport] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
 
     # --- thread-safe surface -------------------------------------------------------------------
 
@@ -337,12 +339,20 @@ class DeliveryLanes:
             batch, self._outbox = self._outbox, []
             try:
                 await asyncio.to_thread(self._backend.record, batch)
-            except BroadcasterError as error:
-                log.error("could not record %d delivery outcome(s): %s (%s)", len(batch), error.message, error.detail)
-            except Exception:
-                log.exception("could not record %d delivery outcome(s)", len(batch))
+            except Exception as error:  # noqa: BLE001 - kept and tried again: an outcome must not be lost
+                # A busy or full database: the outcomes wait here (in order) and go in a moment.
+                self._outbox = batch + self._outbox
+                if isinstance(error, BroadcasterError):
+                    log.warning("could not record %d delivery outcome(s) yet: %s (%s)", len(batch), error.message,
+                                error.detail)
+                else:
+                    log.warning("could not record %d delivery outcome(s) yet: %r", len(batch), error)
+                if self._closing:
+                    return
+                await asyncio.sleep(_RECORD_RETRY_S)
 
     async def _shutdown(self) -> None:
+        self._closing = True
         tasks = [lane.task for lane in self._lanes.values() if lane.task is not None and not lane.task.done()]
         for task in tasks:
             task.cancel()

@@ -67,8 +67,11 @@ class ProgrammeHandoff(Protocol):
         """Deliver ``programme`` to its cluster (asynchronously; errors about reaching it are delivery's)."""
         ...
 
-    def hand_off_many(self, programmes: Sequence[ClusterProgramme]) -> dict[int, str]:
-        """Deliver many programmes (a commune-wide airing); the clusters that failed, with why."""
+    def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) -> dict[int, str]:
+        """Deliver many programmes (a commune-wide airing); the clusters that failed, with why.
+
+        ``keep_issued``: a cluster already holding an order for the airing keeps it (only a recall replaces).
+        """
         ...
 
     def stop(self, airing_id: int, cluster_ids: Sequence[int]) -> None:
@@ -113,8 +116,8 @@ class RecordingHandoff:
         log.info("programme of airing %s for cluster %s handed off (play at %s)",
                  programme.airing_id, programme.cluster_id, programme.play_at.isoformat())  # fmt: skip
 
-    def hand_off_many(self, programmes: Sequence[ClusterProgramme]) -> dict[int, str]:
-        """Record each programme."""
+    def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) -> dict[int, str]:
+        """Record each programme (``keep_issued`` changes nothing here: every call is recorded)."""
         return hand_off_each(self, programmes)
 
     def stop(self, airing_id: int, cluster_ids: Sequence[int]) -> None:

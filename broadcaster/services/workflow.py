@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from broadcaster.clock import local
 from broadcaster.db import utc_now
 from broadcaster.errors import BroadcasterError, Conflict, InvalidInput, ServiceFailure
+from broadcaster.faults import crash_point
 from broadcaster.models import (
     Airing,
     AiringItem,
@@ -55,6 +56,7 @@ from broadcaster.services.bulletins import (
     require_author_or,
 )
 from broadcaster.services.four_eyes import check_self_approval
+from broadcaster.services.programming.emergency import accept_emergency
 
 REASON_MAX_LENGTH = 2000
 # A delivery in one of these states has not played yet: its programme may still go on the air.
@@ -103,10 +105,18 @@ RecallAiring = Callable[[int, Sequence[int], int | None], Any]
 
 
 class EmergencyAiring(Protocol):
-    """What the workflow needs from the programming service (helper B's ``programming``)."""
+    """What the workflow needs from the programming service (``ProgrammingService``)."""
 
     def air_emergency(self, bulletin_id: int, *, actor_id: int | None = None) -> Any:
         """Compose, render and hand off the emergency at once, pre-empting what plays."""
+        ...
+
+    def air_accepted_emergency(self, airing_id: int, *, actor_id: int | None = None) -> Any:
+        """Put on the air an emergency whose airing intent committed with its approval."""
+        ...
+
+    def emergency_airing(self, bulletin_id: int, *, actor_id: int | None = None) -> Any:
+        """The bulletin's emergency airing as it stands, resumed first if its first attempt died."""
         ...
 
     def stop_emergency(self, bulletin_id: int, *, actor_id: int | None = None) -> Any:
@@ -158,11 +168,13 @@ class Workflow:
         claim_in_status(self.session, bulletin, (BulletinStatus.SUBMITTED,), "duyệt",
                         status=BulletinStatus.APPROVED, approver_id=actor.id, decided_at=utc_now())
         self._record(actor, bulletin, AuditAction.APPROVE, self_approval)
+        airing_id = None
         if bulletin.priority == Priority.EMERGENCY:
             self._record(actor, bulletin, AuditAction.EMERGENCY)
-        self.session.commit()
-        if bulletin.priority == Priority.EMERGENCY:
-            self._air(actor, bulletin)
+            airing_id = accept_emergency(self.session, bulletin, self.bulletins.clock.now())
+        self.session.commit()  # an emergency is accepted here: its airing intent commits with the approval
+        if airing_id is not None:
+            self._air(actor, bulletin, airing_id)
         return bulletin
 
     def reject(self, actor: User, bulletin_id: int, reason: str) -> Bulletin:
@@ -274,25 +286,46 @@ class Workflow:
         created = self.bulletins.create(actor, fields, upload=upload, upload_filename=upload_filename,
                                         idempotency_key=idempotency_key)
         bulletin = created.bulletin
-        if not created.created:
-            return EmergencyResult(bulletin, created=False, airing=None)
+        if not created.created and bulletin.status != BulletinStatus.DRAFT:
+            # A retry: answer with the real airing, put on the air first if its first attempt died.
+            return EmergencyResult(bulletin, created=False, airing=self._airing_of(actor, bulletin))
+        # (A draft here is a first attempt that died before its approval: it goes on from there.)
         claim_in_status(self.session, bulletin, (BulletinStatus.DRAFT,), "phát khẩn",
                         status=BulletinStatus.APPROVED, submitted_at=utc_now(), approver_id=actor.id,
                         decided_at=utc_now())
         self._record(actor, bulletin, AuditAction.EMERGENCY, self_approval)
-        self.session.commit()
-        return EmergencyResult(bulletin, created=True, airing=self._air(actor, bulletin))
+        airing_id = accept_emergency(self.session, bulletin, self.bulletins.clock.now())
+        self.session.commit()  # accepted: from here on a restart resumes it (see programming.emergency)
+        return EmergencyResult(bulletin, created=created.created, airing=self._air(actor, bulletin, airing_id))
 
-    def _air(self, actor: User, bulletin: Bulletin) -> Any:
+    def _air(self, actor: User, bulletin: Bulletin, airing_id: int) -> Any:
+        crash_point("accepted")
         try:
-            airing = self._programming().air_emergency(bulletin.id, actor_id=actor.id)
+            airing = self._programming().air_accepted_emergency(airing_id, actor_id=actor.id)
         except BroadcasterError as error:
-            raise EmergencyAiringFailed(
-                f"Đã lưu và duyệt bản tin khẩn số {bulletin.id} nhưng chưa phát được: {error.message}",
-                detail=error.detail,
-            ) from error
+            raise self._not_on_air(bulletin, error) from error
         self.session.refresh(bulletin)
         return airing
+
+    def _airing_of(self, actor: User, bulletin: Bulletin) -> Any:
+        try:
+            airing = self._programming().emergency_airing(bulletin.id, actor_id=actor.id)
+            if airing is None and bulletin.status == BulletinStatus.APPROVED:
+                airing = self._programming().air_emergency(bulletin.id, actor_id=actor.id)
+        except BroadcasterError as error:
+            raise self._not_on_air(bulletin, error) from error
+        self.session.refresh(bulletin)
+        return airing
+
+    @staticmethod
+    def _not_on_air(bulletin: Bulletin, error: BroadcasterError) -> EmergencyAiringFailed:
+        if isinstance(error, InvalidInput):  # the bulletin itself cannot air: the airing ended failed
+            return EmergencyAiringFailed(f"Đã lưu và duyệt bản tin khẩn số {bulletin.id} nhưng không phát được: "
+                                         f"{error.message}", detail=error.detail)
+        return EmergencyAiringFailed(
+            f"Đã lưu và duyệt bản tin khẩn số {bulletin.id} nhưng chưa phát được: {error.message} "
+            "Hệ thống tự thử lại trong thời hạn phát khẩn; gửi lại yêu cầu (cùng khóa) để xem kết quả.",
+            detail=error.detail)
 
     def _record(self, actor: User, bulletin: Bulletin, action: AuditAction,
                 details: dict[str, Any] | None = None) -> None:

@@ -18,12 +18,14 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
 
 from broadcaster.api.deps import DbSession
 from broadcaster.api.errors import error_content
 from broadcaster.errors import BroadcasterError, InvalidInput, NotAuthenticated, NotFound
 from broadcaster.models import User
+from broadcaster.resource_faults import public_error
 from broadcaster.services import auth
 from broadcaster.web.rendering import WebUser, render, web_state
 from broadcaster.web.security import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, check_csrf
@@ -78,14 +80,12 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 
 def error_page(request: Request, error: BroadcasterError) -> Response:
-    """The page (or JSON) for a service error; a busy or rate-limited answer says when to retry."""
+    """The page (or JSON) for a service error (with Retry-After when it says when to retry)."""
+    headers = {"Retry-After": str(int(error.retry_after_s))} if error.retry_after_s else {}
     if wants_json(request):
-        response: Response = JSONResponse(error_content(error.code, error.message), status_code=error.status)
-    else:
-        response = render(request, "error.html", {"error": error}, status=error.status)
-    retry_after_s = getattr(error, "retry_after_s", None)
-    if retry_after_s is not None:
-        response.headers["Retry-After"] = str(retry_after_s)
+        return JSONResponse(error_content(error.code, error.message), status_code=error.status, headers=headers)
+    response = render(request, "error.html", {"error": error}, status=error.status)
+    response.headers.update(headers)
     return response
 
 
@@ -110,7 +110,11 @@ class WebRoute(APIRoute):
                         status_code=401,
                     )
                 return login_redirect(request)
-            except BroadcasterError as error:
+            except (BroadcasterError, DBAPIError, OSError) as raised:
+                # A full disk or a locked database is a page saying so (503), not an unexpected error.
+                error = public_error(raised)
+                if error is None:
+                    raise
                 if error.status >= 500:
                     log.error(
                         "%s %s failed: [%s] %s (%s)",

@@ -273,13 +273,13 @@ class AgentProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.port = port
 
-    def launch(self) -> None:
-        """Start the process without waiting for it."""
+    def launch(self, env: dict[str, str] | None = None) -> None:
+        """Start the process without waiting for it (``env``: extra variables, e.g. a crash point)."""
         (self.state_dir / "agent.json").unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(BROADCASTER), "agent", "--config", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             )
 
     def wait_ready(self, timeout: float = 30.0) -> AgentProcess:
@@ -299,9 +299,9 @@ class AgentProcess:
         self.port = wait_for(listening, timeout, "the agent to listen")["port"]
         return self
 
-    def start(self) -> AgentProcess:
+    def start(self, env: dict[str, str] | None = None) -> AgentProcess:
         """Start and wait until it listens."""
-        self.launch()
+        self.launch(env)
         return self.wait_ready()
 
     @property

@@ -10,6 +10,7 @@ import httpx
 
 from broadcaster.delivery.orders import LOCAL_ZONE
 from tests.agent.harness import SECRET, AgentFactory, FakeServer, OrderMaker, free_port, tone_mp3, wait_for
+from tests.fakes.small_disk import fill, small_disk
 
 
 def _seconds_until(moment: datetime) -> float:
@@ -116,3 +117,58 @@ def test_reports_wait_while_the_server_is_unreachable_and_arrive_in_order(
         assert reports_server.auth_failures == 0
     finally:
         reports_server.stop()
+
+
+def test_a_heartbeat_that_gets_through_flushes_the_reports_without_waiting_out_the_backoff(
+    make_agent: AgentFactory, server: FakeServer, maker: OrderMaker, short_tone: bytes
+) -> None:
+    reports_server = FakeServer(secrets={"thon-1": SECRET}, port=free_port())  # not listening yet
+    # A backoff far longer than the test: only the heartbeat can bring the reports out.
+    agent = make_agent("thon-1", server_url=reports_server.url, retry_initial_s=600.0, retry_max_s=600.0).start()
+    order = maker.order("thon-1", server.add_audio("d.mp3", short_tone), play_in=1.0)
+    assert agent.post(maker.envelope(order)).status_code == 202
+    wait_for(lambda: agent.status()["reports_pending"] >= 4, 10, "reports queued while the server is away")
+    reports_server.start()
+    try:
+        reports_server.wait_report(order.order_id, "played")
+        assert reports_server.heartbeats, "the heartbeat went first and woke the reports"
+        wait_for(lambda: agent.status()["reports_pending"] == 0, 5, "the outbox to empty")
+    finally:
+        reports_server.stop()
+
+
+def test_a_full_agent_disk_shows_in_its_heartbeats_and_status_with_the_reason(
+    make_agent: AgentFactory, server: FakeServer
+) -> None:
+    agent = make_agent("thon-1", min_free_disk_bytes=2 * 1024**2)
+    with small_disk(agent.state_dir, size_mb=16) as disk:
+        agent.start()
+        assert agent.status()["health"] == "ok"
+        filler = fill(disk)
+        degraded = wait_for(lambda: next((h for h in server.heartbeats[-3:] if h["health"] == "degraded"), None),
+                            10, "a heartbeat saying the agent is degraded")
+        assert "storage_full" in [p["code"] for p in degraded["problems"]]
+        assert degraded["free_disk_bytes"] < 1024**2
+        assert agent.status()["health"] == "degraded"
+        filler.unlink()
+        wait_for(lambda: server.heartbeats[-1]["health"] == "ok", 10, "the agent healthy again")
+        agent.kill()
+
+
+def test_stored_audio_damaged_after_download_is_fetched_again_and_plays_once(
+    make_agent: AgentFactory, server: FakeServer, maker: OrderMaker, short_tone: bytes
+) -> None:
+    agent = make_agent("thon-1").start()
+    audio = server.add_audio("e.mp3", short_tone)
+    order = maker.order("thon-1", audio, play_in=5.0)
+    assert agent.post(maker.envelope(order)).status_code == 202
+    server.wait_report(order.order_id, "downloaded")
+    stored = agent.state_dir / "audio" / f"{audio.sha256}.audio"
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte on the SD card
+    stored.write_bytes(bytes(data))
+
+    server.wait_report(order.order_id, "played")
+    assert [r.path for r in server.audio_requests].count("/audio/e.mp3") == 2  # downloaded again
+    assert len(agent.starts(order)) == 1
+    assert "damaged on disk" in agent.log_text()

@@ -6,6 +6,8 @@ import csv
 import io
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from broadcaster.clock import SystemClock, local
 from broadcaster.models import BulletinStatus
 from broadcaster.timetable import effective_timetable, next_occurrences
@@ -29,7 +31,10 @@ def _air_sessions(world: World) -> tuple[int, int, str]:
     now = SystemClock().now()
     upcoming = [o for o in _occurrences(world, 0, 8) if o.starts_at > now + timedelta(hours=1)][0]
     day = local(upcoming.starts_at).date()
-    past = [o for o in _occurrences(world, 8, 0) if local(o.starts_at).date() < day][-1]
+    # Past its grace whatever the time of day (a session that began minutes ago would still air late).
+    grace = timedelta(seconds=world.settings.misfire_grace_s)
+    past = [o for o in _occurrences(world, 8, 0)
+            if local(o.starts_at).date() < day and o.starts_at < now - grace][-1]
     bulletin_id = world.bulletin(status=BulletinStatus.APPROVED, title='=HYPERLINK("http://x","bấm")',
                                  start_date=day, end_date=day)
     programming = world.runtime.programming
@@ -76,3 +81,23 @@ def test_csv_export_is_spreadsheet_safe(world: World) -> None:
     assert row["bulletin_title"] == '\'=HYPERLINK("http://x","bấm")'
     assert row["bulletin_id"] == str(bulletin_id) and row["delivery_state"] == "pending"
     assert list(rows[0].keys())[:4] == ["airing_id", "commune_id", "kind", "session_name"]
+
+
+def test_a_play_cut_and_aired_again_shows_both_in_the_log(world: World) -> None:
+    airing_id, _bulletin_id, _day = _air_sessions(world)
+    with world.db.session() as session:  # what two agent reports leave (tests/e2e: the real agent run)
+        from broadcaster.models import Delivery
+
+        row = session.scalars(select(Delivery).where(Delivery.airing_id == airing_id)).one()
+        row.plays = [
+            {"order_id": "a", "started_at": "2026-12-01T10:00:03+00:00", "ended_at": "2026-12-01T10:00:15+00:00",
+             "completed": False, "reason": "stopped"},
+            {"order_id": "b", "started_at": "2026-12-01T10:00:20+00:00", "ended_at": "2026-12-01T10:01:55+00:00",
+             "completed": True, "reason": None},
+        ]
+    rows = world.client.get(f"{API}/broadcast-log", params={"bulletin_id": _bulletin_id},
+                            headers=world.headers("officer")).json()
+    assert rows[0]["play_count"] == 2
+    assert rows[0]["plays"] == "17:00:03 phát dở 12 giây (bị dừng); 17:00:20 phát trọn 95 giây"
+    csv_text = world.client.get(f"{API}/broadcast-log.csv", headers=world.headers("officer")).text
+    assert "phát dở 12 giây" in csv_text

@@ -42,6 +42,9 @@ def test_a_repeated_emergency_request_airs_once(world: World) -> None:
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json()["bulletin"]["id"] == first.json()["bulletin"]["id"]
     assert len(world.handoff.programmes) == 1
+    # The retry answers with the real airing, never "nothing": the officer sees it went out.
+    assert second.json()["airing"] == first.json()["airing"]
+    assert first.json()["airing"]["status"] == "handed_off" and first.json()["airing"]["play_at"]
 
 
 def test_cancelling_an_emergency_stops_it_on_the_speakers(world: World) -> None:

@@ -115,7 +115,12 @@ def test_upcoming_shows_what_will_air(world: World) -> None:
 
 
 def test_health_metrics_and_docs(world: World) -> None:
-    assert world.client.get("/health").json() == {"status": "ok", "database": "ok", "scheduler": "off"}
+    health = world.client.get("/health").json()
+    assert (health["database"], health["scheduler"], health["scheduler_lease"]) == ("ok", "off", "not_held")
+    # No process runs the timetables: degraded, and it says why.
+    assert health["status"] == "degraded"
+    assert [p["code"] for p in health["problems"]] == ["scheduler_lease_not_held"]
+    assert {d["name"] for d in health["disks"]} == {"data", "cache"} and all(d["ok"] for d in health["disks"])
     world.client.post(f"{API}/bulletins", json={"title": "Họp", "text": "Họp dân tối nay."},
                       headers=world.headers("officer"))
     metrics = world.client.get("/metrics")

@@ -53,7 +53,9 @@ def test_serve_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        assert health == {"status": "ok", "database": "ok", "scheduler": "leader"}, server.stderr
+        assert health is not None, server.stderr
+        assert (health["status"], health["database"], health["scheduler"], health["scheduler_lease"]) == (
+            "ok", "ok", "leader", "held_here"), (health, server.stderr)
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)

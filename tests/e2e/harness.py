@@ -106,13 +106,13 @@ class ServerProcess:
         """Base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServerProcess:
-        """Start and wait for /health."""
+    def start(self, env: dict[str, str] | None = None) -> ServerProcess:
+        """Start and wait for /health (``env``: extra variables, e.g. a crash point)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(BROADCASTER), "serve", "--config", str(self.config_path), "--port", str(self.port),
                  "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             )
 
         def healthy() -> bool:

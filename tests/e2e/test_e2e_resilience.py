@@ -18,6 +18,7 @@ from sqlalchemy import select
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.db import Database
 from broadcaster.models import AgentReportRecord, DeliveryState, OrderStatus, Priority
+from broadcaster.services.broadcast_log import describe_plays
 from broadcaster.speech import RenderedAudio
 from tests.agent.harness import AgentProcess, free_port, wait_for
 from tests.e2e.harness import (
@@ -26,6 +27,7 @@ from tests.e2e.harness import (
     add_airing,
     agent_for,
     audit_actions,
+    delivery,
     delivery_settings,
     orders_of,
     programme,
@@ -64,7 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     settings = delivery_settings(root, port)
     db = Database(settings.effective_database_url)
     db.upgrade()
-    seed = seed_commune(db, 6)
+    seed = seed_commune(db, 7)
     server = InProcessServer(settings, port).start()
     speech = server.runtime.speech
     short = speech.render_text("Thử loa.")
@@ -195,6 +197,30 @@ def test_stop_cuts_a_playing_programme_and_withdraws_a_queued_one(world: World) 
         assert [o.status for o in orders_of(world.db, airing, queued_cluster.id)][0] is OrderStatus.CANCELLED
         [end] = [e for e in agent.played() if e["event"] == "end" and e["label"] == order_id]
         assert end["completed"] is False and end["reason"] == "stopped"
+    finally:
+        agent.terminate()
+
+
+def test_a_play_stopped_and_aired_again_shows_both_plays_in_the_broadcast_log(world: World) -> None:
+    cluster = world.seed.clusters[6]
+    agent = world.agent(6).start()
+    try:
+        airing = world.airing()
+        handoff = world.server.runtime.handoff
+        handoff.hand_off(programme(airing, cluster.id, world.long, play_in=2))
+        first = orders_of(world.db, airing, cluster.id)[0].order_id
+        wait_for(lambda: starts(agent, first), 20, "the programme to start")
+        # Another programme for the same airing (what a replacement does): a stop, then the new order.
+        handoff.hand_off(programme(airing, cluster.id, world.short, play_in=1.5))
+        row = wait_delivery(world.db, airing, cluster.id, {"played"})
+        wait_for(lambda: len(delivery(world.db, airing, cluster.id).plays or []) == 2, 10, "both plays recorded")
+        row = delivery(world.db, airing, cluster.id)
+        assert row is not None and row.plays is not None
+        cut, whole = row.plays
+        assert (cut["order_id"], cut["completed"], cut["reason"]) == (first, False, "stopped")
+        assert whole["completed"] is True and whole["order_id"] == row.order_id
+        told = describe_plays(row.plays)  # what the broadcast log shows beside the delivery
+        assert told.index("phát dở") < told.index("phát trọn") and "(bị dừng)" in told
     finally:
         agent.terminate()
 

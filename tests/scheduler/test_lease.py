@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from broadcaster.db import Database
+from broadcaster.node_identity import claim_node_identity
 from broadcaster.scheduler import Lease
 from tests.scheduler.support import make_database, make_settings
 
@@ -62,3 +63,38 @@ def test_many_processes_racing_for_a_free_or_expired_lease_let_exactly_one_win(t
         state = contenders[0].state()
         assert state is not None and state.holder == won[0]
         time.sleep(0.6)  # let it expire for the next round
+
+
+def test_a_restarted_node_takes_its_own_lease_back_at_once_and_another_node_still_waits(tmp_path: Path) -> None:
+    db = database(tmp_path)
+    node = claim_node_identity(tmp_path / "node-a")
+    try:
+        assert node.stable
+        # The node's previous life (another pid, same node id) held the lease and was killed.
+        previous_life = Lease(db, 300, holder=f"host:4242:{node.node_id}")
+        assert previous_life.try_acquire()
+        other_node = claim_node_identity(tmp_path / "node-b")
+        assert not Lease(db, 300, node=other_node).try_acquire()  # a different node waits out the TTL
+        restarted = Lease(db, 300, node=node)
+        assert restarted.try_acquire()
+        assert restarted.previous is not None and restarted.previous.holder == previous_life.holder
+        assert restarted.last_alive() is not None  # the sessions missed while it was down get planned
+        assert not previous_life.renew()
+    finally:
+        node.release()
+
+
+def test_a_second_process_on_a_data_dir_in_use_is_a_different_node(tmp_path: Path) -> None:
+    first = claim_node_identity(tmp_path / "data")
+    try:
+        second = claim_node_identity(tmp_path / "data")  # the lock is held: not the same node
+        assert not second.stable and second.node_id != first.node_id
+        db = database(tmp_path)
+        assert Lease(db, 300, node=first).try_acquire()
+        assert not Lease(db, 300, node=second).try_acquire()
+        assert not second.owns(first.holder_id())
+    finally:
+        first.release()
+    again = claim_node_identity(tmp_path / "data")  # released (as a dead process's lock is)
+    assert again.stable and again.node_id == first.node_id
+    again.release()

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from broadcaster.api import API_PREFIX
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.config import Settings
-from broadcaster.db import Database
+from broadcaster.db import Database, utc_now
 from broadcaster.models import Airing, AiringItemStatus, AiringStatus, Role, User
 from broadcaster.scheduler import Lease, session_job_id
 from broadcaster.services import auth
@@ -176,3 +176,21 @@ def test_a_second_scheduler_stands_by_without_running_jobs_and_takes_over_when_t
     # APScheduler's own log: the first session's job ran in the leader and never in the standby.
     assert 'Running job "mot ' in leader.log() and 'Running job "mot ' not in standby.log()
     assert 'Running job "hai ' in standby.log()
+
+
+def test_a_restarted_leader_takes_its_lease_back_at_once(tmp_path: Path, servers: list[Server]) -> None:
+    # A long TTL that the restart must not wait for (a different node does: tests/scheduler/test_lease.py).
+    settings = make_settings(tmp_path, scheduler_lease_ttl_s=120.0, scheduler_lease_renew_s=0.5)
+    db = make_database(settings)
+    write_timetable(settings.schedules_dir, [("sang", whole_second(datetime.now(LOCAL_ZONE)), 1.0)])
+    lease = Lease(db, 120.0)
+    first = Server(settings, tmp_path, "first")
+    servers.append(first.start())
+    assert lease_holder_pid(lease) == first.pid
+    held_until = lease.state().expires_at  # type: ignore[union-attr]
+
+    first.kill()
+    second = Server(settings, tmp_path, "second")
+    servers.append(second.start())
+    wait_until(lambda: lease_holder_pid(lease) == second.pid, 30, what="the restarted node to lead again")
+    assert utc_now() < held_until  # taken back long before the killed life's lease ran out

@@ -12,7 +12,6 @@ from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.models import AiringKind, AiringStatus, BulletinStatus, DeliveryState, Priority
 from broadcaster.services.handoff import RecordingHandoff
-from broadcaster.services.programming import air_emergency
 from broadcaster.services.programming.emergency import (
     BulletinNotAirable,
     EmergencyBulletinNotFound,
@@ -84,10 +83,11 @@ def test_an_emergency_that_cannot_air_says_why(settings: Settings, db: Database,
     draft = add_bulletin(db, ids, "Chưa duyệt.", status=BulletinStatus.SUBMITTED, priority=Priority.EMERGENCY)
     nowhere = add_bulletin(db, ids, "Không có loa.", zones=("Thôn Trống",), priority=Priority.EMERGENCY)
     handoff = RecordingHandoff()
+    service = programming_service(settings, db, speech, handoff, NOW)
     with pytest.raises(BulletinNotAirable):
-        air_emergency(db, speech, handoff, draft, NOW, uploads_dir=settings.data_dir / "uploads")
+        service.air_emergency(draft)
     with pytest.raises(NoTargetClusters):
-        air_emergency(db, speech, handoff, nowhere, NOW, uploads_dir=settings.data_dir / "uploads")
+        service.air_emergency(nowhere)
     with pytest.raises(EmergencyBulletinNotFound):
-        air_emergency(db, speech, handoff, 9999, NOW, uploads_dir=settings.data_dir / "uploads")
+        service.air_emergency(9999)
     assert handoff.programmes == [] and airings(db) == []

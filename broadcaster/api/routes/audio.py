@@ -19,13 +19,9 @@ from broadcaster.services.audio_files import IMMUTABLE, MEDIA_TYPES, AudioFiles
 router = APIRouter(tags=["âm thanh"])
 
 
-def get_audio_files(request: Request, runtime: RuntimeDep) -> AudioFiles:
-    """The app's audio finder (made on first use; it remembers which files it verified)."""
-    files: AudioFiles | None = getattr(request.app.state, "audio_files", None)
-    if files is None:
-        files = AudioFiles(lambda sha256: runtime.speech.audio_path(sha256))
-        request.app.state.audio_files = files
-    return files
+def get_audio_files(runtime: RuntimeDep) -> AudioFiles:
+    """The runtime's audio finder (it remembers which files it verified, and makes lost ones again)."""
+    return runtime.audio_files
 
 
 AudioFilesDep = Annotated[AudioFiles, Depends(get_audio_files)]

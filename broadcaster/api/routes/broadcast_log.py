@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from broadcaster.api.deps import CurrentUser, DbSession
 from broadcaster.api.schemas.common import ERROR_RESPONSES, DayDate, Id, LocalTime
@@ -33,6 +33,8 @@ class LogRowOut(BaseModel):
     play_at: LocalTime | None
     played_at: LocalTime | None
     delivery_error: str | None
+    play_count: int | None = Field(description="Số lần bắt đầu phát tại cụm loa (hơn 1: bị ngắt rồi phát lại)")
+    plays: str | None = Field(description="Từng lần phát: giờ bắt đầu, trọn hay dở và vì sao")
     bulletin_id: int | None
     bulletin_title: str | None
     item_status: str | None

@@ -5,14 +5,11 @@ An emergency is stopped by cancelling it (POST /bulletins/{id}/cancel).
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from fastapi import APIRouter, Response, status
 
 from broadcaster.api.deps import CurrentUser, JsonBody, WorkflowDep
 from broadcaster.api.routes.bulletins import IdempotencyKey
-from broadcaster.api.schemas.bulletins import BulletinOut, EmergencyCreate, EmergencyOut
+from broadcaster.api.schemas.bulletins import BulletinOut, EmergencyAiringOut, EmergencyCreate, EmergencyOut
 from broadcaster.api.schemas.common import ERROR_RESPONSES
 from broadcaster.services.workflow import EmergencyResult
 
@@ -21,17 +18,7 @@ router = APIRouter(prefix="/emergencies", tags=["phát khẩn"], responses=ERROR
 
 def emergency_out(result: EmergencyResult) -> EmergencyOut:
     """The response body for an emergency the workflow handled."""
-    return EmergencyOut(bulletin=BulletinOut.of(result.bulletin), airing=_describe(result.airing))
-
-
-def _describe(airing: Any) -> dict[str, Any] | None:
-    if airing is None:
-        return None
-    if dataclasses.is_dataclass(airing) and not isinstance(airing, type):
-        return {k: v for k, v in dataclasses.asdict(airing).items() if isinstance(v, str | int | float | bool | None)}
-    if isinstance(airing, int):
-        return {"airing_id": airing}
-    return {"result": str(airing)}
+    return EmergencyOut(bulletin=BulletinOut.of(result.bulletin), airing=EmergencyAiringOut.of(result.airing))
 
 
 @router.post("", response_model=EmergencyOut, status_code=status.HTTP_201_CREATED, dependencies=[JsonBody],

@@ -7,31 +7,58 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from broadcaster.api.deps import DbSession, RuntimeDep
-from broadcaster.services.health import database_ok
+from broadcaster.api.deps import RuntimeDep
+from broadcaster.services.health import DatabaseState, LeaseState, SchedulerState, check_health
 
-router = APIRouter(tags=["hệ thống"])
-SchedulerState = Literal["leader", "standby", "off"]
+
+class ProblemOut(BaseModel):
+    """Why the service is degraded."""
+
+    code: str = Field(description="database_busy, storage_full, database_unavailable, disk_space_low, "
+                                  "scheduler_lease_not_held")
+    message: str
+
+
+class DiskOut(BaseModel):
+    """Free space where the service writes."""
+
+    name: str
+    path: str
+    free_bytes: int
+    ok: bool
 
 
 class HealthOut(BaseModel):
-    """Whether the service can do its work."""
+    """Whether the service can do its work, and if not, why."""
 
     status: Literal["ok", "degraded"]
-    database: Literal["ok", "error"]
+    database: DatabaseState = Field(description="ok: takes reads and writes; busy: a writer holds the lock; "
+                                                "full: its disk is full; error: unreachable")
     scheduler: SchedulerState = Field(
         description="leader: this process runs the timetables; standby: another one does; off: not started here")
+    scheduler_lease: LeaseState = Field(description="held_here, held_elsewhere, or not_held (no session airs)")
+    disks: list[DiskOut]
+    problems: list[ProblemOut]
 
 
-@router.get("/health", response_model=HealthOut)
-def health(session: DbSession, runtime: RuntimeDep, response: Response) -> HealthOut:
-    """Health check: the database answers (503 if not) and whether the scheduler runs."""
-    db_ok = database_ok(session)
-    if not db_ok:
-        response.status_code = 503
+router = APIRouter(tags=["hệ thống"])
+
+
+@router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut,
+                                                                  "description": "Cơ sở dữ liệu không ghi được"}})
+def health(runtime: RuntimeDep, response: Response) -> HealthOut:
+    """Health: degraded with the reasons (database writable, free disk, scheduler lease); 503 if the database is not."""
+    settings = runtime.settings
     scheduler = runtime.scheduler
     state: SchedulerState = "off" if scheduler is None else "leader" if scheduler.is_leader else "standby"
-    return HealthOut(status="ok" if db_ok else "degraded", database="ok" if db_ok else "error", scheduler=state)
+    report = check_health(runtime.db, runtime.node, disks={"data": settings.data_dir, "cache": settings.cache_dir},
+                          min_free_bytes=settings.min_free_disk_bytes, scheduler=state)
+    if report.database != "ok":
+        response.status_code = 503
+    return HealthOut(status=report.status, database=report.database, scheduler=report.scheduler,
+                     scheduler_lease=report.scheduler_lease,
+                     disks=[DiskOut(**vars(disk)) for disk in report.disks],
+                     problems=[ProblemOut(**vars(problem)) for problem in report.problems])
 
 
 @router.get("/metrics", response_class=Response,

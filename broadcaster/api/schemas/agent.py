@@ -32,13 +32,17 @@ class PresenceOut(BaseModel):
     now_playing: dict[str, Any] | None = Field(default=None, description="Lệnh đang phát: order_id, airing_id...")
     agent_version: str | None = None
     queue_length: int | None = Field(default=None, description="Số lệnh đang chờ trên cụm loa")
+    health: str | None = Field(default=None, description="ok hoặc degraded (cụm loa tự đánh giá)")
+    problems: list[dict[str, str]] = Field(default_factory=list, description="Lý do suy giảm: code, message")
+    free_disk_bytes: int | None = Field(default=None, description="Dung lượng trống trên thẻ nhớ của cụm loa")
 
     @classmethod
     def of(cls, presence: Presence) -> PresenceOut:
         """Build from the service's view."""
         return cls(online=presence.online, last_heartbeat_at=presence.last_heartbeat_at, status=presence.status,
                    volume=presence.volume, now_playing=presence.now_playing, agent_version=presence.agent_version,
-                   queue_length=presence.queue_length)
+                   queue_length=presence.queue_length, health=presence.health, problems=list(presence.problems),
+                   free_disk_bytes=presence.free_disk_bytes)
 
 
 class PublicKeyOut(BaseModel):

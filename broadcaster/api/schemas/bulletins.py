@@ -185,11 +185,32 @@ class BulletinList(BaseModel):
     total: int
 
 
+class EmergencyAiringOut(BaseModel):
+    """The emergency's airing as it stands: handed off (when, which audio, where), or still on its way."""
+
+    airing_id: int
+    status: str = Field(description="planned (đang đưa lên loa hoặc sẽ thử lại), handed_off (đã giao cho các cụm "
+                                    "loa), missed/failed (không phát được: xem note), cancelled")
+    cluster_ids: list[int]
+    play_at: LocalTime | None = Field(default=None, description="Giờ phát trên loa")
+    audio_sha256: str | None = None
+    duration_s: float | None = None
+    failed_cluster_ids: list[int] = Field(default_factory=list)
+    note: str | None = Field(default=None, description="Lý do nếu chưa phát, phát lại sau khởi động lại...")
+
+    @classmethod
+    def of(cls, airing: Any) -> EmergencyAiringOut:
+        """Build from the programming service's ``EmergencyAiring``."""
+        return cls(airing_id=airing.airing_id, status=airing.status, cluster_ids=list(airing.cluster_ids),
+                   play_at=airing.play_at, audio_sha256=airing.audio_sha256, duration_s=airing.duration_s,
+                   failed_cluster_ids=list(airing.failed_cluster_ids), note=airing.note)
+
+
 class EmergencyOut(BaseModel):
-    """An emergency bulletin, approved and handed to the speakers."""
+    """An emergency bulletin, approved, and its airing (also when a retry with the same key asks again)."""
 
     bulletin: BulletinOut
-    airing: dict[str, Any] | None = Field(description="Thông tin lượt phát khẩn (nếu vừa phát)")
+    airing: EmergencyAiringOut
 
 
 class AuditEventOut(BaseModel):

@@ -3,11 +3,18 @@
 - ``plan``: which bulletins air where, in what order, and what is deferred (no audio, no writes);
 - ``render``: exact durations and renders that fit the session length;
 - ``session``: ``ProgrammingService.run_session``, what a timetable session job does;
-- ``emergency``: ``air_emergency`` / ``stop_emergency``, at once and pre-empting;
+- ``emergency``: ``accept_emergency`` (the intent, committed with the approval), ``EmergencyAirer``
+  (on the air at once, pre-empting; resumed after a restart), ``stop_emergency``;
+- ``resume``: finishing an airing a dead process left half handed off, from the outbox;
 - ``recall``: ``recompose_airing``, a handed-off programme again without bulletins cancelled since.
 """
 
-from broadcaster.services.programming.emergency import EmergencyAiring, air_emergency, stop_emergency
+from broadcaster.services.programming.emergency import (
+    EmergencyAirer,
+    EmergencyAiring,
+    accept_emergency,
+    stop_emergency,
+)
 from broadcaster.services.programming.plan import (
     Candidate,
     ClusterPlan,
@@ -21,12 +28,13 @@ from broadcaster.services.programming.session import ProgrammingService, Session
 __all__ = [
     "Candidate",
     "ClusterPlan",
+    "EmergencyAirer",
     "EmergencyAiring",
     "PlannedItem",
     "ProgrammingService",
     "RecallResult",
     "SessionResult",
-    "air_emergency",
+    "accept_emergency",
     "fit_items",
     "plan_clusters",
     "recompose_airing",

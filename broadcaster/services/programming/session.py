@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from broadcaster.clock import Clock, SystemClock, local
 from broadcaster.config import Settings
-from broadcaster.db import Database
+from broadcaster.db import Database, aware_utc
 from broadcaster.errors import BroadcasterError
+from broadcaster.faults import crash_point
 from broadcaster.models import (
     Airing,
     AiringItem,
@@ -37,9 +39,20 @@ from broadcaster.models import (
     Delivery,
     DeliveryState,
 )
+from broadcaster.node_identity import NodeIdentity, transient_identity
 from broadcaster.services.handoff import ClusterProgramme, ProgrammeHandoff
-from broadcaster.services.programming.emergency import EmergencyAiring, air_emergency, stop_emergency
+from broadcaster.services.programming.emergency import (
+    BulletinNotAirable,
+    EmergencyAirer,
+    EmergencyAiring,
+    EmergencyBulletinNotFound,
+    accept_emergency,
+    describe_emergency,
+    latest_emergency_airing,
+    stop_emergency,
+)
 from broadcaster.services.programming.plan import (
+    AIRABLE,
     ClusterPlan,
     load_candidates,
     load_clusters,
@@ -47,6 +60,7 @@ from broadcaster.services.programming.plan import (
 )
 from broadcaster.services.programming.recall import RecallResult, recompose_airing
 from broadcaster.services.programming.render import ProgrammeRenderer
+from broadcaster.services.programming.resume import issued_cluster_ids, remaining_programmes
 from broadcaster.services.programming.test_tone import TestToneAiring, air_test_tone
 from broadcaster.timetable import SessionOccurrence, Timetable, effective_timetable, occurrence_at
 
@@ -54,6 +68,7 @@ if TYPE_CHECKING:
     from broadcaster.speech import SpeechService
 
 log = logging.getLogger(__name__)
+COMPOSE_ERROR = "Lỗi: "  # the airing note of a composition that failed and will be retried
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,8 @@ class ProgrammingService:
         handoff: ProgrammeHandoff,
         timetables: dict[str, Timetable],
         clock: Clock | None = None,
+        *,
+        node: NodeIdentity | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -86,6 +103,11 @@ class ProgrammingService:
         self.clock = clock or SystemClock()
         self.uploads_dir = settings.data_dir / "uploads"
         self.renderer = ProgrammeRenderer(speech)
+        self.node = node or transient_identity()
+        self.holder = self.node.holder_id()  # who claims airings: this process of this node
+        self.emergencies = EmergencyAirer(db, speech, handoff, self.clock, node=self.node, holder=self.holder,
+                                          uploads_dir=self.uploads_dir, delay_s=settings.prompt_delay_s,
+                                          window_s=settings.misfire_grace_s)
 
     def run_session(
         self, commune_id: int, session_name: str, starts_at: datetime, *, guard: Callable[[], bool] | None = None
@@ -98,6 +120,10 @@ class ProgrammingService:
         if airing_id is None:
             return SessionResult(None, None, "đã xử lý")
         now = self.clock.now()
+        with self.db.session() as s:
+            handed_off = bool(issued_cluster_ids(s, airing_id))
+        if handed_off:  # a previous run died after handing off: finish from the outbox, compose nothing
+            return self._resume_from_outbox(airing_id, commune_id, occurrence, now)
         if now >= occurrence.starts_at + timedelta(seconds=self.settings.misfire_grace_s):
             return self._record_missed(airing_id, commune_id, occurrence, now)
         try:
@@ -105,9 +131,45 @@ class ProgrammingService:
         except Exception as error:  # noqa: BLE001 - any failure: release the claim and let the scheduler retry
             log.exception("composing airing %s failed", airing_id)
             reason = error.message if isinstance(error, BroadcasterError) else f"{type(error).__name__}: {error}"
-            with self.db.session() as s:
-                s.execute(update(Airing).where(Airing.id == airing_id).values(composed_at=None, note=f"Lỗi: {reason}"))
+            self._release(airing_id, reason)
             return SessionResult(airing_id, AiringStatus.PLANNED, reason, retry=True)
+
+    def _release(self, airing_id: int, reason: str) -> None:
+        with self.db.session() as s:
+            s.execute(update(Airing).where(Airing.id == airing_id).values(
+                composed_at=None, claimed_by=None, note=f"{COMPOSE_ERROR}{reason}"))  # fmt: skip
+
+    def _resume_from_outbox(self, airing_id: int, commune_id: int, occurrence: SessionOccurrence,
+                            now: datetime) -> SessionResult:  # fmt: skip
+        """Hand off what the dead run had not (as its Delivery rows say) and record the airing; compose nothing."""
+        try:
+            programmes = remaining_programmes(self.db, self.speech, airing_id, now,
+                                              delay_s=self.settings.prompt_delay_s, uploads_dir=self.uploads_dir)
+            failed = self.handoff.hand_off_many(programmes, keep_issued=True) if programmes else {}
+        except Exception as error:  # noqa: BLE001 - as a composition: release the claim and let the scheduler retry
+            log.exception("resuming airing %s failed", airing_id)
+            reason = error.message if isinstance(error, BroadcasterError) else f"{type(error).__name__}: {error}"
+            self._release(airing_id, reason)
+            return SessionResult(airing_id, AiringStatus.PLANNED, reason, retry=True)
+        with self.db.session() as s:
+            airing = s.get_one(Airing, airing_id)
+            last_play = s.scalar(select(func.max(Delivery.play_at)).where(Delivery.airing_id == airing_id))
+            late = last_play is not None and aware_utc(last_play) > occurrence.starts_at
+            airing.status = AiringStatus.AIRED_LATE if late else AiringStatus.HANDED_OFF
+            airing.note = ("Máy chủ khởi động lại giữa lúc giao chương trình: các cụm loa đã nhận giữ nguyên lệnh, "
+                           f"{len(programmes)} cụm loa còn lại nhận chương trình đã soạn; không soạn lại.")
+            self._record_failed(s, airing_id, commune_id, failed)
+            included = set(s.scalars(select(AiringItem.bulletin_id).where(
+                AiringItem.airing_id == airing_id, AiringItem.status == AiringItemStatus.INCLUDED)))  # fmt: skip
+            self._mark_aired(s, airing_id, commune_id, included)
+            system_event(s, "compose", "airing", airing_id, commune_id,
+                         {"session": occurrence.name, "starts_at": occurrence.starts_at.isoformat(),
+                          "status": str(airing.status), "resumed_from_outbox": True,
+                          "clusters_handed_off_now": [p.cluster_id for p in programmes]})  # fmt: skip
+            status, note = airing.status, airing.note
+        log.info("airing %s (%s %s) resumed from the outbox: %s", airing_id, occurrence.name,
+                 occurrence.starts_at.isoformat(), status)
+        return SessionResult(airing_id, status, note)
 
     def occurrence(self, commune_id: int, session_name: str, starts_at: datetime) -> SessionOccurrence | None:
         """The occurrence if the commune's current timetable still has it (a job may predate a change)."""
@@ -129,7 +191,7 @@ class ProgrammingService:
                 update(Airing)
                 .where(Airing.kind == AiringKind.SESSION, Airing.status == AiringStatus.PLANNED,
                        Airing.composed_at.is_not(None))  # fmt: skip
-                .values(composed_at=None)
+                .values(composed_at=None, claimed_by=None)
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -150,12 +212,37 @@ class ProgrammingService:
             return [b.id for b in bulletins]
 
     def air_emergency(self, bulletin_id: int, *, actor_id: int | None = None) -> EmergencyAiring:
-        """Air an emergency bulletin now at its clusters, pre-empting what plays."""
-        return air_emergency(
-            self.db, self.speech, self.handoff, bulletin_id, self.clock.now(),
-            delay_s=self.settings.prompt_delay_s, expiry_s=self.settings.misfire_grace_s,
-            uploads_dir=self.uploads_dir, actor_id=actor_id,
-        )  # fmt: skip
+        """Air an approved emergency bulletin now at its clusters, pre-empting what plays (its intent if it has none)."""
+        with self.db.session() as s:
+            bulletin = s.get(Bulletin, bulletin_id)
+            if bulletin is None:
+                raise EmergencyBulletinNotFound(f"Không có bản tin số {bulletin_id}.")
+            airing_id = latest_emergency_airing(s, bulletin_id)
+            if airing_id is None or s.get_one(Airing, airing_id).status != AiringStatus.PLANNED:
+                if bulletin.status not in AIRABLE:
+                    raise BulletinNotAirable(f"Bản tin số {bulletin_id} chưa được duyệt nên không phát được.",
+                                             detail=f"status {bulletin.status}")
+                airing_id = accept_emergency(s, bulletin, self.clock.now())
+        return self.emergencies.air(airing_id, actor_id=actor_id)
+
+    def emergency_airing(self, bulletin_id: int, *, actor_id: int | None = None) -> EmergencyAiring | None:
+        """The bulletin's emergency airing as it stands, put on the air first if nobody is on it (a retry)."""
+        with self.db.session() as s:
+            airing_id = latest_emergency_airing(s, bulletin_id)
+        if airing_id is None:
+            return None
+        airing = describe_emergency(self.db, airing_id)
+        if airing.status == str(AiringStatus.PLANNED):
+            airing = self.emergencies.resume(airing_id)  # the retry resumes it if its first attempt died
+        return airing
+
+    def air_accepted_emergency(self, airing_id: int, *, actor_id: int | None = None) -> EmergencyAiring:
+        """Put an emergency on the air whose intent was committed with its approval (``accept_emergency``)."""
+        return self.emergencies.air(airing_id, actor_id=actor_id)
+
+    def resume_emergencies(self) -> list[int]:
+        """Resume the accepted emergencies nobody is putting on the air (after a restart); the airings resumed."""
+        return self.emergencies.resume_all()
 
     def air_test_tone(self, cluster_id: int, commune_id: int, *, actor_id: int | None = None) -> TestToneAiring:
         """Hand a short test tone to one cluster, to play in a few seconds (never pre-empting)."""
@@ -188,7 +275,7 @@ class ProgrammingService:
             claimed = s.execute(
                 update(Airing)
                 .where(Airing.id == airing_id, Airing.status == AiringStatus.PLANNED, Airing.composed_at.is_(None))
-                .values(composed_at=self.clock.now())
+                .values(composed_at=self.clock.now(), claimed_by=self.holder)
             )
             return airing_id if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
 
@@ -225,9 +312,10 @@ class ProgrammingService:
         if guard is not None and not guard():
             # The scheduler lease was lost while rendering: the new leader airs this session.
             with self.db.session() as s:
-                s.execute(update(Airing).where(Airing.id == airing_id).values(composed_at=None))
+                s.execute(update(Airing).where(Airing.id == airing_id).values(composed_at=None, claimed_by=None))
             return SessionResult(airing_id, AiringStatus.PLANNED, "mất quyền điều phối")
-        failed = self.handoff.hand_off_many(programmes)
+        failed = self.handoff.hand_off_many(programmes, keep_issued=True)
+        crash_point("fan_out")
         return self._finish(airing_id, commune_id, occurrence, plans, failures, failed, play_at)
 
     def _write_items(self, airing_id: int, plans: Sequence[ClusterPlan],
@@ -253,25 +341,23 @@ class ProgrammingService:
         deferred = sorted({item.bulletin_id for plan in plans for item in plan.deferred})
         with self.db.session() as s:
             airing = s.get_one(Airing, airing_id)
+            earlier_error = (airing.note or "").removeprefix(COMPOSE_ERROR) if (airing.note or "").startswith(
+                COMPOSE_ERROR) else None  # fmt: skip
             if not included:
                 airing.status = AiringStatus.EMPTY
                 airing.note = (f"Không bản tin nào vừa thời lượng buổi phát; {len(deferred)} bản tin chuyển sang buổi sau."
                                if deferred else "Không có bản tin nào để phát.")  # fmt: skip
             elif play_at > occurrence.starts_at:
+                # Say why it is late: the server was down, or an earlier attempt failed (a full disk...).
+                why = (f"lần soạn trước bị lỗi ({earlier_error})" if earlier_error
+                       else "máy chủ không hoạt động lúc đến giờ soạn chương trình")  # fmt: skip
                 airing.status = AiringStatus.AIRED_LATE
-                airing.note = (f"Phát muộn lúc {_when(play_at)} thay vì {_when(occurrence.starts_at)}: "
-                               "máy chủ không hoạt động lúc đến giờ soạn chương trình.")  # fmt: skip
+                airing.note = f"Phát muộn lúc {_when(play_at)} thay vì {_when(occurrence.starts_at)}: {why}."
             else:
-                airing.status, airing.note = AiringStatus.HANDED_OFF, None
-            for cluster_id, reason in failed.items():
-                s.execute(update(Delivery).where(Delivery.airing_id == airing_id, Delivery.cluster_id == cluster_id)
-                          .values(state=DeliveryState.FAILED, error=reason))  # fmt: skip
-                system_event(s, "handoff_failed", "airing", airing_id, commune_id,
-                             {"cluster_id": cluster_id, "error": reason})  # fmt: skip
-            for bulletin in s.scalars(select(Bulletin).where(Bulletin.id.in_(included))):
-                if bulletin.status == BulletinStatus.APPROVED:
-                    bulletin.status = BulletinStatus.AIRED
-                    system_event(s, "aired", "bulletin", bulletin.id, commune_id, {"airing_id": airing_id})
+                airing.status = AiringStatus.HANDED_OFF
+                airing.note = f"Soạn lại được sau lỗi: {earlier_error}" if earlier_error else None
+            self._record_failed(s, airing_id, commune_id, failed)
+            self._mark_aired(s, airing_id, commune_id, included)
             for plan in plans:
                 for item in plan.deferred:
                     system_event(s, "defer", "bulletin", item.bulletin_id, commune_id,
@@ -290,6 +376,22 @@ class ProgrammingService:
         log.info("airing %s (%s %s): %s", airing_id, occurrence.name, occurrence.starts_at.isoformat(), status)
         return SessionResult(airing_id, status, note)
 
+    @staticmethod
+    def _record_failed(s: Session, airing_id: int, commune_id: int, failed: dict[int, str]) -> None:
+        for cluster_id, reason in failed.items():
+            s.execute(update(Delivery).where(Delivery.airing_id == airing_id, Delivery.cluster_id == cluster_id)
+                      .values(state=DeliveryState.FAILED, error=reason))  # fmt: skip
+            system_event(s, "handoff_failed", "airing", airing_id, commune_id,
+                         {"cluster_id": cluster_id, "error": reason})  # fmt: skip
+
+    @staticmethod
+    def _mark_aired(s: Session, airing_id: int, commune_id: int, included: set[int]) -> None:
+        for bulletin in s.scalars(select(Bulletin).where(Bulletin.id.in_(included))):
+            if bulletin.status == BulletinStatus.APPROVED:
+                bulletin.status = BulletinStatus.AIRED
+                system_event(s, "aired", "bulletin", bulletin.id, commune_id, {"airing_id": airing_id})
+
 
 def _when(moment: datetime) -> str:
     return local(moment).strftime("%H:%M:%S %d/%m/%Y")
+
