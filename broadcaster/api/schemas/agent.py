@@ -15,11 +15,12 @@ class ReportReceiptOut(BaseModel):
 
     accepted: int
     duplicates: int
+    rejected: int = Field(default=0, description="Báo cáo sai định dạng, bị bỏ qua")
 
     @classmethod
     def of(cls, receipt: ReportReceipt) -> ReportReceiptOut:
         """Build from the service's receipt."""
-        return cls(accepted=receipt.accepted, duplicates=receipt.duplicates)
+        return cls(accepted=receipt.accepted, duplicates=receipt.duplicates, rejected=receipt.rejected)
 
 
 class PresenceOut(BaseModel):
@@ -32,13 +33,17 @@ class PresenceOut(BaseModel):
     now_playing: dict[str, Any] | None = Field(default=None, description="Lệnh đang phát: order_id, airing_id...")
     agent_version: str | None = None
     queue_length: int | None = Field(default=None, description="Số lệnh đang chờ trên cụm loa")
+    clock_offset_ms: float | None = Field(
+        default=None, description="Đồng hồ máy chủ trừ đồng hồ cụm loa (ms); cụm loa tự bù khi phát")
+    link: str | None = Field(default=None, description="Kết nối nhận lệnh: connected (đang nối) hoặc disconnected")
 
     @classmethod
     def of(cls, presence: Presence) -> PresenceOut:
         """Build from the service's view."""
         return cls(online=presence.online, last_heartbeat_at=presence.last_heartbeat_at, status=presence.status,
                    volume=presence.volume, now_playing=presence.now_playing, agent_version=presence.agent_version,
-                   queue_length=presence.queue_length)
+                   queue_length=presence.queue_length, clock_offset_ms=presence.clock_offset_ms,
+                   link=presence.link)
 
 
 class PublicKeyOut(BaseModel):

@@ -1,0 +1,230 @@
+"""Agents that dial out (``pull``): real agent processes, the real app, nothing listening on the boxes.
+
+One server (uvicorn in this process, delivery on) serves a commune whose clusters use the
+transport under test; each test starts the agents it needs. What aired is read from the agents'
+own play logs (the null player's), never only from the server's broadcast log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text, update
+
+from broadcaster.clock import LOCAL_ZONE
+from broadcaster.db import Database
+from broadcaster.models import Cluster, DeliveryState, OrderStatus, Priority
+from broadcaster.speech import RenderedAudio
+from tests.agent.harness import AgentProcess, free_port, wait_for
+from tests.e2e.harness import (
+    InProcessServer,
+    Seed,
+    add_airing,
+    agent_for,
+    delivery_settings,
+    orders_of,
+    programme,
+    seed_commune,
+    wait_delivery,
+)
+from tests.scheduler.support import add_bulletin
+
+FINAL = {"played", "failed", "missed", "cancelled"}
+START_TOLERANCE_S = 0.050
+
+
+@dataclass
+class World:
+    """The running app, its database, a commune of clusters on one transport, two rendered programmes."""
+
+    root: Path
+    server: InProcessServer
+    db: Database
+    seed: Seed
+    short: RenderedAudio
+    long: RenderedAudio
+
+    def agent(self, index: int, **options: object) -> AgentProcess:
+        """An agent process (not started) for the index-th cluster, on the cluster's transport."""
+        return agent_for(self.root, self.seed.clusters[index], self.seed, self.server.settings, **options)
+
+    def airing(self) -> int:
+        """A fresh airing of the commune."""
+        return add_airing(self.db, self.seed.commune_id, datetime.now(LOCAL_ZONE))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Server up with eight pull clusters; agents are started by each test."""
+    root: Path = tmp_path_factory.mktemp("dialout")
+    port = free_port()
+    settings = delivery_settings(root, port, pull_wait_s=20.0)
+    db = Database(settings.effective_database_url)
+    db.upgrade()
+    seed = seed_commune(db, 8, transport="pull", users=True)
+    server = InProcessServer(settings, port).start()
+    speech = server.runtime.speech
+    yield World(root, server, db, seed, speech.render_text("Thử loa."),
+                speech.render_text("Thông báo thử nghiệm hệ thống loa phát thanh của xã.", repeat=3))
+    server.stop()
+
+
+def starts(agent: AgentProcess, order_id: str) -> list[float]:
+    """When the agent's null player started ``order_id`` (real clock)."""
+    return agent.true_starts(order_id)
+
+
+def test_pull_agents_listen_on_no_port_and_start_together_whatever_their_clocks(world: World) -> None:
+    # Three boxes: one right, one 30 s fast, one 30 s slow (the agent's injectable clock).
+    agents = [world.agent(0), world.agent(1, clock_skew_s=30.0), world.agent(2, clock_skew_s=-30.0)]
+    for agent in agents:
+        agent.launch()
+    try:
+        for agent in agents:
+            agent.wait_ready()
+            info = json.loads((agent.state_dir / "agent.json").read_text())
+            assert info["transport"] == "pull" and "port" not in info
+            assert _listening_ports(agent.process.pid) == []  # type: ignore[union-attr]
+        # Each box learns the server's clock from its own exchanges, before the order is even sent.
+        for agent, skew in zip(agents, (0.0, 30.0, -30.0), strict=True):
+            wait_for(lambda a=agent: (a.status().get("clock") or {}).get("samples", 0) >= 4, 20,
+                     "the agent to measure the server clock a few times")
+            offset_s = agent.status()["clock"]["offset_ms"] / 1000
+            assert abs(offset_s + skew) < 0.5, (offset_s, skew)
+        airing = world.airing()
+        programmes = [programme(airing, c.id, world.short, play_in=3) for c in world.seed.clusters[:3]]
+        play = programmes[0]
+        assert world.server.runtime.handoff.hand_off_many(programmes) == {}
+        rows = [wait_delivery(world.db, airing, c.id, FINAL) for c in world.seed.clusters[:3]]
+        assert [r.state for r in rows] == [DeliveryState.PLAYED] * 3, [r.error for r in rows]
+        true = [starts(agent, row.order_id or "") for agent, row in zip(agents, rows, strict=True)]
+        assert all(len(t) == 1 for t in true), true
+        reference = true[0][0]
+        for other in true[1:]:
+            assert abs(other[0] - reference) < START_TOLERANCE_S, (other[0] - reference)
+        assert abs(reference - play.play_at.timestamp()) < 1.0  # and near play_at itself
+    finally:
+        for agent in agents:
+            agent.terminate()
+
+
+def test_an_order_reaches_a_connected_pull_agent_at_once_and_emergencies_preempt(world: World) -> None:
+    cluster = world.seed.clusters[3]
+    agent = world.agent(3).start()
+    try:
+        wait_for(lambda: world.server.runtime.delivery.pull.connected_clusters(), 10, "the agent to connect")
+        normal_airing, emergency_airing = world.airing(), world.airing()
+        handoff = world.server.runtime.handoff
+        handoff.hand_off(programme(normal_airing, cluster.id, world.long, play_in=1.5))
+        [normal] = orders_of(world.db, normal_airing, cluster.id)
+        accepted = wait_for(lambda: orders_of(world.db, normal_airing, cluster.id)[0].accepted_at, 5,
+                            "the agent to take the order")
+        assert (accepted - normal.created_at).total_seconds() < 1.0  # handed over to the waiting poll
+        wait_for(lambda: starts(agent, normal.order_id), 20, "the normal programme to start")
+        handoff.hand_off(programme(emergency_airing, cluster.id, world.short, play_in=1.0, priority=Priority.EMERGENCY))
+        normal_row = wait_delivery(world.db, normal_airing, cluster.id, FINAL)
+        emergency_row = wait_delivery(world.db, emergency_airing, cluster.id, FINAL)
+        assert normal_row.state is DeliveryState.FAILED and "[preempted]" in (normal_row.error or "")
+        assert emergency_row.state is DeliveryState.PLAYED
+    finally:
+        agent.terminate()
+
+
+def test_stop_and_recall_over_pull(world: World) -> None:
+    cluster = world.seed.clusters[4]
+    agent = world.agent(4).start()
+    try:
+        handoff = world.server.runtime.handoff
+        stopped, recalled = world.airing(), world.airing()
+        handoff.hand_off(programme(stopped, cluster.id, world.long, play_in=1.5))
+        playing = orders_of(world.db, stopped, cluster.id)[0].order_id
+        wait_for(lambda: starts(agent, playing), 20, "the programme to start")
+        handoff.stop(stopped, [cluster.id])
+        row = wait_delivery(world.db, stopped, cluster.id, FINAL)
+        assert row.state is DeliveryState.CANCELLED and "[stopped]" in (row.error or "")
+        # A recall replaces a programme the agent already holds: stop + the new one, the new one plays.
+        handoff.hand_off(programme(recalled, cluster.id, world.long, play_in=6))
+        wait_for(lambda: orders_of(world.db, recalled, cluster.id)[0].status is OrderStatus.ACCEPTED, 10,
+                 "the first programme to be taken")
+        handoff.hand_off(programme(recalled, cluster.id, world.short, play_in=5))
+        replaced = wait_delivery(world.db, recalled, cluster.id, FINAL)
+        assert replaced.state is DeliveryState.PLAYED, replaced.error
+        orders = orders_of(world.db, recalled, cluster.id)
+        assert [o.kind for o in orders] == ["play", "stop", "play"]
+        assert starts(agent, orders[0].order_id) == [] and len(starts(agent, orders[2].order_id)) == 1
+    finally:
+        agent.terminate()
+
+
+def test_an_agent_back_before_expiry_catches_up_and_one_back_after_is_missed(world: World) -> None:
+    early, late = world.seed.clusters[5], world.seed.clusters[6]
+    handoff = world.server.runtime.handoff
+    kept, lost = world.airing(), world.airing()
+    handoff.hand_off(programme(kept, early.id, world.short, play_in=1, expires_in=30))
+    handoff.hand_off(programme(lost, late.id, world.short, play_in=0.5, expires_in=1.5))
+    missed = wait_delivery(world.db, lost, late.id, FINAL, timeout=15)
+    assert missed.state is DeliveryState.MISSED and "transport_unavailable" in (missed.error or "")
+    agents = [world.agent(5).start(), world.agent(6).start()]
+    try:
+        row = wait_delivery(world.db, kept, early.id, FINAL)
+        assert row.state is DeliveryState.PLAYED, row.error
+        assert len(starts(agents[0], row.order_id or "")) == 1
+        # The lane was backing off; the agent's connection woke it: no wait for the retry.
+        [order] = orders_of(world.db, kept, early.id)
+        assert order.attempts >= 1
+        wait_for(lambda: agents[1].status().get("clock_synced"), 10, "the late agent to be up")
+        assert agents[1].played() == []  # the expired order never reaches it, nothing plays
+    finally:
+        for agent in agents:
+            agent.terminate()
+
+
+def test_an_emergency_airs_where_it_can_when_its_hand_off_fails_for_some_clusters(world: World) -> None:
+    exhausted, broken, healthy = world.seed.clusters[5:8]
+    names = {c.name: c.id for c in (exhausted, broken, healthy)}
+    with world.db.session() as s:
+        # Two different faults: a counter pushed to its ceiling, and a row the database refuses.
+        s.execute(update(Cluster).where(Cluster.id == exhausted.id).values(order_seq=2**31 - 1))
+        s.execute(text(f"CREATE TRIGGER refuse_cluster_{broken.id} BEFORE INSERT ON delivery_orders "
+                       f"WHEN NEW.cluster_id = {broken.id} BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
+    agent = world.agent(7).start()
+    try:
+        ids = {"commune": world.seed.commune_id, "author": world.seed.users["approver"], **names}
+        bulletin = add_bulletin(world.db, ids, "Khẩn cấp: lũ về, di dời ngay.", priority=Priority.EMERGENCY,
+                                clusters=tuple(names))
+        aired = world.server.runtime.programming.air_emergency(bulletin)
+        assert sorted(aired.failed_cluster_ids) == sorted([exhausted.id, broken.id])
+        played = wait_delivery(world.db, aired.airing_id, healthy.id, FINAL)
+        assert played.state is DeliveryState.PLAYED, played.error
+        assert len(starts(agent, played.order_id or "")) == 1
+        for cluster, code in ((exhausted, "cluster_seq_exhausted"), (broken, "delivery_internal_error")):
+            row = wait_delivery(world.db, aired.airing_id, cluster.id, FINAL)
+            assert row.state is DeliveryState.FAILED and f"[{code}]" in (row.error or ""), row.error
+    finally:
+        agent.terminate()
+        with world.db.session() as s:
+            s.execute(text(f"DROP TRIGGER refuse_cluster_{broken.id}"))
+
+
+def _listening_ports(pid: int) -> list[int]:
+    # Sockets in LISTEN state owned by the process: its fds against /proc/net/tcp{,6}.
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
