@@ -117,7 +117,8 @@ class Transport(ABC):
 
 TransportFactory = Callable[..., Transport]
 _REGISTRY: dict[str, TransportFactory] = {}
-_BUILTIN_MODULES = ("broadcaster.delivery.http_transport", "broadcaster.delivery.pull_transport")
+_BUILTIN_MODULES = ("broadcaster.delivery.http_transport", "broadcaster.delivery.pull_transport",
+                    "broadcaster.delivery.mqtt_transport")
 
 
 def register_transport(name: str) -> Callable[[TransportFactory], TransportFactory]:

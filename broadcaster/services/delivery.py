@@ -129,8 +129,24 @@ class DeliveryService:
             with self.db.session() as s:
                 s.execute(update(Cluster).where(Cluster.id == cluster_id).values(
                     link_state="connected" if connected else "disconnected", link_changed_at=at))
+                cluster = s.get(Cluster, cluster_id)
+                # A broker took these orders, but the agent never said it got them (a broker killed
+                # before it saved its queue, a session it forgot): the agent is back, send them again.
+                # The agent answers a copy it holds as a duplicate, so nothing plays twice.
+                unconfirmed = [] if not connected or cluster is None or cluster.transport != "mqtt" else [
+                    self._outgoing(row, cluster) for row in s.scalars(
+                        select(DeliveryOrder).join(Delivery, Delivery.order_id == DeliveryOrder.order_id, isouter=True)
+                        .where(DeliveryOrder.cluster_id == cluster_id, DeliveryOrder.status == OrderStatus.ACCEPTED,
+                               DeliveryOrder.expires_at > at,
+                               (Delivery.state == DeliveryState.SENT) | (DeliveryOrder.kind == OrderKind.STOP.value))
+                        .order_by(DeliveryOrder.seq))]
         except Exception:  # noqa: BLE001 - presence is informative; delivery goes on without it
             log.exception("could not record the link of cluster %s", cluster_id)
+            return
+        if unconfirmed:
+            log.info("cluster %s back on the broker: sending %d unconfirmed order(s) again", cluster_id,
+                     len(unconfirmed))
+            self.lanes.submit(unconfirmed)
 
     # --- lifecycle -----------------------------------------------------------------------------
 

@@ -101,7 +101,8 @@ def agent_config(cluster: Cluster, settings: Settings, public_key: Ed25519Public
 def mqtt_agent_settings(cluster: Cluster, settings: Settings) -> dict[str, Any]:
     """The ``mqtt`` block of an agent's configuration (its password is derived from its secret)."""
     block: dict[str, Any] = {"url": settings.mqtt_agent_url or settings.mqtt_url,
-                             "username": broker_username(cluster.id), "topic_prefix": settings.mqtt_topic_prefix}
+                             "username": broker_username(cluster.id), "topic_prefix": settings.mqtt_topic_prefix,
+                             "keepalive_s": settings.mqtt_keepalive_s}
     if settings.mqtt_ca_file is not None:
         block["ca_file"] = str(settings.mqtt_ca_file)
     return block

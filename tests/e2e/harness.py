@@ -23,8 +23,9 @@ from broadcaster.app import create_app
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.config import Settings
 from broadcaster.db import Database
-from broadcaster.delivery.agent_auth import agent_public_key
+from broadcaster.delivery.agent_auth import agent_public_key, broker_password
 from broadcaster.delivery.keys import load_or_create_signing_key, public_key_base64
+from broadcaster.delivery.mosquitto import password_hash
 from broadcaster.models import (
     Airing,
     AiringKind,
@@ -159,7 +160,8 @@ def seed_commune(db: Database, clusters: int, *, code: str = "xa-an-binh", users
             secret = f"bi-mat-cum-{number}-{code}"
             cluster = Cluster(commune_id=commune.id, name=f"Cụm loa {number}", transport=transport,
                               agent_url=f"http://127.0.0.1:{port}" if transport == "http" else "",
-                              agent_public_key=agent_public_key(secret))
+                              agent_public_key=agent_public_key(secret),
+                              broker_password_hash=password_hash(broker_password(secret)))
             s.add(cluster)
             s.flush()
             seed.clusters.append(cluster)
