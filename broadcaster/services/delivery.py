@@ -56,7 +56,7 @@ from broadcaster.services.delivery_lanes import (
     SendReport,
 )
 from broadcaster.services.delivery_log import advance, audit_delivery, failure_text
-from broadcaster.services.delivery_outcomes import delivery_of, record_outcome
+from broadcaster.services.delivery_outcomes import delivery_of, expire_unconfirmed, record_outcome
 from broadcaster.services.handoff import ClusterProgramme
 from broadcaster.services.provisioning import audio_url, cluster_id_from_wire, wire_cluster_id
 
@@ -443,11 +443,13 @@ class DeliveryService:
                 log.exception("delivery housekeeping failed")
 
     def housekeeping(self) -> int:
-        """Unpin audio whose airings' orders have all expired; forget old agent reports. The number unpinned."""
+        """Unpin audio whose airings' orders have all expired; forget old agent reports; record unconfirmed
+        orders that expired as missed. The number unpinned."""
         now = self.clock.now()
         released = 0
         with self.db.session() as s:
             s.execute(delete(AgentReportRecord).where(AgentReportRecord.received_at < now - KEEP_REPORTS))
+            expire_unconfirmed(s, now)
             if self.cache is None:
                 return 0
             pins = [(key, holder) for key, holders in self.cache.pinned().items()

@@ -64,3 +64,20 @@ def delivery_of(s: Session, row: DeliveryOrder) -> Delivery | None:
     """The delivery that still points at this order (a newer programme may have replaced it)."""
     return s.scalar(select(Delivery).where(Delivery.airing_id == row.airing_id, Delivery.cluster_id == row.cluster_id,
                                            Delivery.order_id == row.order_id))
+
+
+def expire_unconfirmed(s: Session, now: datetime) -> int:
+    """Deliveries handed over (a broker took the order) but never confirmed by the agent before expiry: missed.
+
+    Over ``mqtt`` "sent" means the broker holds the order; a box that never came back, or a broker
+    that lost its queue, leaves it there. The agent's own later word still wins (``advance``).
+    """
+    rows = s.execute(select(Delivery, DeliveryOrder).join(DeliveryOrder, Delivery.order_id == DeliveryOrder.order_id)
+                     .where(Delivery.state == DeliveryState.SENT, DeliveryOrder.expires_at < now)).all()
+    error = failure_text("not_confirmed", "Cụm loa không xác nhận đã nhận lệnh phát trước khi hết hạn.")
+    for delivery, order in rows:
+        if advance(s, delivery, DeliveryState.MISSED, from_agent=False, error=error):
+            cluster = s.get(Cluster, delivery.cluster_id)
+            audit_delivery(s, delivery, action="delivery_missed", commune_id=cluster.commune_id if cluster else None,
+                           details={"order_id": order.order_id, "reason": "not_confirmed"})
+    return len(rows)

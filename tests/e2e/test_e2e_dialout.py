@@ -1,8 +1,10 @@
-"""Agents that dial out (``pull``): real agent processes, the real app, nothing listening on the boxes.
+"""Agents that dial out, over ``pull`` and over ``mqtt`` (a real Mosquitto): real agent processes,
+the real app, nothing listening on the boxes.
 
 One server (uvicorn in this process, delivery on) serves a commune whose clusters use the
-transport under test; each test starts the agents it needs. What aired is read from the agents'
-own play logs (the null player's), never only from the server's broadcast log.
+transport under test; each test starts the agents it needs, and every test runs once per
+transport. What aired is read from the agents' own play logs (the null player's), never only from
+the server's broadcast log.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import text, update
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.db import Database
 from broadcaster.models import Cluster, DeliveryState, OrderStatus, Priority
+from broadcaster.services.broker_files import write_broker_files
 from broadcaster.speech import RenderedAudio
 from tests.agent.harness import AgentProcess, free_port, wait_for
 from tests.e2e.harness import (
@@ -32,6 +35,7 @@ from tests.e2e.harness import (
     seed_commune,
     wait_delivery,
 )
+from tests.fakes.mosquitto import Mosquitto
 from tests.scheduler.support import add_bulletin
 
 FINAL = {"played", "failed", "missed", "cancelled"}
@@ -48,30 +52,52 @@ class World:
     seed: Seed
     short: RenderedAudio
     long: RenderedAudio
+    transport: str
+    broker: Mosquitto | None
 
     def agent(self, index: int, **options: object) -> AgentProcess:
         """An agent process (not started) for the index-th cluster, on the cluster's transport."""
-        return agent_for(self.root, self.seed.clusters[index], self.seed, self.server.settings, **options)
+        cluster = self.seed.clusters[index]
+        if self.broker is not None:
+            options["mqtt"] = {"url": self.broker.url, "username": f"cluster-{cluster.id}", "keepalive_s": 5}
+        return agent_for(self.root, cluster, self.seed, self.server.settings, **options)
+
+    def link(self, index: int) -> str | None:
+        """The cluster's link state as the server's transport recorded it."""
+        with self.db.session() as s:
+            return s.get_one(Cluster, self.seed.clusters[index].id).link_state
 
     def airing(self) -> int:
         """A fresh airing of the commune."""
         return add_airing(self.db, self.seed.commune_id, datetime.now(LOCAL_ZONE))
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """Server up with eight pull clusters; agents are started by each test."""
-    root: Path = tmp_path_factory.mktemp("dialout")
+@pytest.fixture(scope="module", params=["pull", "mqtt"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Server up with eight clusters on the transport (and the broker, for mqtt); agents started by each test."""
+    transport: str = request.param
+    root: Path = tmp_path_factory.mktemp(f"dialout-{transport}")
     port = free_port()
-    settings = delivery_settings(root, port, pull_wait_s=20.0)
+    broker = Mosquitto(root / "broker", free_port()) if transport == "mqtt" else None
+    options: dict[str, object] = {}
+    if broker is not None:
+        (root / "server-mqtt-password").write_text("mat-khau-may-chu\n")
+        options = {"mqtt_url": broker.url, "mqtt_password_file": root / "server-mqtt-password", "mqtt_keepalive_s": 5}
+    settings = delivery_settings(root, port, pull_wait_s=20.0, **options)
     db = Database(settings.effective_database_url)
     db.upgrade()
-    seed = seed_commune(db, 8, transport="pull", users=True)
+    seed = seed_commune(db, 8, transport=transport, users=True)
+    if broker is not None:
+        with db.session() as s:
+            write_broker_files(s, settings, broker.passwd, broker.acl)
+        broker.start()
     server = InProcessServer(settings, port).start()
     speech = server.runtime.speech
     yield World(root, server, db, seed, speech.render_text("Thử loa."),
-                speech.render_text("Thông báo thử nghiệm hệ thống loa phát thanh của xã.", repeat=3))
+                speech.render_text("Thông báo thử nghiệm hệ thống loa phát thanh của xã.", repeat=3), transport, broker)
     server.stop()
+    if broker is not None:
+        broker.stop()
 
 
 def starts(agent: AgentProcess, order_id: str) -> list[float]:
@@ -79,7 +105,7 @@ def starts(agent: AgentProcess, order_id: str) -> list[float]:
     return agent.true_starts(order_id)
 
 
-def test_pull_agents_listen_on_no_port_and_start_together_whatever_their_clocks(world: World) -> None:
+def test_agents_listen_on_no_port_and_start_together_whatever_their_clocks(world: World) -> None:
     # Three boxes: one right, one 30 s fast, one 30 s slow (the agent's injectable clock).
     agents = [world.agent(0), world.agent(1, clock_skew_s=30.0), world.agent(2, clock_skew_s=-30.0)]
     for agent in agents:
@@ -88,7 +114,7 @@ def test_pull_agents_listen_on_no_port_and_start_together_whatever_their_clocks(
         for agent in agents:
             agent.wait_ready()
             info = json.loads((agent.state_dir / "agent.json").read_text())
-            assert info["transport"] == "pull" and "port" not in info
+            assert info["transport"] == world.transport and "port" not in info
             assert _listening_ports(agent.process.pid) == []  # type: ignore[union-attr]
         # Each box learns the server's clock from its own exchanges, before the order is even sent.
         for agent, skew in zip(agents, (0.0, 30.0, -30.0), strict=True):
@@ -113,11 +139,11 @@ def test_pull_agents_listen_on_no_port_and_start_together_whatever_their_clocks(
             agent.terminate()
 
 
-def test_an_order_reaches_a_connected_pull_agent_at_once_and_emergencies_preempt(world: World) -> None:
+def test_an_order_reaches_a_connected_agent_at_once_and_emergencies_preempt(world: World) -> None:
     cluster = world.seed.clusters[3]
     agent = world.agent(3).start()
     try:
-        wait_for(lambda: world.server.runtime.delivery.pull.connected_clusters(), 10, "the agent to connect")
+        wait_for(lambda: world.link(3) == "connected", 15, "the agent to connect")
         normal_airing, emergency_airing = world.airing(), world.airing()
         handoff = world.server.runtime.handoff
         handoff.hand_off(programme(normal_airing, cluster.id, world.long, play_in=1.5))
@@ -135,10 +161,11 @@ def test_an_order_reaches_a_connected_pull_agent_at_once_and_emergencies_preempt
         agent.terminate()
 
 
-def test_stop_and_recall_over_pull(world: World) -> None:
+def test_stop_and_recall(world: World) -> None:
     cluster = world.seed.clusters[4]
     agent = world.agent(4).start()
     try:
+        wait_for(lambda: world.link(4) == "connected", 15, "the agent to connect")
         handoff = world.server.runtime.handoff
         stopped, recalled = world.airing(), world.airing()
         handoff.hand_off(programme(stopped, cluster.id, world.long, play_in=1.5))
@@ -167,14 +194,21 @@ def test_an_agent_back_before_expiry_catches_up_and_one_back_after_is_missed(wor
     kept, lost = world.airing(), world.airing()
     handoff.hand_off(programme(kept, early.id, world.short, play_in=1, expires_in=30))
     handoff.hand_off(programme(lost, late.id, world.short, play_in=0.5, expires_in=1.5))
+    if world.transport == "mqtt":
+        # The broker takes it (these boxes never subscribed yet, so it keeps nothing for them);
+        # once expired unconfirmed, the minutely housekeeping records it missed.
+        wait_for(lambda: datetime.now(LOCAL_ZONE) > orders_of(world.db, lost, late.id)[0].expires_at, 5, "expiry")
+        world.server.runtime.delivery.housekeeping()
     missed = wait_delivery(world.db, lost, late.id, FINAL, timeout=15)
-    assert missed.state is DeliveryState.MISSED and "transport_unavailable" in (missed.error or "")
+    assert missed.state is DeliveryState.MISSED
+    assert ("not_confirmed" if world.transport == "mqtt" else "transport_unavailable") in (missed.error or "")
     agents = [world.agent(5).start(), world.agent(6).start()]
     try:
         row = wait_delivery(world.db, kept, early.id, FINAL)
         assert row.state is DeliveryState.PLAYED, row.error
         assert len(starts(agents[0], row.order_id or "")) == 1
-        # The lane was backing off; the agent's connection woke it: no wait for the retry.
+        # pull: the lane was backing off and the connection woke it; mqtt: the box came online and
+        # the server sent again what the broker took for it before it had ever subscribed.
         [order] = orders_of(world.db, kept, early.id)
         assert order.attempts >= 1
         wait_for(lambda: agents[1].status().get("clock_synced"), 10, "the late agent to be up")
@@ -194,6 +228,7 @@ def test_an_emergency_airs_where_it_can_when_its_hand_off_fails_for_some_cluster
                        f"WHEN NEW.cluster_id = {broken.id} BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
     agent = world.agent(7).start()
     try:
+        wait_for(lambda: world.link(7) == "connected", 15, "the agent to connect")
         ids = {"commune": world.seed.commune_id, "author": world.seed.users["approver"], **names}
         bulletin = add_bulletin(world.db, ids, "Khẩn cấp: lũ về, di dời ngay.", priority=Priority.EMERGENCY,
                                 clusters=tuple(names))
