@@ -56,14 +56,21 @@ from broadcaster.services.delivery_lanes import (
     SendReport,
 )
 from broadcaster.services.delivery_log import advance, audit_delivery, failure_text
-from broadcaster.services.delivery_outcomes import delivery_of, expire_unconfirmed, record_outcome
+from broadcaster.services.delivery_outcomes import (
+    delivery_of,
+    expire_unconfirmed,
+    record_outcome,
+    unconfirmed_on_broker,
+)
 from broadcaster.services.handoff import ClusterProgramme
+from broadcaster.services.order_seqs import next_seq, reserve_seqs
 from broadcaster.services.provisioning import audio_url, cluster_id_from_wire, wire_cluster_id
 
 log = logging.getLogger(__name__)
 PIN_PREFIX = "delivery:"
 STOP_MIN_TTL = timedelta(minutes=10)
 HOUSEKEEPING_INTERVAL_S = 60.0
+RESEND_INTERVAL_S = 10.0
 HAND_OFF_BATCH = 200
 SEQ_HEADROOM = 1000  # re-signs and stops take seqs too
 KEEP_REPORTS = timedelta(days=30)
@@ -129,24 +136,10 @@ class DeliveryService:
             with self.db.session() as s:
                 s.execute(update(Cluster).where(Cluster.id == cluster_id).values(
                     link_state="connected" if connected else "disconnected", link_changed_at=at))
-                cluster = s.get(Cluster, cluster_id)
-                # A broker took these orders, but the agent never said it got them (a broker killed
-                # before it saved its queue, a session it forgot): the agent is back, send them again.
-                # The agent answers a copy it holds as a duplicate, so nothing plays twice.
-                unconfirmed = [] if not connected or cluster is None or cluster.transport != "mqtt" else [
-                    self._outgoing(row, cluster) for row in s.scalars(
-                        select(DeliveryOrder).join(Delivery, Delivery.order_id == DeliveryOrder.order_id, isouter=True)
-                        .where(DeliveryOrder.cluster_id == cluster_id, DeliveryOrder.status == OrderStatus.ACCEPTED,
-                               DeliveryOrder.expires_at > at,
-                               (Delivery.state == DeliveryState.SENT) | (DeliveryOrder.kind == OrderKind.STOP.value))
-                        .order_by(DeliveryOrder.seq))]
+            if connected:
+                self.resend_unconfirmed(cluster_id, older_than_s=0)  # back on the broker: what it never confirmed
         except Exception:  # noqa: BLE001 - presence is informative; delivery goes on without it
             log.exception("could not record the link of cluster %s", cluster_id)
-            return
-        if unconfirmed:
-            log.info("cluster %s back on the broker: sending %d unconfirmed order(s) again", cluster_id,
-                     len(unconfirmed))
-            self.lanes.submit(unconfirmed)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -436,11 +429,32 @@ class DeliveryService:
             log.warning("audio %s is not an audio cache entry; not pinned", programme.audio.path)
 
     def _housekeeping_loop(self) -> None:
-        while not self._stopping.wait(HOUSEKEEPING_INTERVAL_S):
+        ticks = 0
+        while not self._stopping.wait(RESEND_INTERVAL_S):
+            ticks += 1
             try:
-                self.housekeeping()
+                self.resend_unconfirmed()
+                if ticks * RESEND_INTERVAL_S >= HOUSEKEEPING_INTERVAL_S:
+                    ticks = 0
+                    self.housekeeping()
             except Exception:  # noqa: BLE001 - housekeeping must never take delivery down
                 log.exception("delivery housekeeping failed")
+
+    def resend_unconfirmed(self, cluster_id: int | None = None, *, older_than_s: float = RESEND_INTERVAL_S) -> int:
+        """Queue again orders a broker took for a connected box that never confirmed them; how many.
+
+        Over ``mqtt`` a PUBACK only says the broker has the order. A broker that restarted without
+        its queue, or a box whose session it forgot, leaves the order there unseen: while the box is
+        connected and the order valid, it goes again (the agent answers a copy it holds as a
+        duplicate, so nothing plays twice).
+        """
+        with self.db.session() as s:
+            outgoing = [self._outgoing(row, cluster) for row, cluster in unconfirmed_on_broker(
+                s, self.clock.now(), older_than_s=older_than_s, cluster_id=cluster_id)]
+        if outgoing:
+            log.info("sending %d order(s) again that a broker took but no box confirmed", len(outgoing))
+            self.lanes.submit(outgoing)
+        return len(outgoing)
 
     def housekeeping(self) -> int:
         """Unpin audio whose airings' orders have all expired; forget old agent reports; record unconfirmed
@@ -473,22 +487,3 @@ def _aware(moment: datetime) -> datetime:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def reserve_seqs(session: Session, cluster_ids: Sequence[int]) -> dict[int, int]:
-    """One fresh seq for each of these clusters, in one statement (clusters named twice get one)."""
-    if not cluster_ids:
-        return {}
-    rows = session.execute(
-        update(Cluster).where(Cluster.id.in_(set(cluster_ids))).values(order_seq=Cluster.order_seq + 1)
-        .returning(Cluster.id, Cluster.order_seq).execution_options(synchronize_session=False)
-    ).all()
-    return {int(cluster_id): int(seq) for cluster_id, seq in rows}
-
-
-def next_seq(session: Session, cluster_id: int) -> int:
-    """The cluster's next order seq, taken atomically in the database (the row stays locked until commit)."""
-    return int(session.execute(
-        update(Cluster).where(Cluster.id == cluster_id).values(order_seq=Cluster.order_seq + 1)
-        .returning(Cluster.order_seq).execution_options(synchronize_session=False)
-    ).scalar_one())

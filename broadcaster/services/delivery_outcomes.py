@@ -6,7 +6,7 @@ along with it, and every failure is an audit event.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,3 +81,18 @@ def expire_unconfirmed(s: Session, now: datetime) -> int:
             audit_delivery(s, delivery, action="delivery_missed", commune_id=cluster.commune_id if cluster else None,
                            details={"order_id": order.order_id, "reason": "not_confirmed"})
     return len(rows)
+
+
+def unconfirmed_on_broker(s: Session, now: datetime, *, older_than_s: float,
+                          cluster_id: int | None = None) -> list[tuple[DeliveryOrder, Cluster]]:
+    """Valid orders a broker took (``accepted``) for connected mqtt boxes that never confirmed them, oldest seq first."""
+    query = (select(DeliveryOrder, Cluster).join(Cluster, Cluster.id == DeliveryOrder.cluster_id)
+             .join(Delivery, Delivery.order_id == DeliveryOrder.order_id, isouter=True)
+             .where(Cluster.transport == "mqtt", Cluster.link_state == "connected",
+                    DeliveryOrder.status == OrderStatus.ACCEPTED, DeliveryOrder.expires_at > now,
+                    DeliveryOrder.accepted_at <= now - timedelta(seconds=older_than_s),
+                    (Delivery.state == DeliveryState.SENT) | (DeliveryOrder.kind == OrderKind.STOP.value))
+             .order_by(DeliveryOrder.seq))
+    if cluster_id is not None:
+        query = query.where(DeliveryOrder.cluster_id == cluster_id)
+    return [(row, cluster) for row, cluster in s.execute(query).all()]
