@@ -127,7 +127,7 @@ def list_clusters(args: argparse.Namespace) -> int:
     from broadcaster.db import utc_now
     from broadcaster.models import Cluster, Commune
     from broadcaster.services.agent_reports import presence_of
-    from broadcaster.web.formatting import clock_offset
+    from broadcaster.web.formatting import offset
 
     _settings, db = _settings_and_db(args)
     with db.session() as session:
@@ -141,7 +141,7 @@ def list_clusters(args: argparse.Namespace) -> int:
             state = ("đang phát" if seen.status == "playing" else "nghỉ") if seen.online else "mất kết nối"
             volume = f"âm lượng {seen.volume}" if seen.volume is not None else ""
             print("\t".join([str(cluster.id), commune.code, cluster.name, state, f"nhịp tim {when}", volume,
-                             f"lệch đồng hồ {clock_offset(seen.clock_offset_ms)}", cluster.transport,
+                             "đồng hồ " + (offset(seen.clock_offset_ms) if seen.clock_offset_ms is not None else "chưa đo"), cluster.transport,
                              cluster.agent_url]))
     db.dispose()
     return 0

@@ -227,7 +227,8 @@ def record_heartbeat(session: Session, cluster: Cluster, heartbeat: Heartbeat, *
         "queue_length": heartbeat.queue_length, "last_seq": heartbeat.last_seq,
         "reports_pending": heartbeat.reports_pending, "agent_time": heartbeat.at.isoformat(),
         "heartbeat_interval_s": interval_s, "signed_at_ms": signed_at_ms, "transport": heartbeat.transport,
-        "clock_offset_ms": round(clock.offset_ms, 1) if clock else None,
+        # Shown as the box's clock minus the server's (positive: the box is fast); the agent corrects it.
+        "clock_offset_ms": round(-clock.offset_ms, 1) if clock else None,
         "clock_rtt_ms": round(clock.rtt_ms, 1) if clock else None,
     }
     # If the agent has accepted a higher seq than we think we issued (a database restored from a

@@ -57,7 +57,7 @@ class ClusterState:
     queue_length: int | None
     agent_version: str | None
     playing: NowPlaying | None
-    clock_offset_ms: float | None = None  # server minus box: the agent corrects it when it plays
+    clock_offset_ms: float | None = None  # the box's clock minus the server's; the agent corrects it when it plays
     transport: str = "pull"
     link: str | None = None  # connected / disconnected, as the transport sees it
 

@@ -171,15 +171,6 @@ def since(value: datetime, now: datetime) -> str:
     return f"{seconds} giây trước"
 
 
-def clock_offset(offset_ms: float | None) -> str:
-    """A box's clock offset as people read it: "+30,0 s" (the server is ahead of the box), "−12 ms", "—"."""
-    if offset_ms is None:
-        return "—"
-    sign = "+" if offset_ms >= 0 else "−"
-    size = abs(offset_ms)
-    return f"{sign}{size / 1000:.1f} s".replace(".", ",") if size >= 1000 else f"{sign}{size:.0f} ms"
-
-
 def duration(seconds: float | None) -> str:
     """A duration in words: "45 giây", "2 phút 05 giây", "1 giờ 02 phút"."""
     if seconds is None:
@@ -260,5 +251,4 @@ FILTERS = {
     "moment_seconds": moment_seconds,
     "since": since,
     "voice_label": choice_label,
-    "clock_offset": clock_offset,
 }

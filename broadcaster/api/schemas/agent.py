@@ -34,7 +34,7 @@ class PresenceOut(BaseModel):
     agent_version: str | None = None
     queue_length: int | None = Field(default=None, description="Số lệnh đang chờ trên cụm loa")
     clock_offset_ms: float | None = Field(
-        default=None, description="Đồng hồ máy chủ trừ đồng hồ cụm loa (ms); cụm loa tự bù khi phát")
+        default=None, description="Đồng hồ cụm loa trừ đồng hồ máy chủ (ms; dương: cụm loa chạy nhanh); cụm loa tự bù khi phát")
     link: str | None = Field(default=None, description="Kết nối nhận lệnh: connected (đang nối) hoặc disconnected")
 
     @classmethod
