@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from broadcaster.delivery.agent_auth import (
@@ -113,8 +114,15 @@ def receive_reports(session: Session, body: bytes, headers: Mapping[str, str], *
             rejected += 1
             continue
         reports.append(report)
-    receipt = record_reports(session, cluster, reports)
-    session.commit()
+    try:
+        receipt = record_reports(session, cluster, reports)
+        session.commit()
+    except IntegrityError:
+        # The same batch, sent again by an agent whose first try timed out, was stored meanwhile
+        # by the other request: count again, now as duplicates.
+        session.rollback()
+        receipt = record_reports(session, cluster, reports)
+        session.commit()
     return ReportReceipt(receipt.accepted, receipt.duplicates, rejected)
 
 

@@ -14,12 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.db import Database
 from broadcaster.delivery.agent_auth import agent_signing_key, sign_agent_request
+from broadcaster.delivery.orders import AgentReport
 from broadcaster.models import AgentReportRecord, Cluster, DeliveryState
+from broadcaster.services import agent_reports
 from tests.agent.harness import free_port, wait_for
 from tests.e2e.harness import (
     PASSWORD,
@@ -156,6 +158,29 @@ def test_reports_move_the_delivery_and_are_kept_once(world: World) -> None:
     assert again.json() == {"accepted": 0, "duplicates": 4, "rejected": 0}
     with world.db.session() as s:
         assert len(s.scalars(select(AgentReportRecord).where(AgentReportRecord.order_id == order_id)).all()) == 4
+
+
+def test_a_batch_sent_twice_at_once_is_stored_once_without_an_error(world: World) -> None:
+    # An agent whose first POST timed out on a busy server sends the batch again while the first
+    # request is still running: the other request stores the report between our check and our commit.
+    cluster = world.cluster(1)
+    batch = [report(cluster, 30, "received", str(uuid.uuid4()))]
+    body = json.dumps(batch).encode()
+    headers = sign_agent_request(agent_signing_key(world.seed.secrets[cluster.id]), str(cluster.id), "reports", body,
+                                 timestamp_ms=int(time.time() * 1000))
+
+    def the_other_request_commits_first(session: Any, *_: Any) -> None:
+        with world.db.session() as other:
+            agent_reports.record_reports(other, other.get_one(Cluster, cluster.id),
+                                         [AgentReport.model_validate(batch[0])])
+            other.commit()
+
+    with world.db.session() as s:
+        event.listen(s, "before_flush", the_other_request_commits_first, once=True)
+        receipt = agent_reports.receive_reports(s, body, headers, now=time.time())
+    assert (receipt.accepted, receipt.duplicates) == (0, 1)
+    with world.db.session() as s:
+        assert s.get(AgentReportRecord, batch[0]["report_id"]) is not None
 
 
 def test_a_failure_report_is_logged_with_its_reason_and_audited(world: World) -> None:
