@@ -3,8 +3,8 @@
 Existing clusters keep working: their agents derive their signing key from the secret they already
 hold, so the public key is computed here from the stored secret, which is then dropped.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-05 10:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import broadcaster.db
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
