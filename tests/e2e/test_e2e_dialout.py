@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,9 @@ from sqlalchemy import text, update
 
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.db import Database
-from broadcaster.models import Cluster, DeliveryState, OrderStatus, Priority
+from broadcaster.models import BulletinStatus, Cluster, Commune, DeliveryState, OrderStatus, Priority
 from broadcaster.services.broker_files import write_broker_files
-from broadcaster.speech import RenderedAudio
+from broadcaster.speech import ProgrammePiece, RenderedAudio
 from tests.agent.harness import AgentProcess, free_port, wait_for
 from tests.e2e.harness import (
     InProcessServer,
@@ -36,7 +36,7 @@ from tests.e2e.harness import (
     wait_delivery,
 )
 from tests.fakes.mosquitto import Mosquitto
-from tests.scheduler.support import add_bulletin
+from tests.scheduler.support import add_bulletin, bulletin_status
 
 FINAL = {"played", "failed", "missed", "cancelled"}
 START_TOLERANCE_S = 0.050
@@ -145,6 +145,36 @@ def test_agents_listen_on_no_port_and_start_together_whatever_their_clocks(world
     finally:
         for agent in agents:
             agent.terminate()
+
+
+def test_a_timetable_session_airs_on_the_boxes_at_its_start(world: World) -> None:
+    # The commune's own timetable gets a session a few seconds from now; the session job (what
+    # APScheduler runs at its time) composes the approved bulletin and hands it off over the transport.
+    text = "Mời bà con dự họp thôn lúc 19 giờ."
+    targets = world.seed.clusters[:2]
+    ids = {"commune": world.seed.commune_id, "author": world.seed.users["approver"]} | {c.name: c.id for c in targets}
+    bulletin = add_bulletin(world.db, ids, text, clusters=tuple(c.name for c in targets))
+    world.server.runtime.speech.render_programme([ProgrammePiece(text=text)], chime=True)  # rendered ahead, as usual
+    agents = [world.agent(0).start(), world.agent(1).start()]
+    starts_at = (datetime.now(LOCAL_ZONE) + timedelta(seconds=6)).replace(microsecond=0)
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    with world.db.session() as s:
+        s.get_one(Commune, world.seed.commune_id).timetable_override = {"sessions": [
+            {"name": "thu", "start": f"{starts_at:%H:%M:%S}", "days": every_day, "max_minutes": 5}]}
+    try:
+        result = world.server.runtime.programming.run_session(world.seed.commune_id, "thu", starts_at)
+        assert result.airing_id is not None, result.note
+        rows = [wait_delivery(world.db, result.airing_id, c.id, FINAL) for c in targets]
+        assert [r.state for r in rows] == [DeliveryState.PLAYED] * 2, [r.error for r in rows]
+        for agent, row in zip(agents, rows, strict=True):
+            [start] = [e for e in agent.played() if e["event"] == "start" and e["label"] == row.order_id]
+            assert abs(float(start["planned"]) - starts_at.timestamp()) < START_TOLERANCE_S
+        assert bulletin_status(world.db, bulletin) is BulletinStatus.AIRED
+    finally:
+        for agent in agents:
+            agent.terminate()
+        with world.db.session() as s:
+            s.get_one(Commune, world.seed.commune_id).timetable_override = None
 
 
 def test_an_order_reaches_a_connected_agent_at_once_and_emergencies_preempt(world: World) -> None:
