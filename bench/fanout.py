@@ -1,6 +1,11 @@
 """Fan-out benchmark: one ~1 MB programme delivered to 200 and to 1,000 clusters, beside raw downloads.
 
 Run: .venv/bin/python bench/fanout.py   (a few minutes; writes bench/results/fanout.json)
+     .venv/bin/python bench/fanout.py --dialout   (agents that dial out: mqtt to 1,000 and 10,000
+     clusters through a real Mosquitto, pull to 1,000; bench/fanout_dialout.py; writes
+     bench/results/fanout_dialout.json)
+
+The push runs below use the ``http`` transport (a LAN installation).
 
 For each size, a fresh ``broadcaster serve`` (SQLite, delivery on) airs an emergency of about two
 minutes (~1 MB MP3) to a commune of N clusters. The clusters are simulated by one process with N
@@ -194,7 +199,7 @@ def seed(settings: Settings, clusters: int, agents_port: int) -> int:
         commune = Commune(code="xa-do-tai", name="Xã đo tải")
         s.add(commune)
         s.flush()
-        s.add_all([Cluster(commune_id=commune.id, name=f"Cụm {i}", report_secret=f"bi-mat-{i}",
+        s.add_all([Cluster(commune_id=commune.id, name=f"Cụm {i}", transport="http",
                            agent_url=f"http://127.0.0.1:{agents_port}/c/{i}") for i in range(1, clusters + 1)])
         commune_id = commune.id
     with db.session() as s:
@@ -333,11 +338,16 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--public-key")
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
+    parser.add_argument("--dialout", action="store_true", help="the mqtt and pull fan-outs instead")
+    parser.add_argument("--mqtt-sizes", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--pull-sizes", type=int, nargs="*", default=[1000])
     args = parser.parse_args()
     if args.agents:
         return serve(agents_app(args.public_key), args.port)
     if args.raw_server:
         return serve(raw_app(args.raw_server), args.port)
+    if args.dialout:
+        return dialout(args.mqtt_sizes, args.pull_sizes)
 
     root = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
     base = load_settings().model_copy(update={"cache_dir": root / "cache"})
@@ -363,6 +373,25 @@ def main() -> None:
                  "on the same 2 cores; start offsets come from one shared asyncio loop of virtual agents",
         "runs": runs,
         "handoff_cost_1000_clusters": handoff,
+    })
+
+
+def dialout(mqtt_sizes: list[int], pull_sizes: list[int]) -> None:
+    """The dial-out fan-outs (bench/fanout_dialout.py), written to bench/results/fanout_dialout.json."""
+    from bench import fanout_dialout
+
+    root = Path(tempfile.mkdtemp(prefix="bench-dialout-"))
+    base = load_settings().model_copy(update={"cache_dir": root / "cache"})
+    programme = SpeechService(base).render_programme([ProgrammePiece(text=SAMPLE_BULLETIN, repeat=REPEAT)], chime=True)
+    runs = fanout_dialout.run(root, base, {"mqtt": mqtt_sizes, "pull": pull_sizes})
+    write_results("fanout_dialout", {
+        "programme": {"bytes": programme.size, "duration_s": round(programme.duration_s, 1)},
+        "notes": "one broadcaster serve (SQLite WAL, delivery_concurrency 256), Mosquitto 2.0.11, and "
+                 f"{fanout_dialout.SIM_PROCESSES} processes of simulated agents (real MQTT clients with their own "
+                 "credentials, or real signed long-polls), all on the same 2 cores; audio downloads at 1,000 clusters",
+        "targets": {"mqtt_10000_all_received_after_api_return_s": 10, "server_peak_rss_mb": 400,
+                    "pull_1000_connected_rss_cost_mb": 200},
+        "runs": runs,
     })
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from broadcaster.api import FORM_OVERHEAD_BYTES, UPLOAD_PATHS, build_router
+from broadcaster.api.agent_clock import AgentClockMiddleware
 from broadcaster.api.body_limit import BodyLimitMiddleware
 from broadcaster.api.errors import install_error_handlers
 from broadcaster.api.metrics import ApiMetrics, MetricsMiddleware
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, handoff: ProgrammeHandoff | 
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.request_max_bytes,
                        path_limits={path: upload_limit for path in (*UPLOAD_PATHS, *WEB_UPLOAD_PATHS)})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AgentClockMiddleware)
     app.include_router(build_router())
     install_web(app, settings)  # the officers' pages and their static files
     install_offline_docs(app)

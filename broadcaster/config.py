@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     delivery_timeout_s: float = Field(default=10.0, gt=0, description="one attempt to hand an order to an agent")
     delivery_retry_initial_s: float = Field(default=1.0, gt=0, description="first retry delay; doubles each time")
     delivery_retry_max_s: float = Field(default=30.0, gt=0, description="longest delay between two retries")
+    pull_wait_s: float = Field(
+        default=25.0, gt=0, le=300, description="how long a pull agent's poll waits for an order (below proxies' timeouts)"
+    )
+    # MQTT transport (docs/delivery.md): the server publishes orders to the broker, agents subscribe.
+    mqtt_url: str = Field(default="mqtt://127.0.0.1:1883", description="broker as the server reaches it (mqtts:// for TLS)")
+    mqtt_agent_url: str | None = Field(default=None, description="broker as the agents reach it; default mqtt_url")
+    mqtt_username: str = Field(default="broadcaster-server", max_length=64)
+    mqtt_password_file: Path | None = Field(default=None, description="file holding the server's broker password")
+    mqtt_topic_prefix: str = Field(default="broadcaster", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    mqtt_ca_file: Path | None = Field(default=None, description="CA that signed the broker's certificate (TLS)")
+    mqtt_cert_file: Path | None = Field(default=None, description="client certificate, if the broker asks for one")
+    mqtt_key_file: Path | None = None
+    mqtt_keepalive_s: int = Field(default=15, ge=5, le=600, description="the broker declares a silent client gone after 1.5×")
     # Web pages (broadcaster/web): sessions are server-side records (see broadcaster/web/security.py).
     cookie_secure: bool | None = Field(
         default=None, description="Secure session cookies; default: on when public_url is https"

@@ -166,9 +166,13 @@ class Cluster(Base):
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     agent_url: Mapped[str] = mapped_column(String(500), default="")  # where the http transport pushes orders
-    transport: Mapped[str] = mapped_column(String(32), default="http")
-    # The agent signs its reports with this shared secret (HMAC); the server needs it in clear to verify.
-    report_secret: Mapped[str] = mapped_column(String(128), default="")
+    transport: Mapped[str] = mapped_column(String(32), default="pull")
+    # Only public halves are stored (delivery/agent_auth.py): a read-only leak cannot forge the agent.
+    agent_public_key: Mapped[str] = mapped_column(String(64), default="")  # Ed25519, base64
+    broker_password_hash: Mapped[str] = mapped_column(String(255), default="")  # Mosquitto PBKDF2 line
+    # The transport's own view: is the agent's connection (pull) or broker session (mqtt) up?
+    link_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    link_changed_at: Mapped[datetime | None] = mapped_column(default=None)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     last_status: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # volume, playing, version
     order_seq: Mapped[int] = mapped_column(Integer, default=0)  # last sequence number issued to this cluster

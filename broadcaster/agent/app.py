@@ -1,4 +1,9 @@
-"""The agent's HTTP face: ``POST /orders`` and ``GET /status``. It only translates.
+"""The agent's HTTP face, for ``http`` push only: ``POST /orders`` and ``GET /status``. It only translates.
+
+``POST /orders`` needs no authentication: an order acts only if its signature checks out. ``GET
+/status`` tells what the box does and answers only loopback clients (the installer on the box);
+others get 403. The body is read up to ``MAX_ENVELOPE_BYTES``; JSON nested too deeply is an
+``order_malformed`` refusal like any other bad envelope, never an error page.
 
 ``POST /orders`` takes the raw envelope (``application/json``) and answers
 ``202 {"status": "accepted", "order_id", "seq"}`` or a 4xx ``{"code", "message"}``:
@@ -9,6 +14,7 @@ which a retrying server may treat as delivered).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -38,10 +44,22 @@ def create_agent_app(intake: Intake, status: Callable[[], dict[str, Any]]) -> Fa
                             status_code=202)
 
     @app.get("/status")
-    async def get_status() -> dict[str, Any]:
-        return status()
+    async def get_status(request: Request) -> JSONResponse:
+        client = request.client.host if request.client else ""
+        if not _loopback(client):
+            return JSONResponse({"code": "status_local_only",
+                                 "message": "Chỉ xem được trạng thái từ chính máy điều khiển (127.0.0.1)."},
+                                status_code=403)
+        return JSONResponse(status())
 
     return app
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _refusal(error: OrderRejected) -> JSONResponse:

@@ -9,6 +9,9 @@ again, as long as the order has not expired. A stop order's task waits for its `
 playing order of its airing and cancels the pending ones issued before it (a play order with a
 higher seq is the airing's replacement programme, which the server sends right after the stop). Every step is persisted, so after a
 restart ``resume`` picks each unfinished order up where it stood.
+
+Orders speak server time; the waits and the player use this box's clock, converted through the
+``ServerClock`` right before each wait, so a box whose clock is 30 s off still starts on time.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from broadcaster.agent.clock import ServerClock
 from broadcaster.agent.download import AudioFetcher, AudioMismatch
 from broadcaster.agent.players.base import LoadedAudio, Playback, Player
 from broadcaster.agent.reporting import Reporter, local_time
@@ -72,7 +76,8 @@ class Conductor:
     """Schedules, plays and reports every accepted order."""
 
     def __init__(self, *, store: AgentStore, fetcher: AudioFetcher, player: Player, reporter: Reporter,
-                 timing: Timing) -> None:
+                 timing: Timing, clock: ServerClock) -> None:
+        self._clock = clock
         self._store = store
         self._fetcher = fetcher
         self._player = player
@@ -119,7 +124,8 @@ class Conductor:
         if holder is None or holder.playback.started_at is None or holder.playback.ended_at is not None:
             return None
         return NowPlaying(order_id=holder.order.order_id, airing_id=holder.order.airing_id,
-                          priority=holder.order.priority, started_at=local_time(holder.playback.started_at))
+                          priority=holder.order.priority,
+                          started_at=local_time(self._clock.to_server(holder.playback.started_at)))
 
     def queue_length(self) -> int:
         """Orders accepted and not finished."""
@@ -141,7 +147,8 @@ class Conductor:
         def on_start(at: float) -> None:  # called in the player's thread
             loop.call_soon_threadsafe(partial(self._reporter.report, ReportStage.PLAYING, order, started_at=at))
 
-        job = _Job(order, state, Playback(str(order.order_id), order.play_at.timestamp(), on_start))
+        job = _Job(order, state, Playback(str(order.order_id), self._clock.to_local(order.play_at.timestamp()),
+                                          on_start, clock=self._clock.local_now))
         self._jobs[order.order_id] = job
         job.task = asyncio.create_task(self._run(job), name=f"order-{order.order_id}")
 
@@ -168,7 +175,7 @@ class Conductor:
             return self._finish(job, OrderState.MISSED, "expired")
         try:
             path = await self._fetcher.fetch(order.audio_url, order.audio_sha256, order.audio_size,
-                                             deadline=order.expires_at.timestamp())
+                                             deadline=time.time() + order.expires_at.timestamp() - self._clock.now())
         except BroadcasterError as error:  # AudioMismatch, DownloadFailed
             return self._finish(job, OrderState.FAILED, error.code, error.message)
         if job.state is OrderState.RECEIVED:
@@ -176,17 +183,17 @@ class Conductor:
             self._store.set_state(order, OrderState.DOWNLOADED)
             self._reporter.report(ReportStage.DOWNLOADED, order)
         crash_point("downloaded")
-        await _sleep_until(order.play_at.timestamp() - self._timing.prepare_lead_s)
+        await self._sleep_until(order.play_at.timestamp() - self._timing.prepare_lead_s)
         try:
             audio = await self._load_checked(order, path)
         except BroadcasterError as error:  # AudioMismatch past expiry, UnreadableAudio, DownloadFailed
             return self._finish(job, OrderState.FAILED, error.code, error.message)
-        await _sleep_until(order.play_at.timestamp() - self._timing.start_lead_s)
+        await self._sleep_until(order.play_at.timestamp() - self._timing.start_lead_s)
         async with self._speaker.turn(order, job.playback):
             if self._expired(order):
                 return self._finish(job, OrderState.MISSED, "expired")
             # Late (the horns were busy, or the download was slow) but not expired: play at once.
-            job.playback.start_at = max(order.play_at.timestamp(), time.time())
+            job.playback.start_at = max(self._clock.to_local(order.play_at.timestamp()), self._clock.local_now())
             job.playing = True
             self._store.set_state(order, OrderState.PLAYING)
             asyncio.get_running_loop().run_in_executor(None, crash_point, "playing")
@@ -203,7 +210,7 @@ class Conductor:
         self._finish(job, OrderState.FAILED, reason, started=playback.started_at, ended=playback.ended_at)
 
     async def _run_stop(self, job: _Job) -> None:
-        await _sleep_until(job.order.play_at.timestamp())
+        await self._sleep_until(job.order.play_at.timestamp())
         hit = 0
         for other in list(self._jobs.values()):
             if other is job or other.order.kind is not OrderKind.PLAY or other.order.airing_id != job.order.airing_id:
@@ -241,9 +248,13 @@ class Conductor:
             self.volume = volume
         return self._player.load(data, volume)
 
-    @staticmethod
-    def _expired(order: PlayOrder) -> bool:
-        return time.time() > order.expires_at.timestamp()
+    def _expired(self, order: PlayOrder) -> bool:
+        return self._clock.now() > order.expires_at.timestamp()
+
+    async def _sleep_until(self, server_unix: float) -> None:
+        delay = self._clock.to_local(server_unix) - self._clock.local_now()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     def _finish(self, job: _Job, state: OrderState, reason: str | None = None, message: str | None = None,
                 *, started: float | None = None, ended: float | None = None) -> None:
@@ -257,9 +268,3 @@ class Conductor:
                               message=message or REASON_MESSAGES.get(reason or ""), started_at=started, ended_at=ended)
         if order.kind is OrderKind.PLAY:
             self._fetcher.discard_unused(self._store.audio_in_use())
-
-
-async def _sleep_until(unix: float) -> None:
-    delay = unix - time.time()
-    if delay > 0:
-        await asyncio.sleep(delay)

@@ -1,24 +1,27 @@
 """The agent's configuration: a small YAML file, command-line flags on top.
 
-Example (``/etc/broadcaster/agent.yaml``)::
+Example (``/etc/broadcaster/agent.yaml``, as ``broadcaster speaker config`` prints it)::
 
-    cluster_id: thon-3
-    server_url: https://loa.xa-an-binh.vn        # reports and heartbeats go to {server_url}/api/agent/...
+    cluster_id: "3"
+    server_url: https://loa.xa-an-binh.vn        # pull, reports, heartbeats: {server_url}/api/agent/...
     server_public_keys:                         # base64 (raw 32 bytes) or PEM; several during a key change
       - "yUu0G2m5Wd8o4m3rHcE1nHQ4W7m8jv0Jw1a0QZ0u1ZI="
-    secret_file: /etc/broadcaster/agent.secret   # or `secret:`; HMAC key of this cluster's reports
-    host: 0.0.0.0
-    port: 8700
+    transport: pull                             # pull (default: dial out) | mqtt | http (LAN push)
+    secret_file: /etc/broadcaster/agent.secret   # or `secret:`; the box's credential
     state_dir: /var/lib/broadcaster-agent
     player: aplay
     player_options: {device: default}
     volume: 90
+
+With ``transport: http`` the agent listens on ``host:port`` (default 127.0.0.1:8700) for the
+server's pushes; with ``pull`` and ``mqtt`` it listens on no port at all. ``mqtt`` needs an
+``mqtt:`` block (url, username, topic_prefix, and for TLS ca_file / cert_file / key_file).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -33,6 +36,21 @@ class AgentConfigError(InvalidInput):
     code = "agent_config_invalid"
 
 
+class MqttAgentSettings(BaseModel):
+    """How the agent reaches its broker; the password derives from the agent's secret unless given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^mqtts?://[^/]+$", description="mqtt://host:1883 or mqtts://host:8883")
+    username: str = Field(min_length=1, max_length=64)
+    password: SecretStr | None = None
+    topic_prefix: str = Field(default="broadcaster", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = Field(default=15, ge=5, le=600)
+
+
 class AgentConfig(BaseModel):
     """Everything one agent needs to know; built by ``load_agent_config``."""
 
@@ -43,8 +61,11 @@ class AgentConfig(BaseModel):
     server_public_keys: list[str] = Field(min_length=1, description="base64 or PEM Ed25519 keys")
     secret: SecretStr | None = None
     secret_file: Path | None = None
-    host: str = "0.0.0.0"
-    port: int = Field(default=8700, ge=0, le=65535, description="0 picks a free port (see agent.json)")
+    transport: Literal["pull", "mqtt", "http"] = "pull"
+    host: str = Field(default="127.0.0.1", description="http push only: the address to listen on")
+    port: int = Field(default=8700, ge=0, le=65535, description="http push only; 0 picks a free port (agent.json)")
+    mqtt: MqttAgentSettings | None = None
+    pull_wait_s: float = Field(default=25.0, gt=0, le=300, description="how long one poll waits on the server")
     state_dir: Path = Path("agent-state")
     player: str = "aplay"
     player_options: dict[str, Any] = Field(default_factory=dict)
@@ -57,6 +78,8 @@ class AgentConfig(BaseModel):
     min_free_disk_bytes: int = Field(default=50 * 1024**2, ge=0)
     # Decoding a long programme takes a moment on a Pi: do it this long before play_at.
     prepare_lead_s: float = Field(default=5.0, ge=0)
+    # A box whose clock is this far off, simulated (tests and demonstrations; 0 on a real box).
+    clock_skew_s: float = Field(default=0.0, ge=-1e9, le=1e9)
     # The player thread takes over this long before play_at and fine-waits for the exact instant.
     start_lead_s: float = Field(default=0.5, gt=0)
 
@@ -64,10 +87,12 @@ class AgentConfig(BaseModel):
     def _one_secret(self) -> AgentConfig:
         if (self.secret is None) == (self.secret_file is None):
             raise ValueError("give exactly one of secret and secret_file")
+        if self.transport == "mqtt" and self.mqtt is None:
+            raise ValueError("transport mqtt needs an mqtt block")
         return self
 
     def report_secret(self) -> str:
-        """The HMAC secret for this cluster's reports, read from the file if configured so."""
+        """The cluster's credential (its keys derive from it), read from the file if configured so."""
         if self.secret is not None:
             return self.secret.get_secret_value()
         assert self.secret_file is not None

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
+from broadcaster.agent.clock import ServerClock
 from broadcaster.agent.conductor import Conductor
 from broadcaster.agent.reporting import Reporter
 from broadcaster.agent.store import AgentStore
 from broadcaster.delivery.orders import (
-    LOCAL_ZONE,
     OrderRejected,
     OrderReplayed,
     OrderVerifier,
@@ -34,15 +32,11 @@ from broadcaster.delivery.orders import (
 log = logging.getLogger(__name__)
 
 
-def _now() -> datetime:
-    return datetime.now(LOCAL_ZONE)
-
-
 class Intake:
     """Verifies, de-duplicates, stores and dispatches incoming envelopes."""
 
     def __init__(self, *, cluster_id: str, verifier: OrderVerifier, store: AgentStore, reporter: Reporter,
-                 conductor: Conductor, clock: Callable[[], datetime] = _now) -> None:
+                 conductor: Conductor, clock: ServerClock) -> None:
         self._cluster_id = cluster_id
         self._verifier = verifier
         self._store = store
@@ -53,13 +47,15 @@ class Intake:
     def accept(self, body: bytes) -> PlayOrder:
         """Accept one envelope or raise an ``OrderRejected`` subclass (already logged and reported)."""
         try:
-            order = self._verifier.verify(body, cluster_id=self._cluster_id, now=self._clock())
+            # Expiry is judged in server time, as the agent estimates it, whatever its own clock says.
+            order = self._verifier.verify(body, cluster_id=self._cluster_id, now=self._clock.now_datetime())
             # Store the order object exactly as signed, so a retry can be recognised byte for byte.
             order_json = canonical_bytes(json.loads(body)["order"]).decode("utf-8")
             self._store.accept(order, order_json)
         except OrderRejected as error:
             self._refused(error)
             raise
+        self._clock.at_least(order.issued_at.timestamp())
         log.info("accepted order %s seq %d (%s, %s) for %s", order.order_id, order.seq, order.kind.value,
                  order.priority.value, order.play_at.isoformat())
         self._reporter.report(ReportStage.RECEIVED, order)

@@ -5,8 +5,13 @@ Every report is first written to the SQLite outbox, then sent in batches, oldest
 before everything older was acknowledged (2xx), so the server sees each cluster's reports in
 order; while it is unreachable they wait on disk and are retried with backoff, and playing goes
 on. A heartbeat that gets through cuts the backoff short: the server is back, so the queued
-reports go at once rather than after a wait of up to ``retry_max_s``. Heartbeats (``POST {server}/api/agent/heartbeat``) are not queued: only the latest matters.
-Both are signed with the cluster's HMAC secret (see ``broadcaster.delivery.keys``).
+reports go at once rather than after a wait of up to ``retry_max_s``. A batch the server refuses
+as malformed (422) would be refused for ever: it is logged and dropped rather than block every
+later report. Heartbeats (``POST {server}/api/agent/heartbeat``) are not queued: only the latest
+matters.
+
+``ServerClient`` signs every request with the cluster's key (``broadcaster.delivery.agent_auth``),
+stamps it in server time, and feeds each answer's server timestamps to the ``ServerClock``.
 """
 
 from __future__ import annotations
@@ -14,26 +19,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from broadcaster.agent.clock import ServerClock
 from broadcaster.agent.retry import Backoff
 from broadcaster.agent.store import AgentStore
-from broadcaster.delivery.keys import sign_agent_request
+from broadcaster.delivery.agent_auth import sign_agent_request
 from broadcaster.delivery.orders import LOCAL_ZONE, AgentReport, Heartbeat, PlayOrder, ReportStage
+from broadcaster.delivery.pull_wire import TIME_RECEIVED_HEADER, TIME_SENT_HEADER
 
 log = logging.getLogger(__name__)
 REPORTS_PATH = "/api/agent/reports"
 HEARTBEAT_PATH = "/api/agent/heartbeat"
+_PERMANENT_REFUSALS = (400, 413, 422)
 
 
 class ServerRefused(Exception):
     """The server answered, but not with 2xx."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def local_time(unix: float) -> datetime:
@@ -42,21 +54,56 @@ def local_time(unix: float) -> datetime:
 
 
 class ServerClient:
-    """HMAC-signed POSTs to the server's agent endpoints."""
+    """Signed POSTs to the server's agent endpoints; every answer is a clock sample."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, cluster_id: str, secret: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, cluster_id: str, key: Ed25519PrivateKey,
+                 clock: ServerClock) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._cluster_id = cluster_id
-        self._secret = secret
+        self._key = key
+        self.clock = clock
+        self._last_ms = 0
 
-    async def post_json(self, path: str, body: bytes) -> None:
+    async def post(self, path: str, purpose: str, body: bytes, *, timeout: float | None = None) -> httpx.Response:
+        """POST signed ``body``; raises ``httpx.HTTPError``. A refusal for a wrong clock is retried once, corrected."""
+        for attempt in (1, 2):
+            # Strictly increasing stamps: the server refuses a heartbeat or poll not newer than the last.
+            timestamp_ms = self._last_ms = max(int(self.clock.now() * 1000), self._last_ms + 1)
+            headers = sign_agent_request(self._key, self._cluster_id, purpose, body, timestamp_ms=timestamp_ms)
+            headers["Content-Type"] = "application/json"
+            sent = self.clock.local_now()
+            kwargs: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+            response = await self._http.post(self._base_url + path, content=body, headers=headers, **kwargs)
+            self._sample(response, sent, self.clock.local_now())
+            if attempt == 1 and response.status_code == 401 and _code(response) == "agent_clock_skew":
+                log.warning("server refused our clock; corrected by %.3f s, retrying", self.clock.offset_s)
+                continue
+            return response
+        raise AssertionError("unreachable")
+
+    async def post_json(self, path: str, purpose: str, body: bytes) -> None:
         """POST an already-encoded JSON body; raises ``httpx.HTTPError`` or ``ServerRefused``."""
-        headers = sign_agent_request(self._secret, self._cluster_id, body, timestamp=int(time.time()))
-        headers["Content-Type"] = "application/json"
-        response = await self._http.post(self._base_url + path, content=body, headers=headers)
+        response = await self.post(path, purpose, body)
         if not response.is_success:
-            raise ServerRefused(f"{path}: HTTP {response.status_code} {response.text[:200]}")
+            raise ServerRefused(f"{path}: HTTP {response.status_code} {response.text[:200]}", response.status_code)
+
+    def _sample(self, response: httpx.Response, sent: float, received: float) -> None:
+        try:
+            server_received = float(response.headers[TIME_RECEIVED_HEADER])
+            server_sent = float(response.headers[TIME_SENT_HEADER])
+        except (KeyError, ValueError):
+            return
+        self.clock.add_exchange(sent, server_received, server_sent, received)
+
+
+def _code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 class Reporter:
@@ -64,6 +111,7 @@ class Reporter:
 
     def __init__(self, store: AgentStore, server: ServerClient, cluster_id: str, backoff: Backoff,
                  batch_size: int = 50) -> None:
+        self._clock = server.clock
         self._store = store
         self._server = server
         self._cluster_id = cluster_id
@@ -78,17 +126,19 @@ class Reporter:
         """Queue one report (durably, before returning) and wake the sender."""
         fields: dict[str, Any] = {
             "report_id": uuid.uuid4(), "cluster_id": self._cluster_id, "stage": stage,
-            "at": local_time(time.time()), "reason": reason, "message": message,
+            "at": local_time(self._clock.now()), "reason": reason, "message": message,
         }
         if order is not None:
             fields |= {"order_id": order.order_id, "order_seq": order.seq, "airing_id": order.airing_id,
                        "play_at": order.play_at}
+        # The player measures on this box's clock; the server gets its own time.
         if started_at is not None:
-            fields["started_at"] = local_time(started_at)
+            started = self._clock.to_server(started_at)
+            fields["started_at"] = local_time(started)
             if order is not None:
-                fields["start_offset_ms"] = round((started_at - order.play_at.timestamp()) * 1000, 1)
+                fields["start_offset_ms"] = round((started - order.play_at.timestamp()) * 1000, 1)
         if ended_at is not None:
-            fields["ended_at"] = local_time(ended_at)
+            fields["ended_at"] = local_time(self._clock.to_server(ended_at))
 
         def body(seq: int) -> str:
             return AgentReport.model_validate({**fields, "seq": seq}).model_dump_json()
@@ -132,18 +182,25 @@ class Reporter:
             return False
         body = ("[" + ",".join(text for _, text in batch) + "]").encode("utf-8")
         try:
-            await self._server.post_json(REPORTS_PATH, body)
-        except (httpx.HTTPError, ServerRefused) as error:
-            # Once per outage at warning level: a long one would otherwise flood the log.
-            log.log(logging.DEBUG if self._failing else logging.WARNING,
-                    "could not deliver %d report(s), will retry: %r", len(batch), error)
-            self._failing = True
-            return False
+            await self._server.post_json(REPORTS_PATH, "reports", body)
+        except ServerRefused as error:
+            if error.status not in _PERMANENT_REFUSALS:
+                return self._failed(len(batch), error)
+            log.error("server refused %d report(s) for good, dropping them: %s", len(batch), error)
+        except httpx.HTTPError as error:
+            return self._failed(len(batch), error)
         if self._failing:
             log.info("server reachable again; delivering queued reports")
         self._failing = False
         self._store.outbox_delete_through(batch[-1][0])
         return True
+
+    def _failed(self, count: int, error: Exception) -> bool:
+        # Once per outage at warning level: a long one would otherwise flood the log.
+        log.log(logging.DEBUG if self._failing else logging.WARNING,
+                "could not deliver %d report(s), will retry: %r", count, error)
+        self._failing = True
+        return False
 
 
 async def run_heartbeats(server: ServerClient, interval_s: float, snapshot: Callable[[], Heartbeat],
@@ -152,7 +209,7 @@ async def run_heartbeats(server: ServerClient, interval_s: float, snapshot: Call
     failing = False
     while True:
         try:
-            await server.post_json(HEARTBEAT_PATH, snapshot().model_dump_json().encode("utf-8"))
+            await server.post_json(HEARTBEAT_PATH, "heartbeat", snapshot().model_dump_json().encode("utf-8"))
             if failing:
                 log.info("heartbeat delivered again")
             failing = False

@@ -95,6 +95,16 @@ class AgentStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
         return int(row[0]) if row else 0
 
+    def meta(self, key: str) -> str | None:
+        """A remembered value (the clock offset of the last run...), None if never set."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Remember a value across restarts."""
+        self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         (key, value))
+
     def accept(self, order: PlayOrder, order_json: str) -> None:
         """Store a verified order, or raise ``OrderReplayed`` if it was seen or is older than the last."""
         now = time.time()

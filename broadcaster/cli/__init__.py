@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 # Modules under broadcaster.cli that provide ``register(subparsers)``; each adds one subcommand
 # whose handler returns the exit code.
-COMMAND_MODULES: list[str] = ["say", "voices", "normalize", "demo", "commune", "serve", "user", "agent", "speaker"]
+COMMAND_MODULES: list[str] = [
+    "say", "voices", "normalize", "demo", "commune", "serve", "user", "agent", "speaker", "broker",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

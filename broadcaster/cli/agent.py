@@ -22,8 +22,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--public-key", action="append", dest="server_public_keys",
                         help="khóa công khai Ed25519 của máy chủ (base64 hoặc PEM); lặp lại được")
     parser.add_argument("--secret-file", type=Path, help="tệp chứa khóa bí mật HMAC của cụm loa")
-    parser.add_argument("--host", help="địa chỉ lắng nghe (mặc định 0.0.0.0)")
-    parser.add_argument("--port", type=int, help="cổng lắng nghe (mặc định 8700; 0 = tự chọn)")
+    parser.add_argument("--transport", choices=("pull", "mqtt", "http"),
+                        help="cách nhận lệnh: pull (mặc định, tự gọi về máy chủ), mqtt, http (máy chủ gửi tới, chỉ mạng LAN)")
+    parser.add_argument("--host", help="chỉ với http: địa chỉ lắng nghe (mặc định 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="chỉ với http: cổng lắng nghe (mặc định 8700; 0 = tự chọn)")
     parser.add_argument("--state-dir", type=Path, help="thư mục trạng thái (SQLite, âm thanh)")
     parser.add_argument("--player", help="bộ phát: aplay, ffmpeg hoặc null")
     parser.add_argument("--volume", type=int, help="âm lượng 0–100")
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     # httpx logs every request at INFO: a heartbeat a minute would drown what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     overrides = {name: getattr(args, name) for name in (
-        "cluster_id", "server_url", "server_public_keys", "secret_file", "host", "port", "state_dir", "player",
+        "cluster_id", "server_url", "server_public_keys", "secret_file", "transport", "host", "port", "state_dir", "player",
         "volume", "heartbeat_interval_s",
     )}
     config = load_agent_config(args.config, **overrides)

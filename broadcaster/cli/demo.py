@@ -108,7 +108,8 @@ def _introduce(url: str, seed: Any) -> None:
     roles = {"canbo": "cán bộ văn hóa (soạn bản tin)", "lanhdao": "lãnh đạo xã (duyệt)", "quantri": "quản trị"}
     for username, password in seed.passwords.items():
         print(f"  {username:8} / {password}   {roles[username]}")
-    print("Cụm loa: " + ", ".join(f"{name} (số {cluster_id}, cổng {port})" for cluster_id, name, port in seed.clusters))
+    print("Cụm loa (tự gọi về máy chủ, không mở cổng nào): "
+          + ", ".join(f"{name} (số {cluster_id})" for cluster_id, name in seed.clusters))
 
 
 def _login(url: str, username: str, password: str) -> dict[str, str]:
@@ -148,7 +149,7 @@ def _follow(url: str, seed: Any, bulletin: int, *, passwords: dict[str, str], ti
     import httpx
 
     headers = _login(url, "lanhdao", passwords["lanhdao"])
-    names = {cluster_id: name for cluster_id, name, _port in seed.clusters}
+    names = dict(seed.clusters)
     shown: dict[tuple[int, str], bool] = {}
     announced = False
     deadline = time.monotonic() + timeout_s

@@ -3,7 +3,8 @@
 ``seed_demo`` creates (or, on a later run, refreshes) a commune with three villages, one speaker
 cluster each, and an officer, an approver and an admin with fresh passwords. ``DemoStack`` runs
 ``broadcaster serve`` and one ``broadcaster agent`` per cluster as subprocesses, logging to files
-under the demo directory, and stops them all (SIGTERM, then SIGKILL) however the demo ends.
+under the demo directory, and stops them all (SIGTERM, then SIGKILL) however the demo ends. The
+agents dial out to the server (``pull``), as boxes behind a carrier's NAT must: none listens on a port.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from broadcaster.delivery.keys import load_or_create_signing_key
 from broadcaster.errors import ServiceFailure
 from broadcaster.models import Cluster, Role, User, Zone
 from broadcaster.services import registry, users
-from broadcaster.services.provisioning import agent_config
+from broadcaster.services.provisioning import agent_config, issue_agent_credentials
 from broadcaster.services.scoping import CommuneNotFound
 
 COMMUNE_CODE = "xa-an-binh-demo"
@@ -52,10 +53,10 @@ class DemoFailed(ServiceFailure):
 
 @dataclass
 class DemoSeed:
-    """What the demo created: the commune, its clusters (id, name, agent port) and the logins."""
+    """What the demo created: the commune, its clusters (id, name) and the logins."""
 
     commune_id: int
-    clusters: list[tuple[int, str, int]] = field(default_factory=list)
+    clusters: list[tuple[int, str]] = field(default_factory=list)
     passwords: dict[str, str] = field(default_factory=dict)
 
 
@@ -72,7 +73,7 @@ def free_port(preferred: int | None = None) -> int:
 
 
 def seed_demo(db: Database, settings: Settings) -> DemoSeed:
-    """Create or refresh the demo commune, its clusters (on fresh local ports) and accounts."""
+    """Create or refresh the demo commune, its clusters (pull agents) and accounts."""
     passwords = {username: secrets.token_urlsafe(9) for username, _role, _name in ACCOUNTS}
     with db.session() as s:
         try:
@@ -94,16 +95,15 @@ def seed_demo(db: Database, settings: Settings) -> DemoSeed:
         for village in VILLAGES:
             zone = s.scalars(select(Zone).where(Zone.commune_id == commune.id, Zone.name == village)).first()
             zone = zone or registry.create_zone(s, admin, commune.id, village)
-            port = free_port()
-            fields = registry.ClusterFields(name=f"Cụm loa {village.lower()}", zone_id=zone.id,
-                                            agent_url=f"http://127.0.0.1:{port}", transport="http")
+            fields = registry.ClusterFields(name=f"Cụm loa {village.lower()}", zone_id=zone.id, agent_url="",
+                                            transport="pull")
             cluster = s.scalars(select(Cluster).where(Cluster.commune_id == commune.id,
                                                       Cluster.name == fields.name)).first()
             if cluster is None:
                 cluster = registry.create_cluster(s, admin, commune.id, fields)
             else:
                 cluster = registry.update_cluster(s, admin, cluster.id, fields)
-            seed.clusters.append((cluster.id, cluster.name, port))
+            seed.clusters.append((cluster.id, cluster.name))
     return seed
 
 
@@ -158,13 +158,14 @@ class DemoStack:
         public_key = load_or_create_signing_key(self.settings.data_dir).public_key()
         play_logs: list[Path] = []
         with db.session() as s:
-            for index, (cluster_id, _name, port) in enumerate(seed.clusters):
+            for index, (cluster_id, _name) in enumerate(seed.clusters):
                 cluster = s.get_one(Cluster, cluster_id)
                 state = self.directory / "agents" / str(cluster_id)
                 play_log = state / "played.jsonl"
                 player = "aplay" if sound and index == 0 else "null"
-                config = agent_config(cluster, self.settings, public_key, state_dir=state, player=player,
-                                      host="127.0.0.1", port=port, heartbeat_interval_s=HEARTBEAT_S,
+                secret = issue_agent_credentials(cluster)  # what `broadcaster speaker config` does
+                config = agent_config(cluster, self.settings, public_key, secret, state_dir=state, player=player,
+                                      heartbeat_interval_s=HEARTBEAT_S,
                                       player_options={"log": str(play_log)} if player == "null" else {},
                                       retry_initial_s=0.5, retry_max_s=5.0)
                 path = self.directory / f"agent-{cluster_id}.yaml"
@@ -177,9 +178,9 @@ class DemoStack:
         return play_logs
 
     def wait_agents(self, seed: DemoSeed, timeout_s: float = 60.0) -> None:
-        """Wait until every agent listens (it writes its agent.json)."""
+        """Wait until every agent runs (it writes its agent.json)."""
         deadline = time.monotonic() + timeout_s
-        for cluster_id, _name, _port in seed.clusters:
+        for cluster_id, _name in seed.clusters:
             ready = self.directory / "agents" / str(cluster_id) / "agent.json"
             while not _ready(ready):
                 if any(p.poll() is not None for n, p in self.processes if n == f"agent-{cluster_id}"):
@@ -213,7 +214,7 @@ class DemoStack:
 
 def _ready(path: Path) -> bool:
     try:
-        return bool(json.loads(path.read_text()).get("port"))
+        return bool(json.loads(path.read_text()).get("pid"))
     except (OSError, ValueError):
         return False
 

@@ -38,7 +38,7 @@ class HttpTransport(Transport):
     name = "http"
 
     def __init__(self, *, settings: Settings | None = None, timeout_s: float | None = None,
-                 max_connections: int | None = None) -> None:
+                 max_connections: int | None = None, **_options: Any) -> None:
         self._timeout_s = timeout_s or (settings.delivery_timeout_s if settings else 10.0)
         self._max_connections = max_connections or (settings.delivery_concurrency if settings else 64)
         self._client: httpx.AsyncClient | None = None

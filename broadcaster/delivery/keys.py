@@ -1,14 +1,10 @@
-"""Credentials of delivery: the server's order-signing key pair and the clusters' report secrets.
+"""The server's order-signing key pair: created, stored, exported, loaded.
 
 The Ed25519 private key lives in one PEM file (PKCS#8, mode 0600, in a 0700 folder under the
 data dir), never in the database or a log. It is generated on first use; the public key is
 exported as base64 (raw 32 bytes) or PEM for the agents' configuration.
 
-Agents authenticate what they send (reports, heartbeats) with a per-cluster shared secret:
-``X-Broadcaster-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>`` beside
-``X-Broadcaster-Timestamp`` (Unix seconds) and ``X-Broadcaster-Cluster``. The server looks the
-secret up by cluster, refuses timestamps more than a few minutes off, and dedupes reports by
-``report_id`` (a replayed request inside that window then changes nothing).
+What agents send is authenticated by their own keys: ``broadcaster.delivery.agent_auth``.
 """
 
 from __future__ import annotations
@@ -17,25 +13,18 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import hmac
 import os
-import secrets
 import stat
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from broadcaster.errors import InvalidInput, NotAuthenticated, ServiceFailure
+from broadcaster.errors import InvalidInput, ServiceFailure
 from broadcaster.private_files import private_dir
 
 SIGNING_KEY_FILENAME = "order-signing-key.pem"
-CLUSTER_HEADER = "X-Broadcaster-Cluster"
-TIMESTAMP_HEADER = "X-Broadcaster-Timestamp"
-SIGNATURE_HEADER = "X-Broadcaster-Signature"
-DEFAULT_TOLERANCE_S = 300
 
 
 class SigningKeyError(ServiceFailure):
@@ -54,12 +43,6 @@ class InvalidPublicKey(InvalidInput):
     """Text that is not an Ed25519 public key in base64 or PEM."""
 
     code = "public_key_invalid"
-
-
-class AgentRequestUnauthenticated(NotAuthenticated):
-    """An agent request whose HMAC, timestamp or cluster header does not check out."""
-
-    code = "agent_unauthenticated"
 
 
 def signing_key_path(data_dir: Path) -> Path:
@@ -152,54 +135,3 @@ def load_public_key(text: str) -> Ed25519PublicKey:
 
 def _raw(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def generate_cluster_secret() -> str:
-    """A fresh per-cluster report secret (256 bits, URL-safe text)."""
-    return secrets.token_urlsafe(32)
-
-
-def sign_agent_request(secret: str, cluster_id: str, body: bytes, *, timestamp: int) -> dict[str, str]:
-    """The headers that authenticate ``body`` as sent by ``cluster_id`` at ``timestamp``."""
-    return {
-        CLUSTER_HEADER: cluster_id,
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: "sha256=" + _mac(secret, timestamp, body),
-    }
-
-
-def request_cluster(headers: Mapping[str, str]) -> str:
-    """The cluster an agent request claims to come from (check it with ``verify_agent_request``)."""
-    cluster = _header(headers, CLUSTER_HEADER)
-    if not cluster:
-        raise AgentRequestUnauthenticated("Yêu cầu của cụm loa thiếu mã cụm loa.", detail="no cluster header")
-    return cluster
-
-
-def verify_agent_request(
-    secret: str, body: bytes, headers: Mapping[str, str], *, now: float, tolerance_s: int = DEFAULT_TOLERANCE_S
-) -> None:
-    """Raise ``AgentRequestUnauthenticated`` unless ``headers`` carry a fresh HMAC of ``body``."""
-    refused = "Yêu cầu của cụm loa không xác thực được (sai khóa bí mật hoặc sai giờ)."
-    try:
-        timestamp = int(_header(headers, TIMESTAMP_HEADER))
-    except ValueError:
-        raise AgentRequestUnauthenticated(refused, detail="missing or bad timestamp") from None
-    if abs(now - timestamp) > tolerance_s:
-        raise AgentRequestUnauthenticated(refused, detail=f"timestamp {timestamp} is {now - timestamp:.0f} s off")
-    given = _header(headers, SIGNATURE_HEADER).removeprefix("sha256=")
-    if not hmac.compare_digest(given, _mac(secret, timestamp, body)):
-        raise AgentRequestUnauthenticated(refused, detail="HMAC mismatch")
-
-
-def _mac(secret: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    # Header maps differ in case handling (dict vs. Starlette vs. email.Message): look both ways.
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), "")
-    return str(value)

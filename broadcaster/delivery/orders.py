@@ -255,6 +255,8 @@ def _open_envelope(envelope: bytes | str | Mapping[str, Any]) -> tuple[dict[str,
             raise OrderMalformed(malformed, detail=f"envelope larger than {MAX_ENVELOPE_BYTES} bytes")
         try:
             envelope = json.loads(envelope)
+        except RecursionError:
+            raise OrderMalformed(malformed, detail="JSON nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as error:
             raise OrderMalformed(malformed, detail=f"not JSON: {error}") from None
     if not isinstance(envelope, Mapping):
@@ -267,6 +269,8 @@ def _open_envelope(envelope: bytes | str | Mapping[str, Any]) -> tuple[dict[str,
     try:
         signature = base64.b64decode(signature_text, validate=True)
         canonical_bytes(order_object)  # floats like NaN cannot be canonical
+    except RecursionError:
+        raise OrderMalformed(malformed, detail="JSON nested too deeply") from None
     except (binascii.Error, ValueError) as error:
         raise OrderMalformed(malformed, detail=str(error)) from None
     return order_object, signature
@@ -288,32 +292,43 @@ class ReportStage(StrEnum):
     APPLIED = "applied"  # a stop order was carried out
 
 
+# Bounds on what an agent may say: a cluster's credentials must not let it store junk, overflow a
+# counter or a column, or make the server fail for anyone else (issue 10, item 2).
+MAX_SEQ = 2**31 - 1  # Cluster.order_seq is a 32-bit column on PostgreSQL
+MAX_COUNT = 1_000_000
+ReasonCode = Annotated[str, Field(max_length=64, pattern=r"^[a-z0-9_.-]+$")]
+Text = Annotated[str, Field(max_length=1000)]
+BoundedFloat = Annotated[float, Field(ge=-1e13, le=1e13, allow_inf_nan=False)]
+
+
 class AgentReport(BaseModel):
     """One event of one order on one cluster. ``seq`` orders a cluster's reports; ``report_id`` dedupes."""
 
     model_config = ConfigDict(extra="forbid")
 
     report_id: UUID
-    seq: int = Field(ge=1, description="agent outbox sequence: strictly increasing per cluster")
+    seq: int = Field(ge=1, le=2**62, description="agent outbox sequence: strictly increasing per cluster")
     cluster_id: ClusterId
     stage: ReportStage
     at: AwareDatetime
     order_id: UUID | None = None
-    order_seq: int | None = None
-    airing_id: str | None = None
-    reason: str | None = None  # a stable code
-    message: str | None = None  # Vietnamese, for the broadcast log
+    order_seq: int | None = Field(default=None, ge=1, le=MAX_SEQ)
+    airing_id: str | None = Field(default=None, max_length=128)
+    reason: ReasonCode | None = None  # a stable code
+    message: Text | None = None  # Vietnamese, for the broadcast log
     play_at: AwareDatetime | None = None
-    started_at: AwareDatetime | None = None  # measured by the player
+    started_at: AwareDatetime | None = None  # measured by the player, in server time
     ended_at: AwareDatetime | None = None
-    start_offset_ms: float | None = None  # started_at - play_at
+    start_offset_ms: BoundedFloat | None = None  # started_at - play_at
 
 
 class NowPlaying(BaseModel):
     """What the cluster's horns are sounding."""
 
+    model_config = ConfigDict(extra="forbid")
+
     order_id: UUID
-    airing_id: str
+    airing_id: str = Field(max_length=128)
     priority: Priority
     started_at: AwareDatetime | None = None
 
@@ -327,6 +342,16 @@ class AgentProblem(BaseModel):
     message: str = Field(max_length=500)
 
 
+class ClockEstimate(BaseModel):
+    """The agent's estimate of the server clock: ``offset_ms`` = server time − its own clock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    offset_ms: BoundedFloat
+    rtt_ms: float = Field(ge=0, le=1e7, allow_inf_nan=False)
+    samples: int = Field(ge=0, le=MAX_COUNT)
+
+
 class Heartbeat(BaseModel):
     """The agent's periodic sign of life (with its health: what would stop it playing, and why)."""
 
@@ -336,11 +361,13 @@ class Heartbeat(BaseModel):
     at: AwareDatetime
     status: Literal["idle", "playing"]
     volume: int = Field(ge=0, le=100)
-    version: str
+    version: str = Field(max_length=64)
     now_playing: NowPlaying | None = None
-    queue_length: int = Field(ge=0)
-    last_seq: int = Field(ge=0)
-    reports_pending: int = Field(ge=0)
+    queue_length: int = Field(ge=0, le=MAX_COUNT)
+    last_seq: int = Field(ge=0, le=MAX_SEQ)
+    reports_pending: int = Field(ge=0, le=2**62)
     health: Literal["ok", "degraded"] = "ok"
     problems: list[AgentProblem] = Field(default_factory=list, max_length=10)
-    free_disk_bytes: int | None = Field(default=None, ge=0)
+    free_disk_bytes: int | None = Field(default=None, ge=0, le=2**62)
+    transport: Literal["pull", "mqtt", "http"] | None = None
+    clock: ClockEstimate | None = None

@@ -9,8 +9,11 @@ JSON, byte for byte) to one cluster and says what became of it:
     EXPIRED    the agent says it arrived after its expires_at
     REFUSED    the agent refused it for good: bad signature, another cluster's order, malformed
 
-``http`` pushes to the agent (``POST {agent_url}/orders``); a later ``mqtt`` transport publishes
-to a topic the device subscribes to after dialling out. Both fit: the address is opaque text.
+``pull`` hands it to the agent's long-poll (agents dial out: the default), ``http`` pushes to the
+agent (``POST {agent_url}/orders``, LAN only), ``mqtt`` publishes it to the cluster's topic at a
+broker. The address is opaque text. Transports that hold connections of their own tell the
+delivery service when a cluster's agent comes and goes (``LinkListener``), so its lane retries
+at once instead of waiting out a backoff.
 
 Errors::
 
@@ -27,7 +30,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from broadcaster.errors import InvalidInput, ServiceFailure
 
@@ -88,10 +91,21 @@ class ClusterAddress:
     address: str
 
 
+class LinkListener(Protocol):
+    """Told when a cluster's agent connects or goes away (pull connections, broker presence)."""
+
+    def link_changed(self, cluster_id: str, connected: bool) -> None:
+        """``cluster_id`` (on the wire) is now connected or not; called from any thread, must not block."""
+        ...
+
+
 class Transport(ABC):
     """Sends envelopes to clusters. Implementations are asyncio-native and safe to share between tasks."""
 
     name: ClassVar[str]
+
+    async def open(self) -> None:  # noqa: B027 - optional hook: most transports connect lazily
+        """Connect and subscribe what must be up before the first send (called once, in the lanes' loop)."""
 
     @abstractmethod
     async def send(self, target: ClusterAddress, envelope: bytes) -> SendResult:
@@ -103,14 +117,16 @@ class Transport(ABC):
 
 TransportFactory = Callable[..., Transport]
 _REGISTRY: dict[str, TransportFactory] = {}
-_BUILTIN_MODULES = ("broadcaster.delivery.http_transport",)
+_BUILTIN_MODULES = ("broadcaster.delivery.http_transport", "broadcaster.delivery.pull_transport",
+                    "broadcaster.delivery.mqtt_transport")
 
 
 def register_transport(name: str) -> Callable[[TransportFactory], TransportFactory]:
     """Class decorator: make a transport available by name.
 
-    Factories take keyword arguments only and accept ``settings`` (a ``Settings`` or None), from
-    which each transport reads its own fields (timeouts, connection limits, broker address).
+    Factories take keyword arguments only: ``settings`` (a ``Settings`` or None), from which each
+    transport reads its own fields (timeouts, connection limits, broker address), and ``links``
+    (a ``LinkListener`` or None); they ignore options meant for other transports.
     """
 
     def decorate(factory: TransportFactory) -> TransportFactory:

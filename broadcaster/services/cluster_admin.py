@@ -2,7 +2,8 @@
 
 The agent's configuration holds the cluster's secret, so it is issued only together with a fresh
 secret (``issue_agent_config``): the old secret stops working at that very moment (reports and
-heartbeats signed with it are refused), and the new one exists in clear only in the answer.
+heartbeats signed with it are refused), and the new one exists in clear only in the answer; the
+database keeps only its public halves (``delivery.agent_auth``).
 A retired cluster gets no more programmes, its secret is revoked, and its log history stays.
 """
 
@@ -16,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from broadcaster.config import Settings
 from broadcaster.db import utc_now
-from broadcaster.delivery.keys import generate_cluster_secret, load_or_create_signing_key
+from broadcaster.delivery.keys import load_or_create_signing_key
 from broadcaster.errors import Conflict, InvalidInput
 from broadcaster.models import Cluster, Role, User
 from broadcaster.services import registry, scoping
 from broadcaster.services.audit import record
-from broadcaster.services.provisioning import agent_config_yaml
+from broadcaster.services.provisioning import agent_config_yaml, issue_agent_credentials
 
 MAX_VOLUME = 100
 
@@ -59,12 +60,12 @@ def _managed(session: Session, actor: User, cluster_id: int) -> Cluster:
 def issue_agent_config(session: Session, actor: User, cluster_id: int, settings: Settings) -> IssuedConfig:
     """Rotate the cluster's secret (the old one is revoked at once) and return its agent file; committed."""
     cluster = _managed(session, actor, cluster_id)
-    cluster.report_secret = generate_cluster_secret()
+    secret = issue_agent_credentials(cluster)
     record(session, actor=actor, action="rotate_secret", object_type="cluster", object_id=cluster.id,
            commune_id=cluster.commune_id, details={"name": cluster.name})
     session.commit()
     public_key = load_or_create_signing_key(settings.data_dir).public_key()
-    text = agent_config_yaml(cluster, settings, public_key)
+    text = agent_config_yaml(cluster, settings, public_key, secret)
     return IssuedConfig(cluster.id, cluster.name, f"cum-loa-{cluster.id}.yaml", text)
 
 
@@ -93,7 +94,7 @@ def retire(session: Session, actor: User, cluster_id: int) -> Cluster:
     """Take a cluster out of service: no more programmes, its secret revoked; audited, committed."""
     cluster = _managed(session, actor, cluster_id)
     cluster.retired_at = utc_now()
-    cluster.report_secret = ""  # its agent can no longer report or send heartbeats
+    cluster.agent_public_key = cluster.broker_password_hash = ""  # its agent can no longer report or connect
     record(session, actor=actor, action="retire", object_type="cluster", object_id=cluster.id,
            commune_id=cluster.commune_id, details={"name": cluster.name})
     session.commit()

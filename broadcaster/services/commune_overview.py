@@ -57,7 +57,9 @@ class ClusterState:
     queue_length: int | None
     agent_version: str | None
     playing: NowPlaying | None
-    clock_offset_ms: float | None = None  # the agent's clock minus the server's, as last measured
+    clock_offset_ms: float | None = None  # the box's clock minus the server's; the agent corrects it when it plays
+    transport: str = "pull"
+    link: str | None = None  # connected / disconnected, as the transport sees it
 
 
 @dataclass(frozen=True)
@@ -89,15 +91,12 @@ def cluster_states(session: Session, actor: User, commune_id: int, now: datetime
                 queue_length=presence.queue_length,
                 agent_version=presence.agent_version,
                 playing=playing,
-                clock_offset_ms=_clock_offset(cluster),
+                clock_offset_ms=presence.clock_offset_ms,
+                transport=cluster.transport,
+                link=presence.link,
             )
         )
     return states
-
-
-def _clock_offset(cluster: Cluster) -> float | None:
-    value = (cluster.last_status or {}).get("clock_offset_ms")
-    return float(value) if isinstance(value, int | float) else None
 
 
 def _now_playing(session: Session, cluster_id: int, reported: dict[str, object] | None) -> NowPlaying | None:

@@ -15,13 +15,15 @@ restart) and records as missed those that expired while the server was down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, select, update
@@ -33,9 +35,10 @@ from broadcaster.config import Settings
 from broadcaster.db import Database, aware_utc
 from broadcaster.delivery import orders
 from broadcaster.delivery.keys import load_or_create_signing_key
-from broadcaster.delivery.orders import OrderKind, OrderSigner, PlayOrder
+from broadcaster.delivery.orders import MAX_SEQ, OrderKind, OrderSigner, PlayOrder
+from broadcaster.delivery.pull_transport import PullTransport
 from broadcaster.delivery.transport import ClusterAddress
-from broadcaster.errors import NotFound
+from broadcaster.errors import BroadcasterError, NotFound, ServiceFailure
 from broadcaster.faults import crash_point
 from broadcaster.models import (
     AgentReportRecord,
@@ -54,14 +57,23 @@ from broadcaster.services.delivery_lanes import (
     SendReport,
 )
 from broadcaster.services.delivery_log import advance, audit_delivery, failure_text
+from broadcaster.services.delivery_outcomes import (
+    delivery_of,
+    expire_unconfirmed,
+    record_outcome,
+    unconfirmed_on_broker,
+)
 from broadcaster.services.handoff import ClusterProgramme
-from broadcaster.services.provisioning import audio_url, wire_cluster_id
+from broadcaster.services.order_seqs import next_seq, reserve_seqs
+from broadcaster.services.provisioning import audio_url, cluster_id_from_wire, wire_cluster_id
 
 log = logging.getLogger(__name__)
 PIN_PREFIX = "delivery:"
 STOP_MIN_TTL = timedelta(minutes=10)
 HOUSEKEEPING_INTERVAL_S = 60.0
+RESEND_INTERVAL_S = 10.0
 HAND_OFF_BATCH = 200
+SEQ_HEADROOM = 1000  # re-signs and stops take seqs too
 KEEP_REPORTS = timedelta(days=30)
 _LIVE = (OrderStatus.QUEUED, OrderStatus.ACCEPTED)
 
@@ -70,6 +82,18 @@ class DeliveryClusterUnknown(NotFound):
     """The programme names a cluster that no longer exists."""
 
     code = "delivery_cluster_unknown"
+
+
+class ClusterSeqExhausted(ServiceFailure):
+    """The cluster's order counter is at its ceiling (a hostile heartbeat can no longer push it there)."""
+
+    code = "cluster_seq_exhausted"
+
+
+def _failure(error: BaseException) -> str:
+    if isinstance(error, BroadcasterError):
+        return failure_text(error.code, error.message)
+    return failure_text("delivery_internal_error", f"Lỗi khi giao lệnh phát ({type(error).__name__}).")
 
 
 class DeliveryService:
@@ -83,17 +107,50 @@ class DeliveryService:
         self.signer = OrderSigner(signing_key or load_or_create_signing_key(settings.data_dir))
         self.clock = clock or SystemClock()
         self.lanes = DeliveryLanes(
-            self, transport_options={"settings": settings}, concurrency=settings.delivery_concurrency,
+            self, transport_options={"settings": settings, "links": self}, concurrency=settings.delivery_concurrency,
             retry_initial_s=settings.delivery_retry_initial_s, retry_max_s=settings.delivery_retry_max_s,
         )
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
+        self._link_writer: ThreadPoolExecutor | None = None
+
+    @property
+    def pull(self) -> PullTransport | None:
+        """The mailboxes agents long-poll (``POST /api/agent/pull``), once delivery runs in this process."""
+        transport = self.lanes.transport("pull")
+        return transport if isinstance(transport, PullTransport) else None
+
+    def link_changed(self, cluster_id: str, connected: bool) -> None:
+        """``LinkListener``: an agent connected (its lane retries now) or went away; kept for the pages."""
+        number = cluster_id_from_wire(cluster_id)
+        if number is None:
+            return
+        if connected:
+            self.lanes.wake(number)
+        writer = self._link_writer
+        if writer is not None:
+            with contextlib.suppress(RuntimeError):  # shutting down
+                writer.submit(self._store_link, number, connected, self.clock.now())
+
+    def _store_link(self, cluster_id: int, connected: bool, at: datetime) -> None:
+        try:
+            with self.db.session() as s:
+                s.execute(update(Cluster).where(Cluster.id == cluster_id).values(
+                    link_state="connected" if connected else "disconnected", link_changed_at=at))
+            if connected:
+                self.resend_unconfirmed(cluster_id, older_than_s=0)  # back on the broker: what it never confirmed
+        except Exception:  # noqa: BLE001 - presence is informative; delivery goes on without it
+            log.exception("could not record the link of cluster %s", cluster_id)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start sending; resume the orders a previous run left queued."""
+        """Start sending (transports opened: agents may connect); resume the orders a previous run left queued."""
         self.lanes.start()
+        with self.db.session() as s:
+            in_use = set(s.scalars(select(Cluster.transport).distinct()))
+        self.lanes.open_transports(sorted(in_use | {"pull"}))
+        self._link_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-links")
         self.resume()
         self._stopping.clear()
         self._housekeeper = threading.Thread(target=self._housekeeping_loop, name="delivery-housekeeping",
@@ -105,6 +162,9 @@ class DeliveryService:
         """Stop sending; queued orders stay stored for the next start."""
         self._stopping.set()
         self.lanes.close()
+        if self._link_writer is not None:
+            self._link_writer.shutdown(wait=True)
+            self._link_writer = None
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
             self._housekeeper = None
@@ -123,7 +183,7 @@ class DeliveryService:
                     outgoing.append(self._outgoing(row, cluster))
                     continue
                 row.status, row.last_error = OrderStatus.EXPIRED, "server down until the order expired"
-                delivery = self._delivery_of(s, row)
+                delivery = delivery_of(s, row)
                 if delivery is not None and advance(s, delivery, DeliveryState.MISSED, from_agent=False, error=failure_text(
                         "server_down", "Máy chủ không hoạt động cho tới khi lệnh phát hết hạn.")):
                     audit_delivery(s, delivery, action="delivery_missed", commune_id=cluster.commune_id,
@@ -154,29 +214,57 @@ class DeliveryService:
         failures: dict[int, str] = {}
         for first in range(0, len(programmes), HAND_OFF_BATCH):
             chunk = programmes[first:first + HAND_OFF_BATCH]
-            cancelled: list[str] = []
-            outgoing: list[OutgoingOrder] = []
-            for programme in chunk:  # pinned before the orders commit: a crash between leaves no order unpinned
-                self._pin(programme)
-            with self.db.session() as s:
-                clusters = {c.id: c for c in s.scalars(select(Cluster).where(
-                    Cluster.id.in_({p.cluster_id for p in chunk})))}
+            try:
+                self._hand_off_chunk(chunk, now, failures, raise_errors=raise_errors, keep_issued=keep_issued)
+            except Exception:
+                if raise_errors:
+                    raise
+                # One cluster's fault (its counter, a row the database refuses...) must not keep the
+                # others of the batch silent, above all in an emergency: try them one by one.
+                log.exception("airing %s: a batch of %d hand-offs failed; retrying one by one",
+                              chunk[0].airing_id, len(chunk))
                 for programme in chunk:
-                    if programme.cluster_id not in clusters:  # deleted meanwhile: it fails alone
-                        error = DeliveryClusterUnknown(f"Không còn cụm loa số {programme.cluster_id}.")
-                        if raise_errors:
-                            raise error
-                        log.warning("airing %s: %s", programme.airing_id, error.message)
-                        failures[programme.cluster_id] = error.message
-                self._issue_chunk(s, [p for p in chunk if p.cluster_id in clusters], clusters, now, cancelled,
-                                  outgoing, keep_issued=keep_issued)
-            crash_point("handed_off")  # committed, not queued: start() resumes them from the outbox
-            self.lanes.cancel(cancelled)
-            self.lanes.submit(outgoing)
+                    try:
+                        self._hand_off_chunk([programme], now, failures, raise_errors=False, keep_issued=keep_issued)
+                    except Exception as single:  # noqa: BLE001 - recorded as this cluster's failure
+                        log.exception("airing %s: hand-off to cluster %s failed", programme.airing_id,
+                                      programme.cluster_id)
+                        failures[programme.cluster_id] = _failure(single)
         if programmes:
             log.info("airing %s: %d order(s) queued (play at %s)", programmes[0].airing_id,
                      len(programmes) - len(failures), programmes[0].play_at.isoformat())
         return failures
+
+    def _hand_off_chunk(self, chunk: Sequence[ClusterProgramme], now: datetime, failures: dict[int, str], *,
+                        raise_errors: bool, keep_issued: bool) -> None:
+        cancelled: list[str] = []
+        outgoing: list[OutgoingOrder] = []
+        for programme in chunk:  # pinned before the orders commit: a crash between leaves no order unpinned
+            self._pin(programme)
+        with self.db.session() as s:
+            clusters = {c.id: c for c in s.scalars(select(Cluster).where(
+                Cluster.id.in_({p.cluster_id for p in chunk})))}
+            for programme in chunk:
+                cluster = clusters.get(programme.cluster_id)
+                error: NotFound | ServiceFailure | None = None
+                if cluster is None:  # deleted meanwhile: it fails alone
+                    error = DeliveryClusterUnknown(f"Không còn cụm loa số {programme.cluster_id}.")
+                elif cluster.order_seq >= MAX_SEQ - SEQ_HEADROOM:
+                    error = ClusterSeqExhausted(
+                        f"Cụm loa số {cluster.id} đã dùng hết số thứ tự lệnh phát; cần cài đặt lại máy điều khiển.",
+                        detail=f"order_seq {cluster.order_seq}")
+                if error is None:
+                    continue
+                if raise_errors:
+                    raise error
+                log.warning("airing %s: %s", programme.airing_id, error.message)
+                failures[programme.cluster_id] = _failure(error)
+                clusters.pop(programme.cluster_id, None)
+            self._issue_chunk(s, [p for p in chunk if p.cluster_id in clusters], clusters, now, cancelled, outgoing,
+                              keep_issued=keep_issued)
+        crash_point("handed_off")  # committed, not queued: start() resumes them from the outbox
+        self.lanes.cancel(cancelled)
+        self.lanes.submit(outgoing)
 
     def _issue_chunk(self, s: Session, chunk: Sequence[ClusterProgramme], clusters: dict[int, Cluster],
                      now: datetime, cancelled: list[str], outgoing: list[OutgoingOrder], *,
@@ -289,50 +377,9 @@ class DeliveryService:
             for report in reports:
                 row = s.get(DeliveryOrder, report.order_id)
                 if row is not None:
-                    self._record_one(s, row, report)
+                    record_outcome(s, row, report)
 
     # --- internals -----------------------------------------------------------------------------
-
-    def _record_one(self, s: Session, row: DeliveryOrder, report: SendReport) -> None:
-        at = datetime.fromtimestamp(report.at, UTC)
-        row.attempts = report.attempts
-        reason: tuple[DeliveryState, str, str] | None = None
-        if report.result == "accepted":
-            row.status, row.accepted_at, row.last_error = OrderStatus.ACCEPTED, at, None
-        elif report.result == "cancelled":
-            row.status = OrderStatus.CANCELLED
-            reason = (DeliveryState.CANCELLED, "delivery_cancelled", failure_text(
-                "cancelled", "Đã hủy trước khi gửi tới cụm loa."))
-        elif report.result == "refused":
-            row.status, row.last_error = OrderStatus.REFUSED, failure_text(report.code, report.message)
-            reason = (DeliveryState.FAILED, "delivery_refused", row.last_error)
-        else:  # the agent said expired (410), or it could not be reached before the order expired
-            row.status = OrderStatus.EXPIRED
-            row.last_error = failure_text(report.code, report.message) if report.result == "expired" else failure_text(
-                report.code, "Không gửi được lệnh phát tới cụm loa trước khi hết hạn"
-                + (f" ({report.message})." if report.message else "."))
-            reason = (DeliveryState.MISSED, "delivery_missed", row.last_error)
-        cluster = s.get(Cluster, row.cluster_id)
-        commune_id = cluster.commune_id if cluster is not None else None
-        if row.kind != OrderKind.PLAY:
-            if reason is not None and reason[0] is not DeliveryState.CANCELLED:
-                audit_delivery(s, None, action="stop_not_delivered", commune_id=commune_id,
-                               details={"order_id": row.order_id, "airing_id": row.airing_id,
-                                        "cluster_id": row.cluster_id, "error": row.last_error})
-            return
-        delivery = self._delivery_of(s, row)
-        if delivery is None:
-            return
-        delivery.attempts = report.attempts
-        if reason is None:
-            delivery.sent_at = delivery.sent_at or at
-            advance(s, delivery, DeliveryState.SENT, from_agent=False)
-            return
-        state, action, error = reason
-        if advance(s, delivery, state, from_agent=False, error=error) and state is not DeliveryState.CANCELLED:
-            audit_delivery(s, delivery, action=action, commune_id=commune_id,
-                           details={"order_id": row.order_id, "code": report.code, "error": error,
-                                    "attempts": report.attempts})
 
     def _issue(self, s: Session, cluster: Cluster, seq: int, *, airing_id: int, kind: OrderKind, priority: Priority,
                play_at: datetime, expires_at: datetime, programme: ClusterProgramme | None = None,
@@ -362,13 +409,6 @@ class DeliveryService:
         return list(s.scalars(select(DeliveryOrder).where(
             DeliveryOrder.airing_id == airing_id, DeliveryOrder.cluster_id == cluster_id,
             DeliveryOrder.kind == kind.value, DeliveryOrder.status.in_(_LIVE)).order_by(DeliveryOrder.created_at)))
-
-    @staticmethod
-    def _delivery_of(s: Session, row: DeliveryOrder) -> Delivery | None:
-        # Only the delivery that still points at this order: a newer programme may have replaced it.
-        return s.scalar(select(Delivery).where(Delivery.airing_id == row.airing_id,
-                                               Delivery.cluster_id == row.cluster_id,
-                                               Delivery.order_id == row.order_id))
 
     @staticmethod
     def _point_delivery(s: Session, programme: ClusterProgramme, order: DeliveryOrder,
@@ -410,18 +450,41 @@ class DeliveryService:
             log.warning("audio %s is not an audio cache entry; not pinned", programme.audio.path)
 
     def _housekeeping_loop(self) -> None:
-        while not self._stopping.wait(HOUSEKEEPING_INTERVAL_S):
+        ticks = 0
+        while not self._stopping.wait(RESEND_INTERVAL_S):
+            ticks += 1
             try:
-                self.housekeeping()
+                self.resend_unconfirmed()
+                if ticks * RESEND_INTERVAL_S >= HOUSEKEEPING_INTERVAL_S:
+                    ticks = 0
+                    self.housekeeping()
             except Exception:  # noqa: BLE001 - housekeeping must never take delivery down
                 log.exception("delivery housekeeping failed")
 
+    def resend_unconfirmed(self, cluster_id: int | None = None, *, older_than_s: float = RESEND_INTERVAL_S) -> int:
+        """Queue again orders a broker took for a connected box that never confirmed them; how many.
+
+        Over ``mqtt`` a PUBACK only says the broker has the order. A broker that restarted without
+        its queue, or a box whose session it forgot, leaves the order there unseen: while the box is
+        connected and the order valid, it goes again (the agent answers a copy it holds as a
+        duplicate, so nothing plays twice).
+        """
+        with self.db.session() as s:
+            outgoing = [self._outgoing(row, cluster) for row, cluster in unconfirmed_on_broker(
+                s, self.clock.now(), older_than_s=older_than_s, cluster_id=cluster_id)]
+        if outgoing:
+            log.info("sending %d order(s) again that a broker took but no box confirmed", len(outgoing))
+            self.lanes.submit(outgoing)
+        return len(outgoing)
+
     def housekeeping(self) -> int:
-        """Unpin audio whose airings' orders have all expired; forget old agent reports. The number unpinned."""
+        """Unpin audio whose airings' orders have all expired; forget old agent reports; record unconfirmed
+        orders that expired as missed. The number unpinned."""
         now = self.clock.now()
         released = 0
         with self.db.session() as s:
             s.execute(delete(AgentReportRecord).where(AgentReportRecord.received_at < now - KEEP_REPORTS))
+            expire_unconfirmed(s, now)
             if self.cache is None:
                 return 0
             pins = [(key, holder) for key, holders in self.cache.pinned().items()
@@ -438,22 +501,3 @@ class DeliveryService:
                 self.cache.unpin(key, holder)
                 released += 1
         return released
-
-
-def reserve_seqs(session: Session, cluster_ids: Sequence[int]) -> dict[int, int]:
-    """One fresh seq for each of these clusters, in one statement (clusters named twice get one)."""
-    if not cluster_ids:
-        return {}
-    rows = session.execute(
-        update(Cluster).where(Cluster.id.in_(set(cluster_ids))).values(order_seq=Cluster.order_seq + 1)
-        .returning(Cluster.id, Cluster.order_seq).execution_options(synchronize_session=False)
-    ).all()
-    return {int(cluster_id): int(seq) for cluster_id, seq in rows}
-
-
-def next_seq(session: Session, cluster_id: int) -> int:
-    """The cluster's next order seq, taken atomically in the database (the row stays locked until commit)."""
-    return int(session.execute(
-        update(Cluster).where(Cluster.id == cluster_id).values(order_seq=Cluster.order_seq + 1)
-        .returning(Cluster.order_seq).execution_options(synchronize_session=False)
-    ).scalar_one())

@@ -174,6 +174,38 @@ class DeliveryLanes:
         if ids:
             self._call(lambda: self._cancel(ids))
 
+    def wake(self, cluster_id: int) -> None:
+        """The cluster's agent is reachable again: retry its lane's order now, not after the backoff."""
+        def wake_lane() -> None:
+            lane = self._lanes.get(cluster_id)
+            if lane is not None:
+                lane.wake.set()
+
+        if self._loop is not None:
+            self._call(wake_lane)
+
+    def open_transports(self, names: Iterable[str], timeout_s: float = 30.0) -> None:
+        """Create and open these transports now (connections, subscriptions), not at their first send."""
+        async def open_all() -> None:
+            for name in names:
+                try:
+                    transport = self._transport(name)
+                except UnknownTransport as error:
+                    log.error("%s", error.message)
+                    continue
+                try:
+                    await transport.open()
+                except Exception:  # noqa: BLE001 - a broker down at start-up is retried by the transport's sends
+                    log.exception("transport %s could not be opened", name)
+
+        if self._loop is None:
+            raise RuntimeError("delivery lanes are not running")
+        asyncio.run_coroutine_threadsafe(open_all(), self._loop).result(timeout=timeout_s)
+
+    def transport(self, name: str) -> Transport | None:
+        """The transport of this name if the lanes have created it (the pull endpoint needs its mailboxes)."""
+        return self._transports.get(name)
+
     def pending_count(self) -> int:
         """Orders queued or being sent, all clusters together."""
         loop = self._loop
@@ -337,19 +369,27 @@ class DeliveryLanes:
         await asyncio.sleep(_FLUSH_GATHER_S)
         while self._outbox:
             batch, self._outbox = self._outbox, []
-            try:
-                await asyncio.to_thread(self._backend.record, batch)
-            except Exception as error:  # noqa: BLE001 - kept and tried again: an outcome must not be lost
-                # A busy or full database: the outcomes wait here (in order) and go in a moment.
-                self._outbox = batch + self._outbox
-                if isinstance(error, BroadcasterError):
-                    log.warning("could not record %d delivery outcome(s) yet: %s (%s)", len(batch), error.message,
-                                error.detail)
-                else:
-                    log.warning("could not record %d delivery outcome(s) yet: %r", len(batch), error)
-                if self._closing:
-                    return
-                await asyncio.sleep(_RECORD_RETRY_S)
+            if await self._record(batch):
+                continue
+            # One outcome that cannot be stored must not hold back the others': store them one by
+            # one; what still fails (a busy or full database) waits here, in order, and goes in a moment.
+            kept = [report for report in batch if len(batch) == 1 or not await self._record([report])]
+            self._outbox = kept + self._outbox
+            if self._closing:
+                return
+            await asyncio.sleep(_RECORD_RETRY_S)
+
+    async def _record(self, batch: list[SendReport]) -> bool:
+        try:
+            await asyncio.to_thread(self._backend.record, batch)
+        except BroadcasterError as error:
+            log.warning("could not record %d delivery outcome(s) yet: %s (%s)", len(batch), error.message,
+                        error.detail)
+        except Exception as error:  # noqa: BLE001 - kept and tried again: an outcome must not be lost
+            log.warning("could not record %d delivery outcome(s) yet: %r", len(batch), error)
+        else:
+            return True
+        return False
 
     async def _shutdown(self) -> None:
         self._closing = True

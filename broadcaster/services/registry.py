@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -34,6 +33,7 @@ from broadcaster.models import (
 )
 from broadcaster.services import scoping
 from broadcaster.services.audit import AuditAction, record
+from broadcaster.services.provisioning import issue_agent_credentials
 from broadcaster.services.voices import VoiceCheck, checked_rate, stored_voice
 
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -353,18 +353,27 @@ def _apply_cluster_fields(session: Session, cluster: Cluster, values: ClusterFie
 
 
 def create_cluster(session: Session, actor: User | None, commune_id: int, values: ClusterFields) -> Cluster:
-    """Add a speaker cluster (admin; None: the command line) with a fresh report secret and commit."""
+    """Add a speaker cluster (admin; None: the command line) and commit; its agent's credential is issued
+    but not kept (see below)."""
+    return create_provisioned_cluster(session, actor, commune_id, values)[0]
+
+
+def create_provisioned_cluster(session: Session, actor: User | None, commune_id: int,
+                               values: ClusterFields) -> tuple[Cluster, str]:
+    """Add a speaker cluster (admin; None: the command line) and commit; the cluster and its agent's secret
+    (shown once, never stored)."""
     _admin_of(session, actor, commune_id)
     if values.name is None:
         raise NameInvalid("Cụm loa cần có tên.")
-    cluster = Cluster(commune_id=commune_id, name="", report_secret=secrets.token_hex(32))
+    cluster = Cluster(commune_id=commune_id, name="")
+    secret = issue_agent_credentials(cluster)
     _apply_cluster_fields(session, cluster, values)
     session.add(cluster)
     session.flush()
     record(session, actor=actor, action=AuditAction.CREATE, object_type="cluster", object_id=cluster.id,
            commune_id=commune_id, details=_given(values))
     session.commit()
-    return cluster
+    return cluster, secret
 
 
 def update_cluster(session: Session, actor: User, cluster_id: int, values: ClusterFields) -> Cluster:

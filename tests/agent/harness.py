@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broadcaster.audio.codec import encode_audio
 from broadcaster.audio.pcm import SAMPLE_RATE, Pcm
-from broadcaster.delivery.keys import public_key_base64, request_cluster, verify_agent_request
+from broadcaster.delivery.agent_auth import agent_signing_key, request_cluster, verify_agent_request
+from broadcaster.delivery.keys import public_key_base64
 from broadcaster.delivery.orders import LOCAL_ZONE, OrderSigner, PlayOrder
 
 BROADCASTER = Path(sys.executable).parent / "broadcaster"
@@ -196,8 +197,9 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             try:
                 cluster = request_cluster(self.headers)  # type: ignore[arg-type]
-                verify_agent_request(server.secrets[cluster], body, self.headers,  # type: ignore[arg-type]
-                                     now=time.time())
+                key = agent_signing_key(server.secrets[cluster]).public_key()
+                purpose = self.path.rsplit("/", 1)[-1]
+                verify_agent_request(key, purpose, body, self.headers, now=time.time())  # type: ignore[arg-type]
             except Exception:
                 with server._lock:
                     server.auth_failures += 1
@@ -254,7 +256,7 @@ class AgentProcess:
     """One ``broadcaster agent`` subprocess with the null player and its own state dir."""
 
     def __init__(self, root: Path, *, cluster_id: str, server_url: str, public_key: str, secret: str,
-                 port: int = 0, **settings: Any) -> None:
+                 port: int = 0, clock_skew_s: float = 0.0, **settings: Any) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         self.cluster_id = cluster_id
@@ -264,7 +266,8 @@ class AgentProcess:
         self.config_path = root / "agent.yaml"
         config = {
             "cluster_id": cluster_id, "server_url": server_url, "server_public_keys": [public_key],
-            "secret": secret, "host": "127.0.0.1", "port": port, "state_dir": str(self.state_dir),
+            "secret": secret, "transport": "http", "host": "127.0.0.1", "port": port,
+            "state_dir": str(self.state_dir),
             "player": "null", "player_options": {"log": str(self.null_log)}, "heartbeat_interval_s": 0.5,
             "retry_initial_s": 0.2, "retry_max_s": 1.0, "request_timeout_s": 5.0,
             "prepare_lead_s": 1.0, "start_lead_s": 0.4,
@@ -272,6 +275,12 @@ class AgentProcess:
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.process: subprocess.Popen[bytes] | None = None
         self.port = port
+        # A box whose clock is off (the agent's injectable clock: everything it times, it reads there).
+        self.clock_skew_s = clock_skew_s
+        if clock_skew_s:
+            config["clock_skew_s"] = clock_skew_s
+            self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     def launch(self, env: dict[str, str] | None = None) -> None:
         """Start the process without waiting for it (``env``: extra variables, e.g. a crash point)."""
@@ -279,7 +288,7 @@ class AgentProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(BROADCASTER), "agent", "--config", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                env={**self.env, **(env or {})},
             )
 
     def wait_ready(self, timeout: float = 30.0) -> AgentProcess:
@@ -296,7 +305,7 @@ class AgentProcess:
                 return None
             return info if info.get("pid") == self.process.pid else None
 
-        self.port = wait_for(listening, timeout, "the agent to listen")["port"]
+        self.port = wait_for(listening, timeout, "the agent to start").get("port", 0)
         return self
 
     def start(self, env: dict[str, str] | None = None) -> AgentProcess:
@@ -315,8 +324,13 @@ class AgentProcess:
                           timeout=10)
 
     def status(self) -> dict[str, Any]:
-        """GET /status."""
-        return dict(httpx.get(f"{self.url}/status", timeout=10).json())
+        """GET /status (http agents), or the status file every agent keeps fresh at each heartbeat."""
+        if self.port:
+            return dict(httpx.get(f"{self.url}/status", timeout=10).json())
+        try:
+            return dict(json.loads((self.state_dir / "status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
 
     def terminate(self) -> int:
         """SIGTERM and wait: the clean shutdown."""
@@ -339,6 +353,11 @@ class AgentProcess:
         if not self.null_log.exists():
             return []
         return [json.loads(line) for line in self.null_log.read_text().splitlines() if line.strip()]
+
+    def true_starts(self, order_id: str) -> list[float]:
+        """When the null player started ``order_id``, on the real clock (its log is in the box's own time)."""
+        return [float(e["at"]) - self.clock_skew_s for e in self.played()
+                if e["event"] == "start" and e["label"] == order_id]
 
     def starts(self, order: PlayOrder) -> list[dict[str, Any]]:
         """The null player's start events for one order."""

@@ -246,6 +246,7 @@ EXPECTATIONS: dict[str, Expect] = {
     f"GET {P}/broadcast-log.csv": Expect(OFFICER, 200, log_query),
     f"GET {P}/voices": Expect(OFFICER, 200, scoped=False),
     # Agents sign their requests with their cluster's secret: a user's bearer token opens nothing there.
+    "POST /api/agent/pull": Expect(None, 401, agent_report),
     "POST /api/agent/reports": Expect(None, 401, agent_report),
     "POST /api/agent/heartbeat": Expect(None, 401, agent_report),
     "GET /api/agent/public-key": Expect(None, 200),

@@ -24,7 +24,7 @@ def test_zones_and_clusters_crud(world: World) -> None:
     cluster = world.client.post(f"{API}/communes/{commune_id}/clusters", headers=admin,
                                 json={"name": "Cụm chợ", "zone_id": zone.json()["id"],
                                       "agent_url": "http://10.0.0.5:8700/"})
-    assert cluster.status_code == 201 and len(cluster.json()["report_secret"]) == 64
+    assert cluster.status_code == 201 and len(cluster.json()["report_secret"]) >= 43
     fetched = world.client.get(f"{API}/clusters/{cluster.json()['id']}", headers=world.headers("officer"))
     assert fetched.json()["zone_id"] == zone.json()["id"] and "report_secret" not in fetched.json()
     foreign_zone = world.client.patch(f"{API}/clusters/{cluster.json()['id']}", headers=admin,

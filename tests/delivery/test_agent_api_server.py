@@ -14,12 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.db import Database
-from broadcaster.delivery.keys import sign_agent_request
+from broadcaster.delivery.agent_auth import agent_signing_key, sign_agent_request
+from broadcaster.delivery.orders import AgentReport
 from broadcaster.models import AgentReportRecord, Cluster, DeliveryState
+from broadcaster.services import agent_reports
 from tests.agent.harness import free_port, wait_for
 from tests.e2e.harness import (
     PASSWORD,
@@ -67,9 +69,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 def post(world: World, path: str, payload: Any, *, cluster: Cluster, secret: str | None = None,
          timestamp: float | None = None, header_cluster: str | None = None) -> httpx.Response:
     """POST a body signed as the cluster's agent would (or with a wrong secret, time or cluster)."""
-    body = json.dumps(payload).encode()
-    headers = sign_agent_request(secret or cluster.report_secret, header_cluster or str(cluster.id), body,
-                                 timestamp=int(timestamp or time.time()))
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    key = agent_signing_key(secret or world.seed.secrets[cluster.id])
+    headers = sign_agent_request(key, header_cluster or str(cluster.id), path, body,
+                                 timestamp_ms=int((timestamp or time.time()) * 1000))
     headers["Content-Type"] = "application/json"
     return httpx.post(f"{world.server.url}/api/agent/{path}", content=body, headers=headers, timeout=10)
 
@@ -120,13 +123,16 @@ def test_forged_agent_requests_are_refused(world: World, forgery: str) -> None:
     victim, other = world.cluster(1), world.cluster(0)
     options: dict[str, Any] = {
         "wrong secret": {"secret": "doan-mo-bi-mat"},
-        "another cluster's header": {"header_cluster": str(victim.id), "secret": other.report_secret},
+        "another cluster's header": {"header_cluster": str(victim.id), "secret": world.seed.secrets[other.id]},
         "unknown cluster": {"header_cluster": "999"},
         "stale time": {"timestamp": time.time() - 3600},
     }[forgery]
     answer = post(world, "heartbeat", heartbeat(victim, volume=1), cluster=victim, **options)
     assert answer.status_code == 401
-    assert answer.json()["error"]["code"] == "agent_unauthenticated"
+    # A clock too far off gets its own code, and the answer carries the server's time to correct it.
+    expected = "agent_clock_skew" if forgery == "stale time" else "agent_unauthenticated"
+    assert answer.json()["error"]["code"] == expected
+    assert abs(float(answer.headers["X-Broadcaster-Time-Sent"]) - time.time()) < 60
     assert cluster_api(world, victim)["presence"]["volume"] is None  # nothing recorded
 
 
@@ -143,15 +149,38 @@ def test_reports_move_the_delivery_and_are_kept_once(world: World) -> None:
                     ended_at=(started + timedelta(seconds=2)).isoformat())]
     first = post(world, "reports", batch, cluster=cluster)
     assert first.status_code == 200, first.text
-    assert first.json() == {"accepted": 4, "duplicates": 0}
+    assert first.json() == {"accepted": 4, "duplicates": 0, "rejected": 0}
     row = delivery(world.db, airing, cluster.id)
     assert row is not None and row.state is DeliveryState.PLAYED
     assert row.played_at == started and row.downloaded_at is not None
     # The agent's answer was lost: it sends the same batch again; nothing changes twice.
     again = post(world, "reports", batch, cluster=cluster)
-    assert again.json() == {"accepted": 0, "duplicates": 4}
+    assert again.json() == {"accepted": 0, "duplicates": 4, "rejected": 0}
     with world.db.session() as s:
         assert len(s.scalars(select(AgentReportRecord).where(AgentReportRecord.order_id == order_id)).all()) == 4
+
+
+def test_a_batch_sent_twice_at_once_is_stored_once_without_an_error(world: World) -> None:
+    # An agent whose first POST timed out on a busy server sends the batch again while the first
+    # request is still running: the other request stores the report between our check and our commit.
+    cluster = world.cluster(1)
+    batch = [report(cluster, 30, "received", str(uuid.uuid4()))]
+    body = json.dumps(batch).encode()
+    headers = sign_agent_request(agent_signing_key(world.seed.secrets[cluster.id]), str(cluster.id), "reports", body,
+                                 timestamp_ms=int(time.time() * 1000))
+
+    def the_other_request_commits_first(session: Any, *_: Any) -> None:
+        with world.db.session() as other:
+            agent_reports.record_reports(other, other.get_one(Cluster, cluster.id),
+                                         [AgentReport.model_validate(batch[0])])
+            other.commit()
+
+    with world.db.session() as s:
+        event.listen(s, "before_flush", the_other_request_commits_first, once=True)
+        receipt = agent_reports.receive_reports(s, body, headers, now=time.time())
+    assert (receipt.accepted, receipt.duplicates) == (0, 1)
+    with world.db.session() as s:
+        assert s.get(AgentReportRecord, batch[0]["report_id"]) is not None
 
 
 def test_a_failure_report_is_logged_with_its_reason_and_audited(world: World) -> None:
@@ -171,16 +200,72 @@ def test_a_failure_report_is_logged_with_its_reason_and_audited(world: World) ->
     assert events[0].details["reason"] == "audio_checksum_mismatch"
 
 
-@pytest.mark.parametrize("payload", [
-    "not a list", [{"stage": "played"}], "WRONG_CLUSTER",
-])
+@pytest.mark.parametrize("payload", ["not a list", "NESTED", "TOO_MANY"])
 def test_malformed_report_batches_are_refused(world: World, payload: Any) -> None:
     cluster = world.cluster(0)
-    if payload == "WRONG_CLUSTER":
-        payload = [report(world.cluster(1), 1, "received", str(uuid.uuid4()))]
+    if payload == "NESTED":
+        payload = b"[" * 100_000 + b"]" * 100_000  # a recursive parser would blow its stack
+    elif payload == "TOO_MANY":
+        payload = [{}] * 501
     answer = post(world, "reports", payload, cluster=cluster)
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "agent_payload_invalid"
+
+
+def test_bad_reports_are_rejected_alone_and_the_rest_of_the_batch_is_kept(world: World) -> None:
+    # A batch refused whole would come back for ever and block every later report of the agent.
+    cluster = world.cluster(0)
+    good = report(cluster, 20, "received", str(uuid.uuid4()))
+    bad = [{"stage": "played"}, report(world.cluster(1), 21, "received", str(uuid.uuid4())),
+           report(cluster, 22, "failed", str(uuid.uuid4()), message="x" * 5000),
+           report(cluster, 23, "failed", str(uuid.uuid4()), reason="không phải mã"),
+           report(cluster, 24, "played", str(uuid.uuid4()), order_seq=2**40),
+           report(cluster, 25, "played", str(uuid.uuid4()), start_offset_ms=1e300)]
+    answer = post(world, "reports", [*bad, good], cluster=cluster)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"accepted": 1, "duplicates": 0, "rejected": len(bad)}
+    with world.db.session() as s:
+        kept = s.scalars(select(AgentReportRecord.report_id).where(AgentReportRecord.cluster_id == cluster.id)).all()
+    assert good["report_id"] in kept and not {r.get("report_id") for r in bad} & set(kept)
+
+
+def test_a_replayed_heartbeat_is_refused(world: World) -> None:
+    cluster = world.cluster(0)
+    body = json.dumps(heartbeat(cluster, volume=42)).encode()
+    headers = sign_agent_request(agent_signing_key(world.seed.secrets[cluster.id]), str(cluster.id), "heartbeat",
+                                 body, timestamp_ms=int(time.time() * 1000))
+    headers["Content-Type"] = "application/json"
+    url = f"{world.server.url}/api/agent/heartbeat"
+    assert httpx.post(url, content=body, headers=headers, timeout=10).status_code == 200
+    replayed = httpx.post(url, content=body, headers=headers, timeout=10)
+    assert replayed.status_code == 401
+    assert replayed.json()["error"]["code"] == "agent_request_replayed"
+
+
+@pytest.mark.parametrize("field", ["last_seq", "queue_length", "version", "clock"])
+def test_out_of_bounds_heartbeats_are_refused_and_change_nothing(world: World, field: str) -> None:
+    cluster = world.cluster(0)
+    value = {"last_seq": 2**62, "queue_length": -1, "version": "v" * 500,
+             "clock": {"offset_ms": float("1e300"), "rtt_ms": 1, "samples": 1}}[field]
+    answer = post(world, "heartbeat", heartbeat(cluster, **{field: value}), cluster=cluster)
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "agent_payload_invalid"
+    with world.db.session() as s:
+        assert s.get_one(Cluster, cluster.id).order_seq < 2**31
+
+
+def test_a_heartbeat_cannot_push_the_order_counter_far_ahead(world: World) -> None:
+    cluster = world.cluster(0)
+    with world.db.session() as s:
+        before = s.get_one(Cluster, cluster.id).order_seq
+    answer = post(world, "heartbeat", heartbeat(cluster, last_seq=2**31 - 1), cluster=cluster)
+    assert answer.status_code == 200  # in bounds, so recorded, but not believed
+    with world.db.session() as s:
+        row = s.get_one(Cluster, cluster.id)
+        assert row.order_seq == before and row.last_status["seq_implausible"] == 2**31 - 1
+    # A restored backup is the legitimate case: a small lead is caught up.
+    assert post(world, "heartbeat", heartbeat(cluster, last_seq=before + 7), cluster=cluster).status_code == 200
+    with world.db.session() as s:
+        assert s.get_one(Cluster, cluster.id).order_seq == before + 7
 
 
 def test_public_key_is_published_without_a_token(world: World) -> None:

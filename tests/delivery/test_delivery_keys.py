@@ -1,4 +1,4 @@
-"""The server's signing key file, public key export, and the agents' HMAC request signatures."""
+"""The server's signing key file, public key export, and the agents' Ed25519 request signatures."""
 
 from __future__ import annotations
 
@@ -8,22 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.delivery.keys import (
+from broadcaster.delivery.agent_auth import (
     AgentRequestUnauthenticated,
+    agent_public_key,
+    agent_signing_key,
+    broker_password,
+    generate_agent_secret,
+    request_cluster,
+    sign_agent_request,
+    verify_agent_request,
+)
+from broadcaster.delivery.keys import (
     InvalidPublicKey,
     SigningKeyError,
     SigningKeyInsecure,
-    generate_cluster_secret,
     key_id_of,
     load_or_create_signing_key,
     load_public_key,
     public_key_base64,
     public_key_pem,
-    request_cluster,
-    sign_agent_request,
     signing_key_path,
-    verify_agent_request,
 )
+from broadcaster.delivery.mosquitto import password_hash, password_matches
 
 
 def test_key_is_created_once_with_owner_only_permissions(tmp_path: Path) -> None:
@@ -73,30 +79,49 @@ def test_bad_public_keys_are_refused(text: str) -> None:
 
 
 def test_agent_request_signature_round_trip() -> None:
-    secret = generate_cluster_secret()
+    secret = generate_agent_secret()
+    public = load_public_key(agent_public_key(secret))
     body = b'[{"stage":"played"}]'
-    now = int(time.time())
-    headers = sign_agent_request(secret, "thon-3", body, timestamp=now)
+    now_ms = int(time.time() * 1000)
+    headers = sign_agent_request(agent_signing_key(secret), "thon-3", "reports", body, timestamp_ms=now_ms)
     lowercase = {k.lower(): v for k, v in headers.items()}
 
     assert request_cluster(lowercase) == "thon-3"
-    verify_agent_request(secret, body, headers, now=now + 10)
-    verify_agent_request(secret, body, lowercase, now=now)
+    assert verify_agent_request(public, "reports", body, headers, now=now_ms / 1000 + 10) == now_ms
+    verify_agent_request(public, "reports", body, lowercase, now=now_ms / 1000)
 
 
-@pytest.mark.parametrize("change", ["body", "secret", "stale", "missing"])
+@pytest.mark.parametrize("change", ["body", "key", "purpose", "stale", "missing", "garbage timestamp"])
 def test_agent_request_signature_refusals(change: str) -> None:
     secret, body, now = "s3cret", b"[]", 1_750_000_000
-    headers = sign_agent_request(secret, "thon-3", body, timestamp=now)
+    public, purpose = load_public_key(agent_public_key(secret)), "heartbeat"
+    headers = sign_agent_request(agent_signing_key(secret), "thon-3", purpose, body, timestamp_ms=now * 1000)
     if change == "body":
         body = b"[{}]"
-    elif change == "secret":
-        secret = "other"
+    elif change == "key":
+        public = load_public_key(agent_public_key("other"))
+    elif change == "purpose":
+        purpose = "reports"  # a heartbeat's signature replayed to another endpoint
     elif change == "stale":
         now += 600
-    else:
+    elif change == "missing":
         headers = {}
+    else:
+        headers["X-Broadcaster-Timestamp"] = "1e99"
 
     with pytest.raises(AgentRequestUnauthenticated) as caught:
-        verify_agent_request(secret, body, headers, now=now)
+        verify_agent_request(public, purpose, body, headers, now=now)
     assert caught.value.status == 401
+
+
+def test_what_the_server_stores_cannot_sign_or_log_in_as_the_agent() -> None:
+    # A read-only leak of the clusters table yields the public key and the broker password hash:
+    # neither is the secret, and neither signs a request the server would take.
+    secret = generate_agent_secret()
+    stored_key, stored_hash = agent_public_key(secret), password_hash(broker_password(secret))
+    assert secret not in stored_key and secret not in stored_hash
+    assert password_matches(broker_password(secret), stored_hash)
+    assert not password_matches(stored_hash, stored_hash) and not password_matches(secret, stored_hash)
+    forged = sign_agent_request(agent_signing_key(stored_key), "3", "reports", b"[]", timestamp_ms=1_750_000_000_000)
+    with pytest.raises(AgentRequestUnauthenticated):
+        verify_agent_request(load_public_key(stored_key), "reports", b"[]", forged, now=1_750_000_000)

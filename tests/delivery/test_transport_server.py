@@ -38,12 +38,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OrderMaker
     server.stop()
 
 
-def test_registry_names_http_and_refuses_unknown_names() -> None:
-    assert "http" in transport_names()
+def test_registry_names_the_transports_and_refuses_unknown_names() -> None:
+    assert {"pull", "http", "mqtt"} <= set(transport_names())
     with pytest.raises(UnknownTransport) as refused:
-        create_transport("mqtt")
+        create_transport("bo-cau-dua-thu")
     assert refused.value.code == "transport_unknown"
-    assert "http" in refused.value.message
+    assert "pull" in refused.value.message
 
 
 async def test_agent_answers_are_classified(world: tuple[OrderMaker, FakeServer, AgentProcess]) -> None:

@@ -23,7 +23,9 @@ from broadcaster.app import create_app
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.config import Settings
 from broadcaster.db import Database
+from broadcaster.delivery.agent_auth import agent_public_key, broker_password
 from broadcaster.delivery.keys import load_or_create_signing_key, public_key_base64
+from broadcaster.delivery.mosquitto import password_hash
 from broadcaster.models import (
     Airing,
     AiringKind,
@@ -142,10 +144,12 @@ class Seed:
     clusters: list[Cluster] = field(default_factory=list)
     ports: dict[int, int] = field(default_factory=dict)
     users: dict[str, int] = field(default_factory=dict)
+    secrets: dict[int, str] = field(default_factory=dict)  # each agent's credential (the server keeps public keys)
 
 
-def seed_commune(db: Database, clusters: int, *, code: str = "xa-an-binh", users: bool = False) -> Seed:
-    """A commune with ``clusters`` clusters whose agents listen on free local ports (and users, if asked)."""
+def seed_commune(db: Database, clusters: int, *, code: str = "xa-an-binh", users: bool = False,
+                 transport: str = "http") -> Seed:
+    """A commune with ``clusters`` clusters (agents on free local ports for ``http``), and users if asked."""
     with db.session() as s:
         commune = Commune(code=code, name=f"Xã {code}")
         s.add(commune)
@@ -153,12 +157,16 @@ def seed_commune(db: Database, clusters: int, *, code: str = "xa-an-binh", users
         seed = Seed(commune.id)
         for number in range(1, clusters + 1):
             port = free_port()
-            cluster = Cluster(commune_id=commune.id, name=f"Cụm loa {number}", agent_url=f"http://127.0.0.1:{port}",
-                              report_secret=f"bi-mat-cum-{number}-{code}")
+            secret = f"bi-mat-cum-{number}-{code}"
+            cluster = Cluster(commune_id=commune.id, name=f"Cụm loa {number}", transport=transport,
+                              agent_url=f"http://127.0.0.1:{port}" if transport == "http" else "",
+                              agent_public_key=agent_public_key(secret),
+                              broker_password_hash=password_hash(broker_password(secret)))
             s.add(cluster)
             s.flush()
             seed.clusters.append(cluster)
-            seed.ports[cluster.id] = port
+            seed.ports[cluster.id] = port if transport == "http" else 0
+            seed.secrets[cluster.id] = secret
         if users:
             for role in (Role.OFFICER, Role.APPROVER, Role.ADMIN):
                 user = create_user(s, None, username=f"{role.value}-{code}", password=PASSWORD, role=role,
@@ -170,8 +178,9 @@ def seed_commune(db: Database, clusters: int, *, code: str = "xa-an-binh", users
 def agent_for(root: Path, cluster: Cluster, seed: Seed, settings: Settings, **options: Any) -> AgentProcess:
     """A real agent process for ``cluster``, trusting the server's key and reporting to its URL."""
     key = public_key_base64(load_or_create_signing_key(settings.data_dir).public_key())
+    options.setdefault("transport", cluster.transport)
     return AgentProcess(root / f"agent-{cluster.id}", cluster_id=str(cluster.id), server_url=settings.public_url,
-                        public_key=options.pop("public_key", key), secret=options.pop("secret", cluster.report_secret),
+                        public_key=options.pop("public_key", key), secret=options.pop("secret", seed.secrets[cluster.id]),
                         port=seed.ports[cluster.id], **options)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime
@@ -137,3 +138,9 @@ def test_a_bulletin_airs_on_three_agents_at_play_at(loop: tuple[ServerProcess, l
     # Heartbeats: the clusters API shows the three agents online.
     clusters = httpx.get(f"{server.url}/api/v1/communes/{seed.commune_id}/clusters", headers=approver, timeout=10)
     assert [c["presence"]["online"] for c in clusters.json()] == [True, True, True]
+    # Each agent measured its clock against the server's (same machine here: a few ms at most).
+    offsets = [c["presence"]["clock_offset_ms"] for c in clusters.json()]
+    assert all(o is not None and abs(o) < 100 for o in offsets), offsets
+    listing = subprocess.run([str(BROADCASTER), "speaker", "--config", str(server.config_path), "list"],
+                             capture_output=True, text=True, check=True, timeout=60).stdout
+    assert len(re.findall(r"đồng hồ (nhanh|chậm) \d+ ms", listing)) == 3, listing

@@ -28,6 +28,11 @@ def test_demo_airs_the_bulletin_on_three_agents_and_exits_0(tmp_path: Path) -> N
     for username, _role, _name in ACCOUNTS:
         assert f"{username} " in done.stdout  # the logins are printed
     assert (tmp_path / "demo" / "ban-tin-mau.mp3").stat().st_size > 1000
+    for agent_json in (tmp_path / "demo" / "agents").glob("*/state*/agent.json"):
+        raise AssertionError(f"an agent is still running: {agent_json}")
+    configs = list((tmp_path / "demo").glob("agent-*.yaml"))
+    assert len(configs) == 3 and all("transport: pull" in c.read_text() and "\nport:" not in c.read_text()
+                                     for c in configs)
     # Everything it started has stopped: nobody answers on the demo's ports any more.
     url = re.search(r"Máy chủ: (http://127\.0\.0\.1:\d+)", done.stdout).group(1)  # type: ignore[union-attr]
     try:
@@ -48,8 +53,8 @@ def test_seeding_again_keeps_the_commune_and_renews_the_passwords(tmp_path: Path
     with db.session() as s:
         assert len(s.scalars(select(Commune).where(Commune.code == COMMUNE_CODE)).all()) == 1
         assert len(s.scalars(select(Cluster)).all()) == 3
-        ports = {c.agent_url.rsplit(":", 1)[1] for c in s.scalars(select(Cluster))}
-        assert ports == {str(port) for _id, _name, port in second.clusters}
+        # The demo's boxes dial out: no agent URL to push to, no port on the boxes.
+        assert {(c.transport, c.agent_url) for c in s.scalars(select(Cluster))} == {("pull", "")}
         for username, password in second.passwords.items():
             user = s.scalars(select(User).where(User.username == username)).one()
             assert verify_password(user.password_hash, password)

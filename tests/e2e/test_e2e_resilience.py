@@ -147,7 +147,8 @@ def test_emergency_interrupts_a_normal_programme_within_two_seconds(world: World
         play_at = emergency.play_at.timestamp()
         assert normal_end["completed"] is False
         assert float(normal_end["at"]) - play_at < 2.0  # the normal programme was cut within 2 s
-        assert 0 <= float(emergency_start["at"]) - play_at < 2.0  # and the emergency was on the air
+        # and the emergency was on the air (the agent's clock estimate may put it a hair early)
+        assert -0.01 <= float(emergency_start["at"]) - play_at < 2.0
     finally:
         agent.terminate()
 

@@ -61,7 +61,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcessS
         agent_for(root, wrong_key, seed, settings, public_key=public_key_base64(Ed25519PrivateKey.generate().public_key())),
         AgentProcess(root / "agent-wrong-id", cluster_id=str(honest.id), server_url=settings.public_url,
                      public_key=public_key_base64(load_or_create_signing_key(settings.data_dir).public_key()),
-                     secret=wrong_id.report_secret, port=seed.ports[wrong_id.id]),
+                     secret=seed.secrets[wrong_id.id], port=seed.ports[wrong_id.id]),
     ]
     for agent in agents:
         agent.launch()

@@ -16,7 +16,7 @@ import segno
 import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from broadcaster.delivery.keys import sign_agent_request
+from broadcaster.delivery.agent_auth import agent_signing_key, sign_agent_request
 from tests.agent.harness import wait_for
 from tests.api.world import PASSWORD
 from tests.web.world import WebWorld, check_layout, form_token, http_login, log_in, new_context
@@ -32,8 +32,8 @@ def _heartbeat(web: WebWorld, cluster_id: str, secret: str) -> int:
         "status": "idle", "volume": 70, "version": "test", "now_playing": None, "queue_length": 0,
         "last_seq": 0, "reports_pending": 0,
     }).encode()
-    headers = {"Content-Type": "application/json", **sign_agent_request(secret, cluster_id, body,
-                                                                        timestamp=int(now))}
+    headers = {"Content-Type": "application/json", **sign_agent_request(
+        agent_signing_key(secret), cluster_id, "heartbeat", body, timestamp_ms=int(now * 1000))}
     return httpx.post(f"{web.url}/api/agent/heartbeat", content=body, headers=headers, timeout=10).status_code
 
 

@@ -24,6 +24,7 @@ from broadcaster.db import Database
 from broadcaster.delivery.keys import load_or_create_signing_key, public_key_base64
 from broadcaster.models import Cluster, User
 from broadcaster.services import registry, users
+from broadcaster.services.provisioning import issue_agent_credentials
 from tests.agent.harness import AgentProcess, free_port
 from tests.api.world import PASSWORD, Seed, make_settings, seed_database
 from tests.fakes.live_server import LiveServer
@@ -119,14 +120,14 @@ def _prepare_commune_a(db: Database, seed: Seed, agent_port: int) -> tuple[int, 
             session,
             province,
             commune.cluster_id,
-            registry.ClusterFields(name=CLUSTER_A, agent_url=f"http://127.0.0.1:{agent_port}"),
+            registry.ClusterFields(name=CLUSTER_A, agent_url=f"http://127.0.0.1:{agent_port}", transport="http"),
         )
         # Port 9 (discard) has no agent: orders to it are retried in the background, it stays offline.
         market = registry.create_cluster(
             session,
             province,
             commune.id,
-            registry.ClusterFields(name=MARKET_CLUSTER, agent_url="http://127.0.0.1:9"),
+            registry.ClusterFields(name=MARKET_CLUSTER, agent_url="http://127.0.0.1:9", transport="http"),
         )
         for username, full_name in FULL_NAMES.items():
             role, key = username.split("-")
@@ -134,7 +135,9 @@ def _prepare_commune_a(db: Database, seed: Seed, agent_port: int) -> tuple[int, 
             users.update_user(session, province, account.id, users.UserChanges(full_name=full_name))
         cluster = session.get(Cluster, commune.cluster_id)
         assert cluster is not None
-        return market.id, cluster.report_secret
+        secret = issue_agent_credentials(cluster)  # what `broadcaster speaker config` does
+        session.commit()
+        return market.id, secret
 
 
 @contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import threading
-import time
 from typing import ClassVar
 
 from broadcaster.agent.players.base import (
@@ -57,7 +56,7 @@ class PipePlayer(Player):
                 if not wait_until(playback.start_at, playback):
                     return
                 assert process.stdin is not None
-                playback.mark_started(time.time())
+                playback.mark_started(playback.now())
                 step = int(audio.sample_rate * WRITE_CHUNK_S) * 2
                 for offset in range(0, len(audio.pcm), step):
                     if playback.stop_requested:
@@ -84,7 +83,7 @@ class PipePlayer(Player):
                 if process.poll() is None:
                     process.kill()
                 process.wait()
-                playback.mark_ended(time.time(), completed=completed)
+                playback.mark_ended(playback.now(), completed=completed)
 
     @staticmethod
     def _kill_on_stop(process: subprocess.Popen[bytes], playback: Playback, finished: threading.Event) -> None:

@@ -54,9 +54,11 @@ class LoadedAudio:
 class Playback:
     """One playback, shared by the agent (event loop) and the player's thread."""
 
-    def __init__(self, label: str, start_at: float, on_start: Callable[[float], None] | None = None) -> None:
+    def __init__(self, label: str, start_at: float, on_start: Callable[[float], None] | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.label = label
-        self.start_at = start_at  # Unix time of the wanted first sample
+        self.start_at = start_at  # the wanted first sample, on the box's clock (Unix seconds)
+        self.now = clock  # the box's clock: what start_at and every measured instant are read on
         self._on_start = on_start
         self._stop = threading.Event()
         self.stop_reason: str | None = None
@@ -94,7 +96,7 @@ class Playback:
 def wait_until(deadline: float, playback: Playback) -> bool:
     """Sleep, then spin, until Unix time ``deadline``; False if a stop came first."""
     while True:
-        remaining = deadline - time.time()
+        remaining = deadline - playback.now()
         if remaining <= 0:
             return not playback.stop_requested
         if remaining > 0.02:

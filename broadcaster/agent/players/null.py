@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +39,9 @@ class NullPlayer(Player):
     def play(self, audio: LoadedAudio, playback: Playback) -> None:
         """Wait for the start instant, then consume the audio at real-time pace."""
         if not wait_until(playback.start_at, playback):
-            playback.mark_ended(time.time(), completed=False)
+            playback.mark_ended(playback.now(), completed=False)
             return
-        started = time.time()
+        started = playback.now()
         playback.mark_started(started)
         self._log(event="start", label=playback.label, at=started, planned=playback.start_at,
                   duration_s=audio.duration_s)
@@ -53,10 +52,10 @@ class NullPlayer(Player):
             # Each chunk "leaves" when its last sample would have: pace against the start, not
             # the previous chunk, so waits that run long do not add up.
             chunk_end = started + min(position + chunk, frames) / audio.sample_rate
-            if playback.wait_stop(max(0.0, chunk_end - time.time())):
+            if playback.wait_stop(max(0.0, chunk_end - playback.now())):
                 completed = False
                 break
-        ended = time.time()
+        ended = playback.now()
         playback.mark_ended(ended, completed=completed)
         self._log(event="end", label=playback.label, at=ended, completed=completed, played_s=ended - started,
                   reason=None if completed else playback.stop_reason)

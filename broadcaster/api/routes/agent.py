@@ -1,4 +1,5 @@
-"""The agents' side of the API: reports, heartbeats (HMAC-signed, no bearer token), the public key.
+"""The agents' side of the API: the pull long-poll, reports, heartbeats (signed by the agents' own keys,
+no bearer token), the public key.
 
 Paths are under ``/api/agent`` (not ``/api/v1``): that is where deployed agents post, whatever
 the version of the officers' API.
@@ -9,13 +10,13 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
-from broadcaster.api.deps import DbSession, SettingsDep
+from broadcaster.api.deps import DbSession, RuntimeDep, SettingsDep
 from broadcaster.api.schemas.agent import PresenceOut, PublicKeyOut, ReportReceiptOut
 from broadcaster.api.schemas.common import ERROR_RESPONSES
 from broadcaster.delivery.keys import key_id_of, load_or_create_signing_key, public_key_base64, public_key_pem
-from broadcaster.services import agent_reports
+from broadcaster.services import agent_pull, agent_reports
 
 router = APIRouter(prefix="/api/agent", tags=["cụm loa"], responses=ERROR_RESPONSES)
 
@@ -26,6 +27,27 @@ async def raw_body(request: Request) -> bytes:
 
 
 RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+async def _hung_up(request: Request) -> None:
+    # After the body, the next message of a request is its disconnect: the agent went away.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+@router.post("/pull", status_code=200, response_class=Response,
+             responses={200: {"description": "Một lệnh phát có chữ ký, đúng từng byte như máy chủ lưu",
+                              "content": {"application/json": {}}},
+                        204: {"description": "Hết thời gian chờ, không có lệnh mới"}})
+async def pull(request: Request, body: RawBody, runtime: RuntimeDep) -> Response:
+    """A pull agent's long-poll: its verdicts on earlier orders in, its next signed order out (or 204)."""
+    delivery = runtime.delivery
+    envelope = await agent_pull.poll(runtime.db, delivery.pull if delivery is not None else None, body,
+                                     request.headers, now=time.time(), max_wait_s=runtime.settings.pull_wait_s,
+                                     gone=_hung_up(request))
+    if envelope is None:
+        return Response(status_code=204)
+    return Response(envelope, media_type="application/json")
 
 
 @router.post("/reports", response_model=ReportReceiptOut)

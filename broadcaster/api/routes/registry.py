@@ -97,7 +97,7 @@ def list_clusters(commune_id: IdPath, user: CurrentUser, session: DbSession) -> 
              dependencies=[JsonBody])
 def create_cluster(commune_id: IdPath, body: ClusterBody, user: CurrentUser, session: DbSession) -> ClusterCreated:
     """Add a speaker cluster (admin); the answer holds its report secret, shown only this once."""
-    return ClusterCreated.of(registry.create_cluster(session, user, commune_id, body.values()))
+    return ClusterCreated.of(*registry.create_provisioned_cluster(session, user, commune_id, body.values()))
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterOut)

@@ -15,11 +15,12 @@ class ReportReceiptOut(BaseModel):
 
     accepted: int
     duplicates: int
+    rejected: int = Field(default=0, description="Báo cáo sai định dạng, bị bỏ qua")
 
     @classmethod
     def of(cls, receipt: ReportReceipt) -> ReportReceiptOut:
         """Build from the service's receipt."""
-        return cls(accepted=receipt.accepted, duplicates=receipt.duplicates)
+        return cls(accepted=receipt.accepted, duplicates=receipt.duplicates, rejected=receipt.rejected)
 
 
 class PresenceOut(BaseModel):
@@ -35,6 +36,9 @@ class PresenceOut(BaseModel):
     health: str | None = Field(default=None, description="ok hoặc degraded (cụm loa tự đánh giá)")
     problems: list[dict[str, str]] = Field(default_factory=list, description="Lý do suy giảm: code, message")
     free_disk_bytes: int | None = Field(default=None, description="Dung lượng trống trên thẻ nhớ của cụm loa")
+    clock_offset_ms: float | None = Field(
+        default=None, description="Đồng hồ cụm loa trừ đồng hồ máy chủ (ms; dương: cụm loa chạy nhanh); cụm loa tự bù khi phát")
+    link: str | None = Field(default=None, description="Kết nối nhận lệnh: connected (đang nối) hoặc disconnected")
 
     @classmethod
     def of(cls, presence: Presence) -> PresenceOut:
@@ -42,7 +46,8 @@ class PresenceOut(BaseModel):
         return cls(online=presence.online, last_heartbeat_at=presence.last_heartbeat_at, status=presence.status,
                    volume=presence.volume, now_playing=presence.now_playing, agent_version=presence.agent_version,
                    queue_length=presence.queue_length, health=presence.health, problems=list(presence.problems),
-                   free_disk_bytes=presence.free_disk_bytes)
+                   free_disk_bytes=presence.free_disk_bytes, clock_offset_ms=presence.clock_offset_ms,
+                   link=presence.link)
 
 
 class PublicKeyOut(BaseModel):

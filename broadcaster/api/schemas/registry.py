@@ -88,7 +88,7 @@ class ClusterBody(InputModel):
     name: str | None = Field(default=None, max_length=200, examples=["Cụm loa chợ"])
     zone_id: int | None = Field(default=None, ge=0, le=2**53)
     agent_url: HttpUrl | Literal[""] | None = Field(default=None, description="Địa chỉ của máy điều khiển cụm loa")
-    transport: Literal["http", "mqtt"] | None = None
+    transport: Literal["pull", "http", "mqtt"] | None = None
 
     def values(self) -> ClusterFields:
         """The service's view of this body."""
@@ -119,14 +119,14 @@ class ClusterOut(BaseModel):
 
 
 class ClusterCreated(ClusterOut):
-    """A new cluster, with the secret its agent signs reports with (shown only this once)."""
+    """A new cluster, with its agent's secret (shown only this once: the server keeps only its public key)."""
 
     report_secret: str
 
     @classmethod
-    def of(cls, cluster: Cluster) -> ClusterCreated:
-        """Build from the model."""
-        return cls(**ClusterOut.of(cluster).model_dump(), report_secret=cluster.report_secret)
+    def of(cls, cluster: Cluster, secret: str) -> ClusterCreated:  # type: ignore[override]
+        """Build from the model and the secret just issued."""
+        return cls(**ClusterOut.of(cluster).model_dump(), report_secret=secret)
 
 
 class UserCreate(InputModel):
