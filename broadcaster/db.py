@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from broadcaster.errors import InvalidInput
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# pg_advisory_xact_lock key of "migrate" (any constant; only our migrations take it).
+MIGRATION_LOCK_KEY = 0x6D696772617465
 
 
 class AwareDateTime(TypeDecorator[datetime]):
@@ -35,6 +41,20 @@ class AwareDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class ValueNotStorable(InvalidInput):
+    """The database refused a value (a number out of range, a string too long, a NUL character)."""
+
+    code = "value_not_storable"
+
+
+def _refused_value(context: ExceptionContext) -> None:
+    # PostgreSQL checks what SQLite lets through (INTEGER range, VARCHAR length, NUL). Inputs are
+    # validated before they get here; this is the net under that, so a miss is a 422, not a 500.
+    if isinstance(context.sqlalchemy_exception, DataError):
+        raise ValueNotStorable("Có giá trị không lưu được (số quá lớn, chuỗi quá dài hoặc ký tự không hợp lệ).",
+                               detail=str(context.original_exception)) from context.original_exception
+
+
 def utc_now() -> datetime:
     """The current time, aware, in UTC (what the database stores)."""
     return datetime.now(UTC)
@@ -51,8 +71,17 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def driver_url(url: str) -> str:
+    """``url`` with the driver we ship spelled out: ``postgresql://`` means psycopg 3, not psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets its directory created and the pragmas above."""
+    url = driver_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -60,15 +89,49 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Several replicas, each with request threads, the scheduler's workers and the delivery lanes.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    event.listen(engine, "handle_error", _refused_value)
+    return engine
+
+
+def _migration_engine(url: str) -> Engine:
+    """An engine for one migration run whose transaction holds the database's migration lock from its start.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock before Alembic reads the version, and makes
+    the DDL part of the transaction (pysqlite would otherwise run it outside any). PostgreSQL:
+    a transaction-level advisory lock. A second process starting at the same moment waits, then
+    finds the schema at head and does nothing.
+    """
+    url = driver_url(url)
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, poolclass=NullPool)
+
+        @event.listens_for(engine, "begin")
+        def lock_postgres(connection: Any) -> None:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+
+        return engine
+    engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def manual_transactions(dbapi_connection: Any, record: Any) -> None:
+        _configure_sqlite(dbapi_connection, record)
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+
+    @event.listens_for(engine, "begin")
+    def lock_sqlite(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 class Database:
     """The engine plus a session factory; created once by the app and passed down."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = make_engine(url)
+        self.url = driver_url(url)
+        self.engine = make_engine(self.url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -90,9 +153,18 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        engine = _migration_engine(self.url)
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
 
     def dispose(self) -> None:
         """Close every pooled connection."""

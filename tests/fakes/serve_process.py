@@ -15,7 +15,8 @@ from broadcaster.config import Settings
 def start_serve_process(settings: Settings, port: int, *, start_timeout_s: float = 60.0) -> subprocess.Popen[bytes]:
     """``broadcaster serve`` on ``port`` with these settings' directories and no scheduler, once /health answers."""
     env = {**os.environ, "BROADCASTER_DATA_DIR": str(settings.data_dir),
-           "BROADCASTER_CACHE_DIR": str(settings.cache_dir), "BROADCASTER_SCHEDULES_DIR": str(settings.schedules_dir)}
+           "BROADCASTER_CACHE_DIR": str(settings.cache_dir), "BROADCASTER_SCHEDULES_DIR": str(settings.schedules_dir),
+           "BROADCASTER_DATABASE_URL": settings.effective_database_url}
     process = subprocess.Popen([sys.executable, "-m", "broadcaster", "serve", "--port", str(port), "--no-scheduler",
                                 "--log-level", "warning"], env=env)
     deadline = time.monotonic() + start_timeout_s
