@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Modules under broadcaster.cli that provide ``register(subparsers)``; each adds one subcommand
 # whose handler returns the exit code.
-COMMAND_MODULES: list[str] = ["say", "voices", "normalize", "demo", "serve", "user", "agent", "speaker"]
+COMMAND_MODULES: list[str] = ["say", "voices", "normalize", "demo", "serve", "user", "agent", "speaker", "backup"]
 
 
 def build_parser() -> argparse.ArgumentParser:
