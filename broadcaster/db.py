@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import ArgumentError, DataError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from broadcaster.errors import InvalidInput
@@ -23,7 +24,10 @@ class DatabaseUnavailable(InvalidInput):
 
     code = "database_unavailable"
 
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# pg_advisory_xact_lock key of "migrate" (any constant; only our migrations take it).
+MIGRATION_LOCK_KEY = 0x6D696772617465
 
 
 class AwareDateTime(TypeDecorator[datetime]):
@@ -43,6 +47,20 @@ class AwareDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ValueNotStorable(InvalidInput):
+    """The database refused a value (a number out of range, a string too long, a NUL character)."""
+
+    code = "value_not_storable"
+
+
+def _refused_value(context: ExceptionContext) -> None:
+    # PostgreSQL checks what SQLite lets through (INTEGER range, VARCHAR length, NUL). Inputs are
+    # validated before they get here; this is the net under that, so a miss is a 422, not a 500.
+    if isinstance(context.sqlalchemy_exception, DataError):
+        raise ValueNotStorable("Có giá trị không lưu được (số quá lớn, chuỗi quá dài hoặc ký tự không hợp lệ).",
+                               detail=str(context.original_exception)) from context.original_exception
 
 
 def utc_now() -> datetime:
@@ -75,8 +93,17 @@ def _sqlite_pragmas(busy_timeout_s: float) -> Any:
     return configure
 
 
+def driver_url(url: str) -> str:
+    """``url`` with the driver we ship spelled out: ``postgresql://`` means psycopg 3, not psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
     """An engine for ``url``; SQLite gets a private file (0600 in a 0700 folder) and the pragmas above."""
+    url = driver_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -85,7 +112,8 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True)
+        # Several replicas, each with request threads, the scheduler's workers and the delivery lanes.
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     except (ImportError, NoSuchModuleError) as error:
         raise DatabaseUnavailable(
             f"Thiếu trình điều khiển cho cơ sở dữ liệu «{url.split(':', 1)[0]}» (với PostgreSQL: gói psycopg). "
@@ -94,15 +122,48 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
     except ArgumentError as error:
         raise DatabaseUnavailable("Địa chỉ cơ sở dữ liệu (database_url) không hợp lệ.",
                                   code="database_url_invalid", detail=str(error)) from None
+    event.listen(engine, "handle_error", _refused_value)
+    return engine
+
+
+def _migration_engine(url: str) -> Engine:
+    """An engine for one migration run whose transaction holds the database's migration lock from its start.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock before Alembic reads the version, and makes
+    the DDL part of the transaction (pysqlite would otherwise run it outside any). PostgreSQL:
+    a transaction-level advisory lock. A second process starting at the same moment waits, then
+    finds the schema at head and does nothing.
+    """
+    url = driver_url(url)
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, poolclass=NullPool)
+
+        @event.listens_for(engine, "begin")
+        def lock_postgres(connection: Any) -> None:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+
+        return engine
+    engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def manual_transactions(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_pragmas(60.0)(dbapi_connection, record)
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+
+    @event.listens_for(engine, "begin")
+    def lock_sqlite(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 class Database:
     """The engine plus a session factory; created once by the app and passed down."""
 
     def __init__(self, url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
-        self.url = url
+        self.url = driver_url(url)
         self.busy_timeout_s = busy_timeout_s
-        self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
+        self.engine = make_engine(self.url, busy_timeout_s=busy_timeout_s)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -124,9 +185,18 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        engine = _migration_engine(self.url)
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -33,6 +33,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from broadcaster.db import AwareDateTime, utc_now
 
+# Ids are INTEGER columns: 32-bit on PostgreSQL. Input is checked against this before any query,
+# so a larger number is a clear validation error, not a database overflow.
+MAX_ID = 2**31 - 1
+
 
 class Base(DeclarativeBase):
     """Declarative base; every table of broadcaster hangs off its metadata."""

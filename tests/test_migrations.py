@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,12 @@ from alembic.migration import MigrationContext
 from broadcaster.db import Database
 from broadcaster.migrations.env_support import include_object
 from broadcaster.models import AuditEvent, Base, Commune, Role, User
+from tests.databases import database_url
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    db = Database(database_url(tmp_path, empty=True))
     db.upgrade()
     return db
 
@@ -73,3 +75,34 @@ def test_audit_events_keep_the_ids_of_deleted_communes_and_users(database: Datab
         session.add(user)
         session.flush()
         assert commune.id > ids[1] and user.id > ids[0]
+
+
+def test_replicas_starting_together_migrate_once(tmp_path: Path) -> None:
+    # Four "replicas" upgrade one empty database at the same moment: the migration lock lets the
+    # first run every migration; the others wait, find the schema at head and change nothing.
+    url = database_url(tmp_path / "shared", empty=True)
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def replica() -> None:
+        db = Database(url)
+        try:
+            start.wait()
+            db.upgrade()
+        except BaseException as error:  # noqa: BLE001 - collected and shown below
+            errors.append(error)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    db = Database(url)
+    with db.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
+        assert compare_metadata(context, Base.metadata) == []
+    db.dispose()

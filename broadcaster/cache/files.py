@@ -9,11 +9,12 @@ another process that is writing right now.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from broadcaster.private_files import open_private
 log = logging.getLogger(__name__)
 
 PINS_FILE = "pins.json"
+PINS_LOCK = "pins.lock"
+BY_SHA256_DIR = "by-sha256"  # <audio sha256> -> the key of the entry holding that audio
 TEMP_PREFIX = ".tmp-"
 
 
@@ -78,14 +81,17 @@ def fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def delete_entry_files(directory: Path, key: str) -> None:
-    """Remove the sidecar, then every audio file, of ``key`` (missing ones are fine)."""
+def delete_entry_files(directory: Path, key: str, audio_sha256: str | None = None) -> None:
+    """Remove the sidecar, then every audio file, of ``key`` (missing ones are fine), and its sha256 pointer."""
     # The sidecar goes first: without it the entry is uncommitted, whatever happens next.
     with contextlib.suppress(FileNotFoundError):
         sidecar_path(directory, key).unlink()
     for fmt in ENCODINGS:
         with contextlib.suppress(FileNotFoundError):
             audio_path(directory, key, fmt).unlink()
+    if audio_sha256 is not None and read_sha256_pointer(directory, audio_sha256) == key:
+        with contextlib.suppress(FileNotFoundError):
+            sha256_pointer_path(directory, audio_sha256).unlink()
 
 
 def scan_directory(directory: Path, now: float, stale_temp_after_s: float) -> DirectoryListing:
@@ -106,6 +112,38 @@ def scan_directory(directory: Path, now: float, stale_temp_after_s: float) -> Di
         elif match := SIDECAR_NAME.match(item.name):
             sidecars.add(match["key"])
     return DirectoryListing(audio, sidecars)
+
+
+def sha256_pointer_path(directory: Path, audio_sha256: str) -> Path:
+    """The small file naming the key whose audio has this sha256 (replicas sharing the directory read it)."""
+    return directory / BY_SHA256_DIR / audio_sha256
+
+
+def write_sha256_pointer(directory: Path, audio_sha256: str, key: str) -> None:
+    """Record that ``key`` holds the audio ``audio_sha256``."""
+    path = sha256_pointer_path(directory, audio_sha256)
+    path.parent.mkdir(exist_ok=True)
+    atomic_write(path, key.encode("ascii"))
+
+
+def read_sha256_pointer(directory: Path, audio_sha256: str) -> str | None:
+    """The key a pointer names, if there is a well-formed one."""
+    try:
+        key = sha256_pointer_path(directory, audio_sha256).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return key if KEY.match(key) else None
+
+
+@contextlib.contextmanager
+def pins_locked(directory: Path) -> Iterator[None]:
+    """Hold the directory's pins lock: processes sharing the cache read-modify-write pins one at a time."""
+    with open(directory / PINS_LOCK, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def load_pins(directory: Path) -> dict[str, set[str]]:

@@ -4,6 +4,11 @@ Production is single-flight: however many threads ask for a missing key at once,
 once and all of them get its result (or its error). Eviction drops least recently used entries until
 the size cap holds, but never an entry that is pinned (a pending airing needs it), being read, or
 being made.
+
+Several processes may share the directory (server replicas on one volume): each writes entries
+atomically and records which key holds which audio sha256 (``by-sha256/``), so any of them finds
+audio another one made; pins are read-modified-written under a file lock and re-read before an
+eviction, so one process never evicts what another pinned; ``refresh`` indexes what the others wrote.
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ from broadcaster.cache.files import (
     delete_entry_files,
     fsync_directory,
     load_pins,
+    pins_locked,
+    read_sha256_pointer,
     save_pins,
     scan_directory,
     sidecar_bytes,
     sidecar_path,
+    write_sha256_pointer,
 )
 from broadcaster.cache.keys import KEY, check_key
 from broadcaster.errors import ServiceFailure
@@ -167,7 +175,10 @@ class AudioCache:
         with self._lock:
             key = self._by_sha.get(audio_sha256)
         if key is None:
-            return None
+            # Made by another process sharing the directory, perhaps.
+            key = read_sha256_pointer(self.directory, audio_sha256)
+            if key is None or self._adopt(key) is None:
+                return None
         entry = self.get(key)
         return entry if entry is not None and entry.audio_sha256 == audio_sha256 else None
 
@@ -236,6 +247,7 @@ class AudioCache:
         try:
             atomic_write(path, rendered.data)
             atomic_write(sidecar_path(self.directory, key), encoded_sidecar)  # the commit marker: last
+            write_sha256_pointer(self.directory, audio_sha256, key)
             fsync_directory(self.directory)
         except OSError as error:
             raise CacheWriteError(
@@ -250,7 +262,8 @@ class AudioCache:
     def pin(self, key: str, holder: str = "default") -> None:
         """Keep ``key`` from eviction until every holder has unpinned it (it need not exist yet)."""
         check_key(key)
-        with self._lock:
+        with self._lock, pins_locked(self.directory):
+            self._pins = load_pins(self.directory)  # other processes' pins too
             self._pins.setdefault(key, set()).add(holder)
             save_pins(self.directory, self._pins)
 
@@ -258,18 +271,21 @@ class AudioCache:
         """Release ``holder``'s pin on ``key`` (no error if it held none)."""
         check_key(key)
         with self._lock:
-            holders = self._pins.get(key)
-            if not holders or holder not in holders:
-                return
-            holders.discard(holder)
-            if not holders:
-                del self._pins[key]
-            save_pins(self.directory, self._pins)
+            with pins_locked(self.directory):
+                self._pins = load_pins(self.directory)
+                holders = self._pins.get(key)
+                if not holders or holder not in holders:
+                    return
+                holders.discard(holder)
+                if not holders:
+                    del self._pins[key]
+                save_pins(self.directory, self._pins)
             self._evict_locked()
 
     def pinned(self) -> dict[str, frozenset[str]]:
         """Every pinned key and who holds it."""
-        with self._lock:
+        with self._lock, pins_locked(self.directory):
+            self._pins = load_pins(self.directory)
             return {key: frozenset(holders) for key, holders in self._pins.items()}
 
     # ----------------------------------------------------------------------------- eviction
@@ -282,14 +298,17 @@ class AudioCache:
     def _evict_locked(self) -> list[str]:
         if self._total <= self.max_bytes:
             return []
+        with pins_locked(self.directory):
+            self._pins = load_pins(self.directory)  # another process may have pinned since we last looked
         evicted: list[str] = []
         for key in sorted(self._index, key=lambda k: self._index[k].last_used):
             if self._total <= self.max_bytes:
                 break
             if key in self._pins or key in self._in_use or key in self._flights:
                 continue
+            audio_sha256 = self._index[key].audio_sha256
             self._remove_locked(key)
-            delete_entry_files(self.directory, key)
+            delete_entry_files(self.directory, key, audio_sha256)
             evicted.append(key)
         if self._total > self.max_bytes:
             log.warning("audio cache holds %d bytes over its cap of %d: all of it is pinned or in use",
@@ -300,6 +319,9 @@ class AudioCache:
 
     def _index_checked(self, key: str, *, full: bool) -> CacheEntry:
         entry, sidecar_size = read_entry(self.directory, key, full=full)
+        if read_sha256_pointer(self.directory, entry.audio_sha256) != key:
+            with contextlib.suppress(OSError):  # entries from before pointers existed; a full disk
+                write_sha256_pointer(self.directory, entry.audio_sha256, key)
         last_used = parse_time(entry.metadata.get("last_used_at"), 0.0)
         with self._lock:
             self._add_locked(key, _Indexed(entry.fmt, entry.audio_sha256, entry.size + sidecar_size, last_used, last_used))
@@ -341,6 +363,25 @@ class AudioCache:
         self._total -= indexed.size
         if self._by_sha.get(indexed.audio_sha256) == key:
             del self._by_sha[indexed.audio_sha256]
+
+    def refresh(self) -> int:
+        """Index the entries other processes sharing the directory wrote, forget those they removed; how many new."""
+        listing = scan_directory(self.directory, self._clock(), self._stale_temp_after_s)
+        with self._lock:
+            gone = [key for key in self._index if key not in listing.sidecars and key not in self._flights]
+            for key in gone:
+                self._remove_locked(key)
+            known = set(self._index)
+        added = 0
+        for key in listing.sidecars - known:
+            try:
+                self._index_checked(key, full=False)
+                added += 1
+            except CorruptEntry:
+                continue  # perhaps being replaced right now; the next look decides
+        with self._lock:
+            self._evict_locked()
+        return added
 
     def _rebuild_index(self) -> None:
         listing = scan_directory(self.directory, self._clock(), self._stale_temp_after_s)

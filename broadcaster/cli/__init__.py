@@ -11,7 +11,7 @@ from collections.abc import Sequence
 # Modules under broadcaster.cli that provide ``register(subparsers)``; each adds one subcommand
 # whose handler returns the exit code.
 COMMAND_MODULES: list[str] = [
-    "say", "voices", "normalize", "demo", "commune", "serve", "user", "agent", "speaker", "broker",
+    "say", "voices", "normalize", "demo", "commune", "serve", "user", "agent", "speaker", "broker", "backup",
 ]
 
 

@@ -11,10 +11,9 @@ import secrets
 from collections.abc import Iterable
 from datetime import date, time
 
-from broadcaster.models import BulletinStatus, Priority
+from broadcaster.models import MAX_ID, BulletinStatus, Priority
 from broadcaster.web.routing import FormInvalid
 
-MAX_ID = 2**53
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 

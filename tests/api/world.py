@@ -1,10 +1,9 @@
-"""The API tests' world: the real app on a real SQLite file, seeded communes and accounts, a live uvicorn."""
+"""The API tests' world: the real app on a real database (SQLite file or PostgreSQL), seeded communes and accounts, a live uvicorn."""
 
 from __future__ import annotations
 
 import io
 import math
-import shutil
 import struct
 import wave
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from broadcaster.services import auth, registry, users
 from broadcaster.services.bulletins import BulletinFields, BulletinService
 from broadcaster.services.handoff import RecordingHandoff
 from broadcaster.services.workflow import Workflow
+from tests.databases import copy_database, database_url
 
 PASSWORD = "mat-khau-thu-nghiem"
 ACTORS = ("officer", "approver", "admin", "province", "none", "forged")
@@ -44,6 +44,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "upload_max_duration_s": 120.0,
     }
     values.update(overrides)
+    values.setdefault("database_url", database_url(Path(values["data_dir"])))
     return Settings(**values)
 
 
@@ -199,30 +200,30 @@ def seed_database(settings: Settings) -> Seed:
                 tokens[(role.value, key)] = auth.issue_token(session, user, ttl=timedelta(days=30)).token
             communes[key] = seeded
         seed = Seed(communes=communes, province=_plain(province), tokens=tokens)
-        session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        if db.dialect == "sqlite":
+            session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))  # the file alone is the whole database
     db.dispose()
     return seed
 
 
 @dataclass(frozen=True)
 class Template:
-    """A seeded database file, copied for each test instead of seeding (and hashing passwords) again."""
+    """A seeded database, copied for each test instead of seeding (and hashing passwords) again."""
 
-    path: Path
+    url: str
     seed: Seed
 
     def install(self, settings: Settings) -> None:
         """Copy the seeded database to where ``settings`` expects it."""
-        target = Path(settings.effective_database_url.split("///", 1)[1])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.path, target)
+        installed = copy_database(self.url, settings.data_dir)
+        assert installed == settings.effective_database_url, "settings not made by make_settings"
 
 
 def make_template(directory: Path) -> Template:
     """Seed a database under ``directory``."""
     settings = make_settings(directory)
     seed = seed_database(settings)
-    return Template(Path(settings.effective_database_url.split("///", 1)[1]), seed)
+    return Template(settings.effective_database_url, seed)
 
 
 @contextmanager

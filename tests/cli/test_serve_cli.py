@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from broadcaster.config import PROJECT_ROOT
+from tests.databases import database_url
 from tests.scheduler.processes import free_port
 
 BAD_START = 'sessions:\n  - name: morning\n    start: "25:99"\n    days: [mon]\n    max_minutes: 10\n'
@@ -27,7 +28,8 @@ def test_a_malformed_timetable_stops_serve_with_one_line(tmp_path: Path, content
     shutil.copy(PROJECT_ROOT / "schedules" / "default.yaml", schedules / "default.yaml")
     (schedules / "huyen_a.yaml").write_text(content, encoding="utf-8")
     env = {**os.environ, "BROADCASTER_SCHEDULES_DIR": str(schedules), "BROADCASTER_DATA_DIR": str(tmp_path / "data"),
-           "BROADCASTER_CACHE_DIR": str(tmp_path / "cache")}
+           "BROADCASTER_CACHE_DIR": str(tmp_path / "cache"),
+           "BROADCASTER_DATABASE_URL": database_url(tmp_path / "data")}
     # Port 0: were start-up to get as far as serving, it would not collide with anything.
     done = subprocess.run([sys.executable, "-m", "broadcaster", "serve", "--port", "0", "--log-level", "warning"],
                           env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -40,7 +42,8 @@ def test_a_malformed_timetable_stops_serve_with_one_line(tmp_path: Path, content
 
 def test_serve_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "BROADCASTER_DATA_DIR": str(tmp_path / "data"), "BROADCASTER_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "BROADCASTER_DATA_DIR": str(tmp_path / "data"), "BROADCASTER_CACHE_DIR": str(tmp_path / "cache"),
+           "BROADCASTER_DATABASE_URL": database_url(tmp_path / "data")}
     server = subprocess.Popen([sys.executable, "-m", "broadcaster", "serve", "--port", str(port), "--log-level",
                                "warning"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

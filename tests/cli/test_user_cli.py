@@ -11,6 +11,7 @@ import yaml
 from broadcaster.config import load_settings
 from broadcaster.db import Database
 from broadcaster.services import auth
+from tests.databases import database_url
 
 
 def _cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -20,7 +21,8 @@ def _cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProce
 
 def test_create_admin_issue_token_and_refuse_bad_input(tmp_path: Path) -> None:
     config = tmp_path / "broadcaster.yaml"
-    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data")}), encoding="utf-8")
+    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"),
+                                     "database_url": database_url(tmp_path / "data")}), encoding="utf-8")
 
     created = _cli(config, "create", "tinh", "--role", "admin", "--password-stdin", stdin="mat-khau-quan-tri\n")
     assert created.returncode == 0, created.stderr

@@ -15,6 +15,7 @@ from broadcaster.clock import LOCAL_ZONE
 from broadcaster.db import Database
 from broadcaster.models import Delivery, DeliveryState
 from broadcaster.services.delivery_log import advance, sources
+from tests.databases import database_url
 from tests.e2e.harness import add_airing, seed_commune
 
 S = DeliveryState
@@ -23,7 +24,7 @@ S = DeliveryState
 @pytest.fixture
 def row(tmp_path: Path) -> tuple[Database, int]:
     """A database with one pending delivery; its id."""
-    db = Database(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    db = Database(database_url(tmp_path))
     db.upgrade()
     seed = seed_commune(db, 1)
     airing = add_airing(db, seed.commune_id, datetime.now(LOCAL_ZONE))

@@ -40,6 +40,7 @@ from broadcaster.models import (
 from broadcaster.services.handoff import ClusterProgramme
 from broadcaster.services.users import create_user
 from tests.agent.harness import BROADCASTER, AgentProcess, free_port, wait_for
+from tests.databases import database_url
 
 PASSWORD = "mat-khau-thu-nghiem-2026"
 
@@ -52,6 +53,8 @@ def delivery_settings(root: Path, port: int, **overrides: Any) -> Settings:
         "agent_heartbeat_interval_s": 0.5, "delivery_retry_initial_s": 0.2, "delivery_retry_max_s": 1.0,
         "delivery_timeout_s": 3.0, "prompt_delay_s": 3.0,
     }
+    if "database_url" not in overrides:
+        values["database_url"] = database_url(Path(overrides.get("data_dir", values["data_dir"])))
     return Settings(**(values | overrides))
 
 

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from broadcaster.cli.demo_stack import ACCOUNTS, COMMUNE_CODE, demo_settings, seed_demo
@@ -15,6 +16,9 @@ from broadcaster.db import Database
 from broadcaster.models import Cluster, Commune, User
 from broadcaster.services.auth import verify_password
 from tests.agent.harness import BROADCASTER, free_port
+
+# The demo is the embedded default: SQLite in its own directory, whatever the backend under test.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 def test_demo_airs_the_bulletin_on_three_agents_and_exits_0(tmp_path: Path) -> None:

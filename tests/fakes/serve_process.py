@@ -20,7 +20,7 @@ def start_serve_process(settings: Settings, port: int, *, start_timeout_s: float
     """
     env = {**os.environ, "BROADCASTER_DATA_DIR": str(settings.data_dir),
            "BROADCASTER_CACHE_DIR": str(settings.cache_dir), "BROADCASTER_SCHEDULES_DIR": str(settings.schedules_dir),
-           **(env or {})}
+           "BROADCASTER_DATABASE_URL": settings.effective_database_url, **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "broadcaster", "serve", "--port", str(port), "--no-scheduler",
                                 "--log-level", "warning"], env=env)
     deadline = time.monotonic() + start_timeout_s

@@ -1,4 +1,4 @@
-"""Builders for scheduler and programming tests: a migrated SQLite database and registry rows.
+"""Builders for scheduler and programming tests: a migrated database (of the test's backend) and registry rows.
 
 Shared with tests/services (import ``tests.scheduler.support``); no fixtures here, only functions.
 """
@@ -28,6 +28,7 @@ from broadcaster.models import (
     User,
     Zone,
 )
+from tests.databases import database_url
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -38,9 +39,16 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "data_dir": tmp_path / "data",
         "cache_dir": tmp_path / "cache",
         "schedules_dir": schedules,
-        "database_url": f"sqlite:///{tmp_path / 'data' / 'broadcaster.sqlite3'}",
     }
+    if "database_url" not in overrides:
+        values["database_url"] = database_url(Path(overrides.get("data_dir", values["data_dir"])))
     return Settings(**{**values, **overrides})
+
+
+def speech_settings(directory: Path) -> Settings:
+    """Settings for a speech service shared by a module's tests: no database (it outlives a backend switch)."""
+    return Settings(data_dir=directory / "data", cache_dir=directory / "cache",
+                    database_url=f"sqlite:///{directory / 'unused.sqlite3'}")
 
 
 def make_database(settings: Settings) -> Database:

@@ -35,6 +35,7 @@ from tests.scheduler.support import (
     events,
     make_database,
     make_settings,
+    speech_settings,
     whole_second,
     write_timetable,
 )
@@ -42,7 +43,7 @@ from tests.scheduler.support import (
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechService:
-    return SpeechService(make_settings(tmp_path_factory.mktemp("speech")))
+    return SpeechService(speech_settings(tmp_path_factory.mktemp("speech")))
 
 
 @pytest.fixture

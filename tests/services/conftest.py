@@ -12,13 +12,13 @@ import pytest
 from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.speech import SpeechService
-from tests.scheduler.support import make_database, make_settings
+from tests.scheduler.support import make_database, speech_settings
 
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechService:
     """One real speech service for the module: its cache makes repeated texts cheap."""
-    return SpeechService(make_settings(tmp_path_factory.mktemp("speech")))
+    return SpeechService(speech_settings(tmp_path_factory.mktemp("speech")))
 
 
 @pytest.fixture

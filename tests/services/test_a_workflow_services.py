@@ -21,6 +21,7 @@ from broadcaster.services import auth, registry, users
 from broadcaster.services.bulletins import BulletinFields, BulletinService, BulletinWrongStatus
 from broadcaster.services.workflow import Workflow
 from broadcaster.uploads import UploadStore
+from tests.databases import database_url
 
 PASSWORD = "mat-khau-dich-vu"
 
@@ -43,7 +44,7 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[Setup]:
-    db = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    db = Database(database_url(tmp_path))
     db.upgrade()
     with db.session() as session:
         commune = registry.create_commune(session, None, code="xa-thu", name="Xã Thử",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -295,3 +296,27 @@ def test_a_composition_a_dead_leader_left_half_done_is_released_and_done_again(
     assert programming.release_stale_claims() == 1  # what a new leader does first
     assert programming.run_session(ids["commune"], "evening", SESSION).status == AiringStatus.HANDED_OFF
     assert len(handoff.programmes) == 1 and len(airings(db)) == 1
+
+
+def test_the_same_session_run_at_once_by_four_threads_is_composed_once(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    # What two leaders overlapping at a hand-over would do: the airing row is claimed by one only.
+    ids = add_commune(db, clusters=(("Cụm A", None), ("Cụm B", None)))
+    add_bulletin(db, ids, "Họp dân.")
+    handoff = RecordingHandoff()
+    programming = programming_service(settings, db, speech, handoff, SESSION - timedelta(minutes=9))
+    start = threading.Barrier(4)
+    results: list[object] = []
+
+    def run() -> None:
+        start.wait()
+        results.append(programming.run_session(ids["commune"], "evening", SESSION).status)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(map(str, results)) == ["None", "None", "None", "handed_off"]
+    assert len(airings(db)) == 1 and len(handoff.programmes) == 2  # one programme per cluster, once

@@ -18,14 +18,21 @@ from broadcaster.services.scoping import CommuneNotFound
 from broadcaster.services.timetables import UpcomingRangeInvalid, get_timetable, set_override, upcoming
 from broadcaster.speech import SpeechService
 from broadcaster.timetable import TimetableError, load_timetables
-from tests.scheduler.support import add_bulletin, add_commune, events, make_database, make_settings
+from tests.scheduler.support import (
+    add_bulletin,
+    add_commune,
+    events,
+    make_database,
+    make_settings,
+    speech_settings,
+)
 
 TODAY = datetime.now(LOCAL_ZONE).date()
 
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechService:
-    return SpeechService(make_settings(tmp_path_factory.mktemp("speech")))
+    return SpeechService(speech_settings(tmp_path_factory.mktemp("speech")))
 
 
 @pytest.fixture

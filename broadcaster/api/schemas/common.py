@@ -9,9 +9,9 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from broadcaster.clock import local
+from broadcaster.models import MAX_ID
 
-# Ids stay inside what every database and JSON client holds exactly (no 64-bit overflow → no 500).
-MAX_ID = 2**53
+# Ids stay inside what every database's INTEGER holds (no overflow → no 500).
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 # Airing windows and log filters: a sane range, so date arithmetic never overflows.

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, HttpUrl
 from broadcaster.api.schemas.agent import PresenceOut
 from broadcaster.api.schemas.common import Id, InputModel, LocalTime
 from broadcaster.db import utc_now
-from broadcaster.models import Cluster, Commune, Role, User, Zone
+from broadcaster.models import MAX_ID, Cluster, Commune, Role, User, Zone
 from broadcaster.services.agent_reports import presence_of
 from broadcaster.services.registry import ClusterFields
 
@@ -86,7 +86,7 @@ class ClusterBody(InputModel):
     """A speaker cluster's fields; on update, fields left out stay as they are (zone_id 0 clears the zone)."""
 
     name: str | None = Field(default=None, max_length=200, examples=["Cụm loa chợ"])
-    zone_id: int | None = Field(default=None, ge=0, le=2**53)
+    zone_id: int | None = Field(default=None, ge=0, le=MAX_ID)
     agent_url: HttpUrl | Literal[""] | None = Field(default=None, description="Địa chỉ của máy điều khiển cụm loa")
     transport: Literal["pull", "http", "mqtt"] | None = None
 
