@@ -24,6 +24,7 @@ from broadcaster.models import BulletinStatus, Cluster, Commune, DeliveryState, 
 from broadcaster.services.broker_files import write_broker_files
 from broadcaster.speech import ProgrammePiece, RenderedAudio
 from tests.agent.harness import AgentProcess, free_port, wait_for
+from tests.databases import is_postgresql
 from tests.e2e.harness import (
     InProcessServer,
     Seed,
@@ -265,8 +266,8 @@ def test_an_emergency_airs_where_it_can_when_its_hand_off_fails_for_some_cluster
     with world.db.session() as s:
         # Two different faults: a counter pushed to its ceiling, and a row the database refuses.
         s.execute(update(Cluster).where(Cluster.id == exhausted.id).values(order_seq=2**31 - 1))
-        s.execute(text(f"CREATE TRIGGER refuse_cluster_{broken.id} BEFORE INSERT ON delivery_orders "
-                       f"WHEN NEW.cluster_id = {broken.id} BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
+        for statement in refusal_trigger(broken.id):
+            s.execute(text(statement))
     agent = world.agent(7).start()
     try:
         wait_for(lambda: world.link(7) == "connected", 15, "the agent to connect")
@@ -284,7 +285,23 @@ def test_an_emergency_airs_where_it_can_when_its_hand_off_fails_for_some_cluster
     finally:
         agent.terminate()
         with world.db.session() as s:
-            s.execute(text(f"DROP TRIGGER refuse_cluster_{broken.id}"))
+            for statement in refusal_trigger(broken.id, drop=True):
+                s.execute(text(statement))
+
+
+def refusal_trigger(cluster_id: int, *, drop: bool = False) -> list[str]:
+    """The statements that make the database refuse (or, with ``drop``, again accept) this cluster's orders."""
+    name = f"refuse_cluster_{cluster_id}"
+    if not is_postgresql():
+        return [f"DROP TRIGGER {name}"] if drop else [
+            f"CREATE TRIGGER {name} BEFORE INSERT ON delivery_orders WHEN NEW.cluster_id = {cluster_id} "
+            "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"]
+    if drop:
+        return [f"DROP TRIGGER {name} ON delivery_orders", f"DROP FUNCTION {name}()"]
+    return [f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ "
+            "LANGUAGE plpgsql",
+            f"CREATE TRIGGER {name} BEFORE INSERT ON delivery_orders FOR EACH ROW "
+            f"WHEN (NEW.cluster_id = {cluster_id}) EXECUTE FUNCTION {name}()"]
 
 
 def _listening_ports(pid: int) -> list[int]:
