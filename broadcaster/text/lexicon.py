@@ -12,7 +12,8 @@ Matching rules, chosen so that "CA" (công an) never eats "ca trực":
 - an all-lower-case key (pronunciation fixes such as ``email``) matches any capitalisation,
   and a capitalised source word gives a capitalised reading;
 - keys match whole words only; a key ending in "." (TP., Q.) matches only before a capital
-  letter or a digit, so a sentence-final "X." is not read "xã";
+  letter or a digit, so a sentence-final "X." is not read "xã"; digits may follow a key
+  directly only for things that are numbered ("BĐ2", "QH15", "P.5"), so "BC15" stays a code;
 - later files override earlier ones; the longest key wins where keys overlap.
 """
 
@@ -28,6 +29,7 @@ from types import MappingProxyType
 from broadcaster.text.cleaning import canonicalize_unicode
 from broadcaster.text.errors import LexiconMalformed, LexiconNotFound
 from broadcaster.text.spelling import is_vietnamese_syllable
+from broadcaster.text.words import NUMBERED_ABBREVIATIONS
 
 BUILTIN_LEXICON = "abbreviations.tsv"
 _WORD_CHAR = re.compile(r"\w")
@@ -80,6 +82,9 @@ class Lexicon:
         found = _SPACES.sub(" ", match.group(0))
         if is_vietnamese_syllable(found) and self._in_capitalised_heading(match):
             return match.group(0)
+        glued = match.string[match.end() : match.end() + 1]
+        if glued.isdecimal() and not found.endswith(".") and found not in NUMBERED_ABBREVIATIONS:
+            return match.group(0)  # "BC15" is a rice variety, not "báo cáo 15": left for the code reader
         following = match.string[match.end() : match.end() + 2].lstrip()[:1]
         if found.endswith(".") and not (following.isupper() or following.isdecimal()):
             # "Q." is "quận" only before a name or number; otherwise the dot ends a sentence.
