@@ -113,7 +113,7 @@ SENSES: dict[str, tuple[Sense, ...]] = {
     ),
     "KH": (
         Sense("khách hàng", "\"Quý KH\", \"KH sử dụng điện\": khách hàng",
-              (preceded_by(r"[Qq]uý"),
+              (preceded_by(r"Quý|quý"),
                followed_by(r"(?i:sử dụng|dùng điện|có nhu cầu|vui lòng|thông cảm|chủ động|thanh toán)"),
                all_of(preceded_by(r"(?i:các|những|tới|đến)"), in_sentence(_UTILITY)))),
     ),
