@@ -152,7 +152,8 @@ def read_ratios(text: str) -> str:
     """A slash between numbers that is not a date: "1234/5678" -> "1234 trên 5678"."""
     text = _COUNT_AGAINST_COUNT.sub(rf"\1 {words.PER} ", text)
     text = _RATIO_HOURS.sub(rf"\1 {words.PER} \2 {words.PER_UNITS['h']}", text)  # "trực 24/24h"
-    return _RATIO.sub(rf"\1 {words.PER} \2", text)
+    # Read to words here, so the reading stands as one span the pages can mark as a guess.
+    return _RATIO.sub(lambda m: f"{read_number(m.group(1))} {words.PER} {read_number(m.group(2))}", text)
 
 
 def read_dimensions(text: str) -> str:
