@@ -19,6 +19,8 @@ Matching rules, chosen so that "CA" (công an) never eats "ca trực":
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,6 +123,14 @@ class Lexicon:
                 found += [_SPACES.sub(" ", m.group(0)) for m in pattern.finditer(text)]
         return [key if key in self.entries else key.lower() for key in found if key in self.entries
                 or key.lower() in self._lower]
+
+    def fingerprint(self, text: str) -> str:
+        """A digest of the entries ``text`` uses (written and spoken): what the audio cache keys on.
+
+        Only the entries that occur count, so an edit re-renders the bulletins it concerns and no other.
+        """
+        used = sorted({(key, self.entries[key]) for key in self.keys_in(text)})
+        return hashlib.sha256(json.dumps(used, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def with_entries(self, entries: Mapping[str, str], source: str, notes: Mapping[str, str] | None = None) -> Lexicon:
         """A new lexicon where ``entries`` (from ``source``) override this one's."""
