@@ -41,6 +41,7 @@ from broadcaster.web.pages.common import (
     bulletin_form_context,
     page_commune,
     see_other,
+    spoken_form,
 )
 from broadcaster.web.rendering import may, render
 from broadcaster.web.routing import FormInvalid, PageUser, WebRoute, session_token
@@ -109,6 +110,7 @@ def _confirm_page(
     commune: Commune,
     fields: BulletinFields,
     values: dict[str, Any],
+    runtime: Runtime,
     *,
     error: BroadcasterError | None = None,
 ) -> Response:
@@ -127,6 +129,8 @@ def _confirm_page(
             "reached": reached,
             "whole_commune": not fields.zone_ids and not fields.cluster_ids,
             "error": error,
+            # What will be heard, shown before "PHÁT NGAY" as on the approval page.
+            "spoken": spoken_form(lambda: runtime.speech, fields.text, commune.id),
         },
         status=error.status if error else 200,
     )
@@ -189,6 +193,7 @@ def confirm(
     user: PageUser,
     session: DbSession,
     bulletins: Bulletins,
+    runtime: RuntimeDep,
     form: BulletinFormDep,
     runtime: RuntimeDep,
     key: ShortField = "",
@@ -212,7 +217,7 @@ def confirm(
         raise
     except BroadcasterError as error:
         return _form_page(request, session, user, bulletins, commune, values, error=error)
-    return _confirm_page(request, session, user, commune, fields, values)
+    return _confirm_page(request, session, user, commune, fields, values, runtime)
 
 
 @router.post(EMERGENCY_PATH)
@@ -221,6 +226,7 @@ def send(
     user: PageUser,
     session: DbSession,
     bulletins: Bulletins,
+    runtime: RuntimeDep,
     workflow: WorkflowDep,
     form: BulletinFormDep,
     runtime: RuntimeDep,
@@ -239,7 +245,7 @@ def send(
     fields = _fields(commune, values)
     if confirmed != "yes":
         error = ConfirmationMissing("Hãy đánh dấu ô xác nhận trước khi phát khẩn cấp.")
-        return _confirm_page(request, session, user, commune, fields, values, error=error)
+        return _confirm_page(request, session, user, commune, fields, values, runtime, error=error)
     try:
         path = _stored_recording(request, runtime, values)
         if path is None:
