@@ -19,6 +19,16 @@ def test_explaining_never_changes_the_reading(chunk: int, lexicon: Lexicon) -> N
         assert "".join(piece for piece, _span in explanation.segments()) == explanation.spoken
 
 
+def test_a_bulletin_at_the_length_limit_is_explained_like_it_is_read(lexicon: Lexicon) -> None:
+    from broadcaster.text.throughput import SAMPLE_BULLETIN
+
+    text = ((SAMPLE_BULLETIN + " Mã SGTGT, họp 15/12. ") * 40)[:20_000]
+    explanation = explain(text, lexicon)
+    assert explanation.spoken == normalize(text, lexicon)
+    marked = [explanation.spoken[s.start : s.end] for s in explanation.uncertain]
+    assert marked.count("ét giê tê giê tê") >= 35 and all(piece.strip() for piece in marked)
+
+
 def test_changes_name_rule_span_and_reason(lexicon: Lexicon) -> None:
     changes = explain("Quý KH sử dụng điện, liên hệ ĐT: 0912345678, UBND xã.", lexicon).changes
     by_rule = {(c.rule, c.before): c for c in changes}
