@@ -39,7 +39,7 @@ def followed_by_name() -> Condition:
 
     def holds(text: str, start: int, end: int) -> bool:
         found = word.match(text_after(text, end, 40))
-        return bool(found) and found.group(1).istitle() and len(found.group(1)) > 1
+        return found is not None and found.group(1).istitle() and len(found.group(1)) > 1
 
     return holds
 
