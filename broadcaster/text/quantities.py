@@ -30,6 +30,8 @@ _UNIT = re.compile(
 )
 # "22/0,4kV": a ratio of two measures in the same unit (a transformer), "trên" as in 19/19.
 _RATIO_OF_MEASURES = re.compile(rf"(?<![\w.,/])({_NUM})/(?={_NUM}\s*(?:{_alternation(_UNIT_KEYS)})(?![^\W\d_]))")
+# "cao từ 1,62 m" is said as people say heights: "một mét sáu mươi hai".
+_HEIGHT = re.compile(r"(?i)(\bcao\b(?:\s+[^\W\d_]+){0,2}\s+)([12]),(\d{2})\s*m(?![^\W\d_]|[²³])")
 _DONG = re.compile(rf"{_SIGNED}\s*({_alternation(list(words.DONG_SYMBOLS))})(?![^\W\d_])")
 _RATE = re.compile(r"(?<![^\s(])([^\s/()]*?(?:[^\W\d_][23²³]?|%))((?:\s?/\s?(?:\d+\s?)?[^\W\d_][\w²³]*)+)")
 _RATE_PART = re.compile(r"/\s?(\d+)?\s?([^\s/\d][^\s/]*)")
@@ -142,6 +144,7 @@ def read_units(text: str) -> str:
         return f"{_signed(match.group(1), match.group(2))} {words.UNITS[match.group(3)]}"
 
     text = _EACH_UNIT.sub(lambda m: f"{m.group(1)} {words.UNITS[m.group(2)] if m.group(2) in words.UNITS else m.group(2)}", text)
+    text = _HEIGHT.sub(lambda m: f"{m.group(1)}{read_number(m.group(2))} {words.UNITS['m']} {read_number(m.group(3))}", text)
     text = _RATIO_OF_MEASURES.sub(rf"\1 {words.PER} ", text)
     text = _TEMPERATURE.sub(lambda m: f"{_signed(m.group(1), m.group(2))} {words.UNITS['°C']}", text)
     text = _DEGREES.sub(lambda m: f"{_signed(m.group(1), m.group(2))} {words.UNITS['°']}", text)
