@@ -20,11 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "text"))
 
+from text_cases import load_corpus  # noqa: E402
+
 from bench.results_file import write_results  # noqa: E402
 from broadcaster.text import load_lexicon, normalize  # noqa: E402
 from broadcaster.text.explain import explain  # noqa: E402
 from broadcaster.text.throughput import SAMPLE_BULLETIN  # noqa: E402
-from text_cases import load_corpus  # noqa: E402
 
 ROUNDS = 5
 
