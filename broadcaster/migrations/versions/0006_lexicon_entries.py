@@ -1,7 +1,7 @@
 """lexicon entries: each commune's own lexicon, edited on the page "Từ điển địa phương"
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-05 10:45:00.000000
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import broadcaster.db
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
