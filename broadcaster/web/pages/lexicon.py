@@ -165,9 +165,12 @@ def delete(entry_id: IdPath, user: PageUser, session: DbSession) -> Response:
 
 @router.get(f"{LEXICON_PATH}/{{entry_id}}/nghe-thu")
 def entry_preview(entry_id: IdPath, user: PageUser, session: DbSession, runtime: RuntimeDep) -> Response:
-    """The entry's written form read as the commune's bulletins will read it (synthesized, cached)."""
+    """The entry's written form read as the commune's bulletins will read it (its voice, rate and lexicon)."""
     entry = lexicon_service.get_entry(session, user, entry_id)
-    audio = runtime.speech.render_text(entry.written, commune_id=entry.commune_id)
+    commune = page_commune(session, user, str(entry.commune_id))
+    audio = runtime.speech.render_text(
+        entry.written, voice=commune.default_voice, rate=commune.speech_rate, commune_id=commune.id
+    )
     return FileResponse(
         audio.path,
         media_type=AUDIO_TYPES.get(audio.fmt, "application/octet-stream"),
@@ -181,7 +184,9 @@ def reading_preview(
 ) -> JSONResponse:
     """A reading typed in the form, synthesized before it is saved (for the page script)."""
     commune = page_commune(session, user, xa)
-    audio = runtime.speech.render_text(spoken, commune_id=commune.id)
+    audio = runtime.speech.render_text(
+        spoken, voice=commune.default_voice, rate=commune.speech_rate, commune_id=commune.id
+    )
     return JSONResponse(
         {"url": f"/nghe-thu/{audio.sha256}.{audio.fmt}", "duration": duration(audio.duration_s)}
     )
