@@ -391,6 +391,23 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(default=None)
+class LexiconEntry(Base):
+    """One entry of a commune's own lexicon ("Từ điển địa phương"): how the voice reads a written form.
+
+    Officers edit these on the page; they override the built-in lexicon for that commune only,
+    from the next rendering on. Who changed what is in the audit log (object_type "lexicon_entry").
+    """
+
+    __tablename__ = "lexicon_entries"
+    __table_args__ = (UniqueConstraint("commune_id", "written", name="uq_lexicon_entries_commune_written"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    written: Mapped[str] = mapped_column(String(120))
+    spoken: Mapped[str] = mapped_column(String(400))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
 class SchedulerLease(Base):

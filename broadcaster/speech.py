@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from broadcaster.audio import render as rendering
 from broadcaster.audio.codec import decode_audio
@@ -33,6 +34,7 @@ from broadcaster.text import (
     spoken_seconds,
     validate_bulletin_text,
 )
+from broadcaster.text.explain import Explanation, explain
 from broadcaster.tts.base import TtsEngine, VoiceListing, create_engine
 from broadcaster.tts.catalogue import check_choice, list_voices
 from broadcaster.tts.chain import EngineChain, VoiceChoice, build_chain
@@ -90,15 +92,26 @@ class RenderedAudio:
         )
 
 
+class LexiconSource(Protocol):
+    """Where the speech service finds a commune's own lexicon (``services.lexicon.CommuneLexicons``)."""
+
+    def for_commune(self, base: Lexicon, commune_id: int) -> Lexicon:
+        """``base`` with the commune's entries laid over it."""
+
+
 @dataclass(frozen=True)
 class ProgrammePiece:
-    """One bulletin in a programme: its text or its uploaded recording, read ``repeat`` times."""
+    """One bulletin in a programme: its text or its uploaded recording, read ``repeat`` times.
+
+    ``commune_id`` names whose lexicon reads the text (None: the built-in one and the settings' files).
+    """
 
     text: str | None = None
     upload: Path | None = None
     repeat: int = 1
     voice: str | None = None  # ``engine:voice``; None: the settings' voice
     rate: float | None = None  # speaking-rate factor; None: the settings' speech_rate
+    commune_id: int | None = None
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.upload is None):
@@ -115,16 +128,30 @@ class SpeechService:
         *,
         chain: EngineChain | None = None,
         lexicon: Lexicon | None = None,
+        lexicons: LexiconSource | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache if cache is not None else AudioCache(settings.cache_dir, settings.cache_max_bytes)
         self.chain = chain if chain is not None else build_chain(settings)
         self.lexicon = lexicon if lexicon is not None else load_lexicon(settings.lexicon_paths)
+        self.lexicons = lexicons
         self._engines_outside_chain: dict[str, TtsEngine] = {}
 
-    def spoken_form(self, text: str) -> str:
+    def lexicon_for(self, commune_id: int | None) -> Lexicon:
+        """The lexicon that reads a commune's bulletins: the base one with the commune's entries."""
+        if commune_id is None or self.lexicons is None:
+            return self.lexicon
+        return self.lexicons.for_commune(self.lexicon, commune_id)
+
+    def spoken_form(self, text: str, *, commune_id: int | None = None) -> str:
         """The validated text as the announcer reads it (what the engines are given)."""
-        return normalize(validate_bulletin_text(text), self.lexicon)
+        lexicon = self.lexicon_for(commune_id)
+        return normalize(validate_bulletin_text(text, lexicon), lexicon)
+
+    def explain(self, text: str, *, commune_id: int | None = None) -> Explanation:
+        """The spoken form of the validated text with its changes and uncertain spans (for the pages)."""
+        lexicon = self.lexicon_for(commune_id)
+        return explain(validate_bulletin_text(text, lexicon), lexicon)
 
     def render_text(
         self,
@@ -135,13 +162,17 @@ class SpeechService:
         fmt: str = "mp3",
         voice: str | None = None,
         rate: float | None = None,
+        commune_id: int | None = None,
     ) -> RenderedAudio:
         """Speak a bulletin: the first engine of the chain that can, cached per engine.
 
         ``voice`` (``engine:voice`` or a bare voice; default: the settings' voice) puts its engine
-        first; ``rate`` is the speaking-rate factor (default: the settings' ``speech_rate``).
+        first; ``rate`` is the speaking-rate factor (default: the settings' ``speech_rate``);
+        ``commune_id`` reads the text with that commune's lexicon.
         """
-        spoken = self.spoken_form(text)
+        lexicon = self.lexicon_for(commune_id)
+        spoken = normalize(validate_bulletin_text(text, lexicon), lexicon)
+        fingerprint = lexicon.fingerprint(text)
         sentences = split_sentences(spoken, max_chars=SENTENCE_MAX_CHARS)
         options = RenderOptions(repeat=repeat, chime=chime, fmt=fmt)
         choice = VoiceChoice.parse(voice if voice is not None else self.settings.voice)
@@ -151,7 +182,8 @@ class SpeechService:
             synthesis = choice.options_for(engine, speaking_rate)
             engine_voice = synthesis.voice or engine.default_voice()
             identity = engine.voice_identity(engine_voice)
-            key = cache_key(spoken, engine.name, synthesis, options, voice=engine_voice, voice_identity=identity)
+            key = cache_key(spoken, engine.name, synthesis, options, voice=engine_voice, voice_identity=identity,
+                            lexicon=fingerprint)
 
             def produce() -> rendering.RenderedAudio:
                 pieces = []
@@ -217,7 +249,8 @@ class SpeechService:
         """The piece with its repeats, levelled and lossless: the building block of programmes."""
         if piece.text is not None:
             return self.render_text(
-                piece.text, repeat=piece.repeat, fmt=MASTER_FORMAT, voice=piece.voice, rate=piece.rate
+                piece.text, repeat=piece.repeat, fmt=MASTER_FORMAT, voice=piece.voice, rate=piece.rate,
+                commune_id=piece.commune_id,
             )
         assert piece.upload is not None
         return self.render_upload(piece.upload, repeat=piece.repeat, fmt=MASTER_FORMAT)
@@ -226,9 +259,9 @@ class SpeechService:
         """Exact playing time of the piece with its repeats (renders it through the cache)."""
         return self.master(piece).duration_s
 
-    def estimate_duration_s(self, text: str) -> float:
+    def estimate_duration_s(self, text: str, *, commune_id: int | None = None) -> float:
         """An instant estimate of the spoken time of ``text``, from its syllable count."""
-        return spoken_seconds(normalize(text, self.lexicon))
+        return spoken_seconds(normalize(text, self.lexicon_for(commune_id)))
 
     def render_programme(self, pieces: Sequence[ProgrammePiece], *, chime: bool = True) -> RenderedAudio:
         """One session's programme: the pieces' masters between the chimes, encoded once to MP3."""
@@ -268,11 +301,18 @@ class SpeechService:
                                         voice=str(entry.metadata.get("voice", "")))
 
     async def arender_text(
-        self, text: str, *, repeat: int = 1, chime: bool = False, voice: str | None = None, rate: float | None = None
+        self,
+        text: str,
+        *,
+        repeat: int = 1,
+        chime: bool = False,
+        voice: str | None = None,
+        rate: float | None = None,
+        commune_id: int | None = None,
     ) -> RenderedAudio:
         """``render_text`` in a worker thread, for the event loop."""
         return await asyncio.to_thread(
-            lambda: self.render_text(text, repeat=repeat, chime=chime, voice=voice, rate=rate)
+            lambda: self.render_text(text, repeat=repeat, chime=chime, voice=voice, rate=rate, commune_id=commune_id)
         )
 
     async def arender_programme(self, pieces: Sequence[ProgrammePiece], *, chime: bool = True) -> RenderedAudio:

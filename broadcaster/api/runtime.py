@@ -74,7 +74,9 @@ class Runtime:
                     from broadcaster.speech import SpeechService
                 except ImportError as error:
                     raise ComponentUnavailable("Dịch vụ đọc văn bản chưa sẵn sàng.", detail=str(error)) from error
-                self._speech = SpeechService(self.settings)
+                from broadcaster.services.lexicon import CommuneLexicons
+
+                self._speech = SpeechService(self.settings, lexicons=CommuneLexicons(self.db))
             return self._speech
 
     def check_voice(self, value: str) -> str:

@@ -42,12 +42,15 @@ def cache_key(
     *,
     voice: str | None = None,
     voice_identity: Mapping[str, str] | None = None,
+    lexicon: str | None = None,
 ) -> str:
     """The key of spoken text: sha256 over NFC text, engine, voice and options, render options and version.
 
     ``voice`` (the engine's resolved default) replaces ``synthesis.voice`` in the key when given, so
     that a changed default voice does not serve audio spoken by the old one. ``voice_identity`` (the
     hashes of an operator-supplied voice's files) makes a replaced voice file render afresh.
+    ``lexicon`` is the fingerprint of the lexicon entries the bulletin uses (``Lexicon.fingerprint``):
+    a changed entry of the commune's lexicon makes a new key for the bulletins that contain it.
     """
     fields = synthesis.cache_fields()
     if voice is not None:
@@ -63,6 +66,8 @@ def cache_key(
     if voice_identity:
         # Only present for engines that have one, so the keys of the others stay what they were.
         material["voice_identity"] = dict(voice_identity)
+    if lexicon is not None:
+        material["lexicon"] = lexicon
     return hashlib.sha256(canonical_json(material)).hexdigest()
 
 

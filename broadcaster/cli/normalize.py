@@ -2,7 +2,9 @@
 
 With a TEXT argument the whole text is checked and printed on one line. Without it, standard
 input is read as a stream: one output line per input line (an empty line gives an empty line),
-each written and flushed before the next line is read, so it can sit in a pipe.
+each written and flushed before the next line is read, so it can sit in a pipe. ``--explain``
+adds, under each spoken line, one indented line per change: the rule, the written span, its
+reading and why (a guess is marked "đoán").
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import argparse
 import io
 import os
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -24,6 +28,7 @@ from broadcaster.text import (
     normalize,
     validate_bulletin_text,
 )
+from broadcaster.text.explain import explain
 from broadcaster.text.validation import vietnamese_count
 
 # A UTF-8 character is at most 4 bytes: a line longer than this cannot be within the limit,
@@ -50,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="tệp từ điển TSV của xã (viết<Tab>đọc); có thể lặp lại, tệp sau ghi đè tệp trước",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="in thêm từng thay đổi: quy tắc nào đọc đoạn nào thành gì, vì sao (đoạn đoán được đánh dấu)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -58,19 +68,31 @@ def run(args: argparse.Namespace) -> int:
     _use_utf8(sys.stdout)
     _use_utf8(sys.stderr)
     lexicon = load_lexicon(args.lexicon)
+    read = partial(_explained, lexicon=lexicon) if args.explain else partial(normalize, lexicon=lexicon)
     if args.text is not None:
-        text = validate_bulletin_text(args.text, lexicon)
-        print(normalize(text, lexicon))
+        print(read(validate_bulletin_text(args.text, lexicon)))
         return 0
     try:
-        return stream(sys.stdin.buffer, sys.stdout, lexicon)
+        return stream(sys.stdin.buffer, sys.stdout, lexicon, read)
     except BrokenPipeError:
         # The reader went away (e.g. "| head -1"): stop quietly, as line filters do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 
-def stream(source: BinaryIO, sink: TextIO, lexicon: Lexicon) -> int:
+def _explained(text: str, lexicon: Lexicon) -> str:
+    """The spoken line, then one indented line per change."""
+    explanation = explain(text, lexicon)
+    lines = [explanation.spoken]
+    for change in explanation.changes:
+        mark = " (đoán)" if change.guess else ""
+        lines.append(f"  [{change.rule}] “{change.before}” → “{change.after}”{mark}: {change.reason}")
+    return "\n".join(lines)
+
+
+def stream(
+    source: BinaryIO, sink: TextIO, lexicon: Lexicon, read: Callable[[str], str] | None = None
+) -> int:
     """Normalize ``source`` line by line into ``sink``; stop at the first bad line with its number."""
     offset = 0
     number = 0
@@ -90,7 +112,7 @@ def stream(source: BinaryIO, sink: TextIO, lexicon: Lexicon) -> int:
                 text = validate_bulletin_text(line, lexicon)
             except BroadcasterError as error:
                 raise type(error)(f"Dòng {number}: {error.message}", code=error.code, detail=error.detail) from error
-            line = normalize(text, lexicon)
+            line = read(text) if read else normalize(text, lexicon)
         else:
             line = ""
         sink.write(line + "\n")

@@ -284,7 +284,8 @@ class BulletinService:
         bulletin = self.get(actor, bulletin_id)
         if bulletin.text is not None:
             reading = reading_of(bulletin)
-            return speech().render_text(bulletin.text, voice=reading.voice, rate=reading.rate)
+            return speech().render_text(bulletin.text, voice=reading.voice, rate=reading.rate,
+                                         commune_id=bulletin.commune_id)
         path = self.uploads.path_for(bulletin.upload_sha256 or "")
         if path is None:
             raise RecordingMissing(f"Không tìm thấy tệp ghi âm của bản tin số {bulletin.id} trên máy chủ.",

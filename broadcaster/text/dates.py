@@ -19,6 +19,8 @@ _DATE_RANGE = re.compile(rf"{_NOT_BEFORE}(\d{{1,2}})\s*-\s*(\d{{1,2}})/(\d{{1,2}
 _DATE_TO_DATE = re.compile(
     rf"{_NOT_BEFORE}(\d{{1,2}}/\d{{1,2}}(?:/\d{{4}})?)\s*-\s*(\d{{1,2}}/\d{{1,2}}(?:/\d{{4}})?){_NOT_AFTER}"
 )
+_BARE_HYPHEN_DAY_MONTH = re.compile(r"(?<![\w/.,-])(\d{1,2})-(\d{1,2})(?![\w/-]|[.,]\d)")
+_HOLIDAY_BEFORE = re.compile(rf"(?:{words.HOLIDAY_CONTEXT})[^,;.!?]*$")
 _HYPHEN_DAY_MONTH = re.compile(r"(?i)\b(ngày|mồng|mùng)\s+(\d{1,2})-(\d{1,2})(?![\w/-]|[.,]\d)")
 _QUARTER_YEAR = re.compile(r"(?i)\b(quý)\s+(\d)/(\d{4})\b")
 _MONTH_WORD_YEAR = re.compile(r"(?i)\b(tháng)\s+(\d{1,2})/(\d{4})(?!\d)")
@@ -41,8 +43,15 @@ def _valid(day: int, month_number: int) -> bool:
     return 1 <= day <= 31 and 1 <= month_number <= 12
 
 
+_HOLIDAY_NAME_BEFORE = re.compile(r"\bNgày [A-ZĐ][^,;.!?]*$")
+
+
 def _day_prefix(text: str, start: int) -> str:
-    return "" if previous_word(text, start) in words.DATE_WORDS else "ngày "
+    before = previous_word(text, start)
+    if before in words.DATE_WORDS or before in words.DATE_NAMED_PLACES:
+        return ""
+    # "Ngày Quốc tế Phụ nữ 8/3": the holiday's name already says "ngày".
+    return "" if _HOLIDAY_NAME_BEFORE.search(text_before(text, start, 80)) else "ngày "
 
 
 def _spoken_date(day: int, month_number: int, year: str | None) -> str:
@@ -86,6 +95,23 @@ def read_hyphen_day_months(text: str) -> str:
         return f"{match.group(1)} {_spoken_date(day, month_number, None)}"
 
     return _HYPHEN_DAY_MONTH.sub(spoken, text)
+
+
+def guess_holiday_dates(text: str) -> str:
+    """"Quốc khánh 2-9", "dịp 30-4 và 1-5", "Ngày Nhà giáo Việt Nam 20-11": a date, not a range."""
+
+    def spoken(match: re.Match[str]) -> str:
+        day, month_number = int(match.group(1)), int(match.group(2))
+        source = match.string
+        if (
+            not _valid(day, month_number)
+            or next_word(source, match.end()) in words.RANGE_FOLLOWERS
+            or not _HOLIDAY_BEFORE.search(text_before(source, match.start(), 80))
+        ):
+            return match.group(0)
+        return _spoken_date(day, month_number, None)
+
+    return _BARE_HYPHEN_DAY_MONTH.sub(spoken, text)
 
 
 def read_date_ranges(text: str) -> str:
@@ -136,26 +162,40 @@ def read_month_years(text: str) -> str:
     return _MONTH_YEAR.sub(bare, _MONTH_WORD_YEAR.sub(with_word, text))
 
 
+def _dated(text: str, start: int) -> bool:
+    """A word before d/m says it is a date: "ngày", "sáng", "từ", a weekday, "đường" (3/2)."""
+    before = previous_word(text, start)
+    return (
+        before in words.DATE_CONTEXT
+        or before in words.DATE_NAMED_PLACES
+        or _WEEKDAY_BEFORE.search(text_before(text, start)) is not None
+    )
+
+
 def read_day_months(text: str) -> str:
-    """A bare d/m: a date ("ngày 1/5"), a fraction ("1/2 số hộ"), a count ("3/5 thôn") or "24/7"."""
+    """A d/m that a date word announces: "ngày 1/5", "sáng 20/11", "thứ 2, 15/12", "đường 3/2"."""
+
+    def spoken(match: re.Match[str]) -> str:
+        day, month_number = int(match.group(1)), int(match.group(2))
+        if not _dated(match.string, match.start()) or not _valid(day, month_number):
+            return match.group(0)
+        return f"{_day_prefix(match.string, match.start())}{_spoken_date(day, month_number, None)}"
+
+    return _DAY_MONTH.sub(spoken, text)
+
+
+def guess_day_months(text: str) -> str:
+    """A bare d/m with no date word: a fraction ("1/2 số hộ"), a count ("3/5 thôn"), "24/7", or a date."""
 
     def spoken(match: re.Match[str]) -> str:
         first, second = int(match.group(1)), int(match.group(2))
-        source, start = match.string, match.start()
-        following = next_word(source, match.end())
-        dated = (
-            previous_word(source, start) in words.DATE_CONTEXT
-            or _WEEKDAY_BEFORE.search(text_before(source, start)) is not None
-        )
-        if not dated:
-            if first < second <= 10 and following in words.FRACTION_FOLLOWERS:
-                return f"{cardinal(first)} {words.FRACTION} {cardinal(second)}"
-            if (first, second) == (24, 7) or following in words.COUNTED_NOUNS:
-                # "trực 24/7", "19/19 tiêu chí": so many out of so many.
-                return f"{cardinal(first)} {words.PER} {cardinal(second)}"
-        if not _valid(first, second):
+        following = next_word(match.string, match.end())
+        if first < second <= 10 and following in words.FRACTION_FOLLOWERS:
+            return f"{cardinal(first)} {words.FRACTION} {cardinal(second)}"
+        if (first, second) == (24, 7) or following in words.COUNTED_NOUNS or not _valid(first, second):
+            # "trực 24/7", "19/19 tiêu chí": so many out of so many.
             return f"{cardinal(first)} {words.PER} {cardinal(second)}"
-        return f"{_day_prefix(source, start)}{_spoken_date(first, second, None)}"
+        return f"{_day_prefix(match.string, match.start())}{_spoken_date(first, second, None)}"
 
     return _DAY_MONTH.sub(spoken, text)
 

@@ -12,12 +12,15 @@ Matching rules, chosen so that "CA" (công an) never eats "ca trực":
 - an all-lower-case key (pronunciation fixes such as ``email``) matches any capitalisation,
   and a capitalised source word gives a capitalised reading;
 - keys match whole words only; a key ending in "." (TP., Q.) matches only before a capital
-  letter or a digit, so a sentence-final "X." is not read "xã";
+  letter or a digit, so a sentence-final "X." is not read "xã"; digits may follow a key
+  directly only for things that are numbered ("BĐ2", "QH15", "P.5"), so "BC15" stays a code;
 - later files override earlier ones; the longest key wins where keys overlap.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ from types import MappingProxyType
 from broadcaster.text.cleaning import canonicalize_unicode
 from broadcaster.text.errors import LexiconMalformed, LexiconNotFound
 from broadcaster.text.spelling import is_vietnamese_syllable
+from broadcaster.text.words import NUMBERED_ABBREVIATIONS
 
 BUILTIN_LEXICON = "abbreviations.tsv"
 _WORD_CHAR = re.compile(r"\w")
@@ -46,12 +50,18 @@ class Lexicon:
 
     entries: Mapping[str, str]
     sources: tuple[str, ...] = ()
+    notes: Mapping[str, str] = field(default_factory=dict)  # written -> source or note
+    origins: Mapping[str, str] = field(default_factory=dict)  # written -> the file or table it came from
     _exact: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _folded: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _lower: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
+        object.__setattr__(self, "notes", MappingProxyType(dict(self.notes)))
+        default_origin = self.sources[0] if self.sources else ""
+        origins = {key: self.origins.get(key, default_origin) for key in self.entries}
+        object.__setattr__(self, "origins", MappingProxyType(origins))
         exact = [k for k in self.entries if k != k.lower()]
         folded = [k for k in self.entries if k == k.lower()]
         object.__setattr__(self, "_exact", _alternation(exact, 0))
@@ -80,6 +90,9 @@ class Lexicon:
         found = _SPACES.sub(" ", match.group(0))
         if is_vietnamese_syllable(found) and self._in_capitalised_heading(match):
             return match.group(0)
+        glued = match.string[match.end() : match.end() + 1]
+        if glued.isdecimal() and not found.endswith(".") and found not in NUMBERED_ABBREVIATIONS:
+            return match.group(0)  # "BC15" is a rice variety, not "báo cáo 15": left for the code reader
         following = match.string[match.end() : match.end() + 2].lstrip()[:1]
         if found.endswith(".") and not (following.isupper() or following.isdecimal()):
             # "Q." is "quận" only before a name or number; otherwise the dot ends a sentence.
@@ -102,11 +115,31 @@ class Lexicon:
             text = self._folded.sub(self._replace_folded, text)
         return text
 
-    def with_entries(self, entries: Mapping[str, str], source: str) -> Lexicon:
-        """A new lexicon where ``entries`` override this one's."""
+    def keys_in(self, text: str) -> list[str]:
+        """The keys of this lexicon that occur in ``text``, in order (what ``expand`` may read)."""
+        found: list[str] = []
+        for pattern in (self._exact, self._folded):
+            if pattern is not None:
+                found += [_SPACES.sub(" ", m.group(0)) for m in pattern.finditer(text)]
+        return [key if key in self.entries else key.lower() for key in found if key in self.entries
+                or key.lower() in self._lower]
+
+    def fingerprint(self, text: str) -> str:
+        """A digest of the entries ``text`` uses (written and spoken): what the audio cache keys on.
+
+        Only the entries that occur count, so an edit re-renders the bulletins it concerns and no other.
+        """
+        used = sorted({(key, self.entries[key]) for key in self.keys_in(text)})
+        return hashlib.sha256(json.dumps(used, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+    def with_entries(self, entries: Mapping[str, str], source: str, notes: Mapping[str, str] | None = None) -> Lexicon:
+        """A new lexicon where ``entries`` (from ``source``) override this one's."""
         merged = dict(self.entries)
         merged.update(entries)
-        return Lexicon(merged, (*self.sources, source))
+        merged_notes = {key: note for key, note in self.notes.items() if key not in entries}
+        merged_notes.update(notes or {})
+        origins = {**self.origins, **{key: source for key in entries}}
+        return Lexicon(merged, (*self.sources, source), merged_notes, origins)
 
 
 _END = ""  # trie marker: a key ends at this node
@@ -149,7 +182,12 @@ def _padded(spoken: str, match: re.Match[str]) -> str:
 
 def parse_lexicon(lines: Iterable[str], source: str) -> dict[str, str]:
     """Parse TSV lines into entries; a malformed line raises LexiconMalformed naming the line."""
-    entries: dict[str, str] = {}
+    return {written: spoken for written, spoken, _note in parse_lexicon_rows(lines, source)}
+
+
+def parse_lexicon_rows(lines: Iterable[str], source: str) -> list[tuple[str, str, str]]:
+    """Parse TSV lines into (written, spoken, note) rows, later rows replacing earlier ones."""
+    entries: dict[str, tuple[str, str, str]] = {}
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")
         if not line.strip() or line.lstrip().startswith("#"):
@@ -173,8 +211,9 @@ def parse_lexicon(lines: Iterable[str], source: str) -> dict[str, str]:
                 "hoặc số và kết thúc bằng chữ, số hoặc dấu chấm.",
                 detail=f"{source}:{number}: {line!r}",
             )
-        entries[written] = spoken
-    return entries
+        note = fields[2].strip() if len(fields) == 3 else ""
+        entries[written] = (written, spoken, note)
+    return list(entries.values())
 
 
 def read_lexicon_file(path: Path) -> dict[str, str]:
@@ -203,8 +242,8 @@ def text_line_of(data: bytes, offset: int) -> int:
 def builtin_lexicon() -> Lexicon:
     """The lexicon shipped with broadcaster (state bodies, documents, health, security...)."""
     source = resources.files("broadcaster.text").joinpath("data", BUILTIN_LEXICON)
-    entries = parse_lexicon(source.read_text(encoding="utf-8").splitlines(), BUILTIN_LEXICON)
-    return Lexicon(entries, (BUILTIN_LEXICON,))
+    rows = parse_lexicon_rows(source.read_text(encoding="utf-8").splitlines(), BUILTIN_LEXICON)
+    return Lexicon({w: s for w, s, _ in rows}, (BUILTIN_LEXICON,), {w: n for w, _, n in rows if n})
 
 
 def load_lexicon(paths: Sequence[Path] = ()) -> Lexicon:

@@ -47,4 +47,10 @@ def read_roman_numerals(text: str) -> str:
 def read_ordinals(text: str) -> str:
     """"thứ 1" -> "thứ nhất", "lần thứ 4" -> "lần thứ tư", "giải 2" -> "giải nhì"."""
     text = _ORDINAL.sub(lambda m: f"{m.group(1)} {ordinal(int(m.group(2)))}", text)
-    return _RANK.sub(lambda m: f"{m.group(1)} {rank(int(m.group(2)))}", text)
+
+    def ranked(match: re.Match[str]) -> str:
+        if previous_word(match.string, match.start()) in words.CATEGORY_BEFORE_RANK:
+            return match.group(0)  # "quân nhân dự bị hạng 1" is category one, read as a number
+        return f"{match.group(1)} {rank(int(match.group(2)))}"
+
+    return _RANK.sub(ranked, text)

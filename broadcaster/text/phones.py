@@ -65,6 +65,19 @@ def _phone(match: re.Match[str]) -> str:
     return f"{words.PHONE_PLUS} {digits('84')}, {spoken}" if international else spoken
 
 
+_ACCOUNT = re.compile(r"(?i)((?:số\s+)?tài\s+khoản(?:\s+số)?|STK|số\s+TK)(\s*:?\s*)(\d[\d.\s-]{4,}\d)(?![\w]|[.,]\d)")
+
+
+def read_account_numbers(text: str) -> str:
+    """"tài khoản số 3711.0.1234567" -> digit by digit, the writer's groups as pauses."""
+
+    def spoken(match: re.Match[str]) -> str:
+        groups = [group for group in _SEPARATOR.split(match.group(3)) if group]
+        return f"{match.group(1)}{match.group(2)}{_spoken_groups(groups)}"
+
+    return _ACCOUNT.sub(spoken, text)
+
+
 def read_phone_numbers(text: str) -> str:
     """Mobile, landline, +84 and 1800/1900 numbers, and hotlines after a calling word."""
     text = _PHONE.sub(_phone, text)

@@ -24,7 +24,10 @@ _SYLLABLE = re.compile(
 )
 _MAX_SPELLED = 6  # longer capitalised tokens are more likely words (UNESCO) than initials
 _CAPS_TOKEN = re.compile(r"(?<![\w.@])[^\W\d_]{2,}(?![\w@]|\.\w)")
-_CODE_TOKEN = re.compile(r"(?<![\w.@/-])([A-ZĐ]+\d[A-ZĐ\d]*)(?![\w@])")
+# "F0", "H5N1", "PC06", and substation codes with a dot: "E1.7" = e một chấm bảy.
+_CODE_TOKEN = re.compile(r"(?<![\w.@/-])([A-ZĐ]+\d[A-ZĐ\d]*(?:\.\d+)?)(?![\w@]|\.\d)")
+# "A/H5N1": the virus type before a strain code; the slash is not read.
+_STRAIN_TYPE = re.compile(r"(?<![\w/])([A-Z])/(?=[A-Z]+\d)")
 _DIGIT_RUN = re.compile(r"\d+|\D")
 
 
@@ -54,11 +57,20 @@ def spell_unknown_acronyms(text: str) -> str:
     return _CAPS_TOKEN.sub(_spell_acronym, text)
 
 
+def _code_part(run: str) -> str:
+    if run == ".":
+        return words.VERSION_DOT
+    if not run.isdecimal():
+        return spell_letters(run)
+    # "PC06" = pê xê không sáu: a zero inside a code is said, unlike the padded count "05 người".
+    return numbers.digits(run) if run.startswith("0") and len(run) > 1 else numbers.read_number(run)
+
+
 def _read_code(match: re.Match[str]) -> str:
-    parts = (numbers.read_number(run) if run.isdecimal() else spell_letters(run) for run in _DIGIT_RUN.findall(match.group(1)))
+    parts = (_code_part(run) for run in _DIGIT_RUN.findall(match.group(1)))
     return " ".join(parts)
 
 
 def read_alphanumeric_codes(text: str) -> str:
     """Codes that start with capitals and hold digits: "F0" -> ép không, "H5N1" -> hát năm nờ một."""
-    return _CODE_TOKEN.sub(_read_code, text)
+    return _CODE_TOKEN.sub(_read_code, _STRAIN_TYPE.sub(r"\1 ", text))

@@ -16,7 +16,10 @@ from broadcaster.text.spelling import is_vietnamese_syllable, spell_letters
 
 _TLDS = "vn|com|net|org|gov|edu|info|io|me|biz"
 _HOST = rf"[\w-]+(?:\.[\w-]+)*\.(?:{_TLDS})(?![\w-])"
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# "đuôi @thaibinh.gov.vn": a mail domain may be written without the name before "@".
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]*@[\w-]+(?:\.[\w-]+)+")
+# "đường link có đuôi lạ như .xyz, .top": a bare domain ending after a space.
+_SUFFIX = re.compile(r"(?<!\S)\.([a-zA-Z]{2,6})(?!\w|\.\w)")
 _URL = re.compile(rf"(?<![\w@/.-])(?:https?://\S+|(?:www\.)?{_HOST}(?:/\S*)?)", re.IGNORECASE)
 _SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 _TRAILING = re.compile(r"[.,;:!?)\]'\"]+$")
@@ -55,4 +58,5 @@ def _replace(match: re.Match[str]) -> str:
 
 def read_web_addresses(text: str) -> str:
     """E-mail addresses first (they contain domains), then web addresses."""
-    return _URL.sub(_replace, _EMAIL.sub(_replace, text))
+    text = _URL.sub(_replace, _EMAIL.sub(_replace, text))
+    return _SUFFIX.sub(lambda m: spoken_address(m.group(0)), text)

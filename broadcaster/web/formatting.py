@@ -69,6 +69,7 @@ AUDIT_LABELS = {
     "aired": "đã lên chương trình phát",
     "defer": "dời sang buổi sau (hết thời lượng)",
     "render_failed": "lỗi khi đọc thành tiếng",
+    "approve_heard": "duyệt cách đọc (Máy sẽ đọc là)",
 }
 
 

@@ -55,6 +55,11 @@ NOTES = {
     "da-luu-lich": "Đã lưu lịch phát; các buổi phát sắp tới đã được lập lại theo lịch mới.",
     "da-them-xa": "Đã thêm xã/phường.",
     "da-luu-giong": "Đã lưu giọng đọc và tốc độ đọc của xã; áp dụng cho các bản tin đọc từ nay.",
+    "da-them-tu": "Đã thêm vào từ điển địa phương; từ lần đọc tới, máy đọc theo mục này.",
+    "da-sua-tu": "Đã sửa mục từ điển; từ lần đọc tới, máy đọc theo cách mới.",
+    "da-xoa-tu": "Đã xóa mục từ điển.",
+    "da-nhap-tu": "Đã nhập tệp từ điển.",
+    "da-nhap-tu-khong-doi": "Đã đọc tệp từ điển: không có mục nào mới hay thay đổi.",
 }
 
 
@@ -176,6 +181,7 @@ def navigation(user: WebUser | None) -> list[NavItem]:
         NavItem("/cum-loa", "Cụm loa"),
         NavItem("/lich-phat", "Lịch phát"),
         NavItem("/nhat-ky", "Nhật ký phát thanh"),
+        NavItem("/tu-dien", "Từ điển"),
     ]
     if user.is_admin:
         items.append(NavItem("/tai-khoan", "Tài khoản"))

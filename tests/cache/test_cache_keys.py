@@ -24,8 +24,9 @@ def test_key_is_stable_and_covers_everything_that_changes_the_sound() -> None:
         cache_key("Xin chào", "espeak", SynthesisOptions(), RenderOptions(repeat=2)),
         cache_key("Xin chào", "espeak", SynthesisOptions(), RenderOptions(chime=False)),
         cache_key("Xin chào", "espeak", SynthesisOptions(), RenderOptions(), voice="vi+m3"),
+        cache_key("Xin chào", "espeak", SynthesisOptions(), RenderOptions(), lexicon="a" * 64),
     }
-    assert base not in variants and len(variants) == 7
+    assert base not in variants and len(variants) == 8
 
 
 def test_key_normalizes_text_to_nfc() -> None:

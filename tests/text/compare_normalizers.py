@@ -1,7 +1,9 @@
-"""Score sea-g2p, g2p-hamster and broadcaster.text on cases.tsv; print a Markdown report.
+"""Score sea-g2p, g2p-hamster and broadcaster.text on cases.tsv and on the corpus; print Markdown.
 
-Run: ``.venv/bin/python tests/text/compare_normalizers.py`` (not a test: it prints numbers
-for docs/text-normalization.md). Libraries missing from the environment are skipped.
+Run: ``.venv/bin/python tests/text/compare_normalizers.py [cases|corpus]`` (not a test: it prints
+numbers for docs/text-normalization.md). Libraries missing from the environment are skipped;
+sea-g2p is not a dependency of the project, so install it beside it to compare
+(``pip install sea-g2p==0.10.0`` in a scratch virtualenv with ``pip install -e .``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-from text_cases import Case, lenient_match, load_cases
+from text_cases import Case, lenient_match, load_cases, load_corpus
 
 
 def _hamster() -> Callable[[str], str]:
@@ -67,7 +69,8 @@ def score(name: str, factory: Callable[[], Callable[[str], str]], cases: list[Ca
 
 def main() -> int:
     """Print the comparison report."""
-    cases = load_cases()
+    which = sys.argv[1] if len(sys.argv) > 1 else "cases"
+    cases = load_corpus() if which == "corpus" else load_cases()
     contenders = [("g2p-hamster 0.2.8", _hamster), ("sea-g2p 0.10.0", _sea), ("broadcaster.text", _ours)]
     results = []
     for name, factory in contenders:
@@ -87,8 +90,9 @@ def main() -> int:
                 total = sum(c[2] for c in r["cats"].values())
             else:
                 hit, _, total = r["cats"][category]
-            cells.append(f"{hit}/{total} ({100 * hit / total:.0f} %)")
-        print(f"| {category} | {total} | " + " | ".join(cells) + " |")
+            cells.append(f"{hit} ({100 * hit / total:.0f} %)")
+        label = f"**{category}**" if category == "ALL" else category
+        print(f"| {label} | {total} | " + " | ".join(cells) + " |")
     print()
     from broadcaster.text.throughput import SAMPLE_BULLETIN
 

@@ -113,3 +113,23 @@ def test_malformed_lexicon_line(broadcaster_exe: Path, tmp_path: Path) -> None:
     bad = tmp_path / "xa.tsv"
     bad.write_text("# xã Phú Thịnh\nHTX\thợp tác xã\nthiếu cột\n", encoding="utf-8")
     _assert_clean_failure(_run(broadcaster_exe, "--lexicon", str(bad), "xin chào"), "lexicon_malformed", str(bad), "dòng 3")
+
+
+def test_explain_names_the_rule_of_each_span(broadcaster_exe: Path) -> None:
+    result = _run(broadcaster_exe, "--explain", "Nộp HS tại BPMC trước 15/12; tuyến ĐT 391; mã SGTGT.")
+    assert result.returncode == 0, result.stderr.decode()
+    spoken, *changes = result.stdout.decode("utf-8").splitlines()
+    assert spoken.startswith("Nộp hồ sơ tại bộ phận một cửa")
+    assert any(line.startswith("  [senses.read_by_neighbours] “HS” → “hồ sơ”") and "nộp" in line for line in changes)
+    assert any("[roads.read_road_codes] “ĐT 391” → “đường tỉnh ba trăm chín mươi mốt”" in line for line in changes)
+    assert any("[lexicon.expand] “BPMC”" in line and "Nghị định 61/2018" in line for line in changes)
+    assert any("“SGTGT” → “ét giê tê giê tê” (đoán)" in line for line in changes)
+
+
+def test_explain_on_stdin_keeps_each_spoken_line_first(broadcaster_exe: Path) -> None:
+    result = _run(broadcaster_exe, "--explain", stdin="Quý KH\n\nxã họp\n".encode())
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode("utf-8").splitlines()
+    assert lines[0] == "Quý khách hàng"
+    assert lines[1].startswith("  [senses.read_by_neighbours]")
+    assert lines[2:] == ["", "xã họp"]  # an unchanged line has no explanation lines

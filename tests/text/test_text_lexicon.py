@@ -113,3 +113,29 @@ def test_builtin_file_parses_without_duplicates() -> None:
     keys = [line.split("\t")[0] for line in lines if line.strip() and not line.startswith("#")]
     assert len(keys) == len(set(keys)), "a key is listed twice"
     assert parse_lexicon(lines, "abbreviations.tsv") == dict(builtin_lexicon().entries)
+
+
+def test_every_builtin_entry_names_a_source_or_note() -> None:
+    source = Path(__file__).parents[2] / "broadcaster" / "text" / "data" / "abbreviations.tsv"
+    rows = [line.split("\t") for line in source.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert len(rows) >= 400
+    missing = [row[0] for row in rows if len(row) != 3 or not row[2].strip()]
+    assert not missing, f"entries without a source or note: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("written", "spoken"),
+    [("CĐS", "chuyển đổi số"), ("LMLM", "lở mồm long móng"), ("DTLCP", "dịch tả lợn châu Phi"),
+     ("VDNC", "viêm da nổi cục"), ("TBA", "trạm biến áp"), ("NVQS", "nghĩa vụ quân sự"),
+     ("PTDTBT", "phổ thông dân tộc bán trú"), ("ATNĐ", "áp thấp nhiệt đới"), ("DVCTT", "dịch vụ công trực tuyến"),
+     ("TTHC", "thủ tục hành chính"), ("GPLX", "giấy phép lái xe"), ("CAND", "công an nhân dân")],
+)
+def test_domain_abbreviations_of_the_offices(written: str, spoken: str, lexicon: Lexicon) -> None:
+    assert lexicon.expand(written) == spoken
+
+
+def test_a_key_glued_to_digits_is_a_code_unless_it_names_a_numbered_thing(lexicon: Lexicon) -> None:
+    assert normalize("giống lúa BC15", lexicon) == "giống lúa bê xê mười lăm"
+    assert normalize("trên BĐ3", lexicon) == "trên báo động ba"
+    assert normalize("Luật số 45/2013/QH13", lexicon).endswith("quốc hội mười ba")

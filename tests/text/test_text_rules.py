@@ -11,6 +11,7 @@ from broadcaster.text import Lexicon, normalize
 from broadcaster.text.cleaning import canonicalize_unicode, drop_decorations, join_lines, old_style_tones
 from broadcaster.text.dates import (
     expand_weekday_abbreviations,
+    guess_day_months,
     read_date_ranges,
     read_day_months,
     read_full_dates,
@@ -20,7 +21,7 @@ from broadcaster.text.documents import read_document_numbers, split_code_cluster
 from broadcaster.text.ordinals import read_ordinals, read_roman_numerals, roman_value
 from broadcaster.text.phones import read_phone_numbers
 from broadcaster.text.pipeline import rules_for
-from broadcaster.text.quantities import read_money, read_numbers, read_ranges, read_units
+from broadcaster.text.quantities import read_money, read_numbers, read_ranges, read_rates, read_units
 from broadcaster.text.sentences import split_sentences
 from broadcaster.text.spelling import is_vietnamese_syllable, read_alphanumeric_codes, spell_unknown_acronyms
 from broadcaster.text.symbols import speak_symbols, tidy_punctuation
@@ -88,8 +89,13 @@ def test_phone_numbers(text: str, spoken: str) -> None:
 
 
 def test_document_numbers_and_code_clusters(lexicon: Lexicon) -> None:
-    assert read_document_numbers("Nghị định 100/2019/NĐ-CP") == "Nghị định 100 năm 2019 NĐ-CP"
-    assert read_document_numbers("số 45/KH-UBND") == "số 45 KH-UBND"
+    assert read_document_numbers("Nghị định 100/2019/NĐ-CP") == "Nghị định 100 năm 2019 nghị định chính phủ"
+    assert read_document_numbers("số 45/KH-UBND") == "số 45 kế hoạch UBND"
+    # The position in the code decides: type first, issuer after.
+    assert read_document_numbers("Chỉ thị 05-CT/TU") == "Chỉ thị 05 chỉ thị tỉnh ủy"
+    assert read_document_numbers("Thông tư 12/2024/TT-BCT") == "Thông tư 12 năm 2024 thông tư bộ công thương"
+    assert read_document_numbers("số 12/CĐ-TTg") == "số 12 công điện thủ tướng"
+    assert read_document_numbers("số 45/UBND-VP") == "số 45 UBND văn phòng"
     assert read_document_numbers("ngày 15/12") == "ngày 15/12"
     assert split_code_clusters("QĐ-UBND và NĐ-CP", lexicon) == "QĐ UBND và NĐ-CP"
 
@@ -109,9 +115,12 @@ def test_date_rules() -> None:
     assert read_full_dates("32/12/2025") == "32/12/2025"  # not a date
     assert read_date_ranges("ngày 15-17/12") == "ngày mười lăm đến mười bảy tháng mười hai"
     assert read_day_months("sáng 24/7") == "sáng ngày hai mươi bốn tháng bảy"
-    assert read_day_months("trực 24/7") == "trực hai mươi bốn trên bảy"
-    assert read_day_months("2/3 diện tích") == "hai phần ba diện tích"
-    assert read_day_months("19/19 tiêu chí") == "mười chín trên mười chín tiêu chí"
+    assert read_day_months("trực 24/7") == "trực 24/7"  # no date word: left for the guess
+    assert read_day_months("đường 3/2") == "đường ba tháng hai"  # a street named after a date
+    assert guess_day_months("trực 24/7") == "trực hai mươi bốn trên bảy"
+    assert guess_day_months("2/3 diện tích") == "hai phần ba diện tích"
+    assert guess_day_months("19/19 tiêu chí") == "mười chín trên mười chín tiêu chí"
+    assert guess_day_months("họp 15/12") == "họp ngày mười lăm tháng mười hai"
     assert read_day_months("ngày 1/5 học sinh nghỉ") == "ngày một tháng năm học sinh nghỉ"
     assert read_month_names("tháng 4 và tháng 13") == "tháng tư và tháng 13"
 
@@ -149,9 +158,9 @@ def test_spelling() -> None:
 
 def test_quantity_rules() -> None:
     assert read_ranges("3-5 ngày, thắng 3-1") == "3 đến 5 ngày, thắng 3 1"
-    assert read_money("50.000đ/hộ/tháng") == "năm mươi nghìn đồng một hộ một tháng"
+    assert read_money(read_rates("50.000đ/hộ/tháng")) == "năm mươi nghìn đồng mỗi hộ mỗi tháng"
     assert read_money("$5 và 10 USD") == "năm đô la và mười đô la"
-    assert read_units("-5°C, 30°, 2 km², 5 m³/s") == "âm năm độ xê, ba mươi độ, hai ki-lô-mét vuông, năm mét khối trên giây"
+    assert read_units(read_rates("-5°C, 30°, 2 km², 5 m³/s")) == "âm năm độ xê, ba mươi độ, hai ki-lô-mét vuông, năm mét khối mỗi giây"
     assert read_units("ha ha, m") == "ha ha, m"
     assert read_numbers("từ -3 đến 4,5 và 12A") == "từ âm ba đến bốn phẩy năm và mười hai A"
 

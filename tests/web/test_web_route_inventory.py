@@ -6,6 +6,8 @@ fails ``test_every_page_route_is_listed`` until it is given an expectation here.
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -50,6 +52,8 @@ COMMUNE_ROUTES = {
     ("POST", "/tai-khoan/them"), ("GET", "/cum-loa"), ("GET", "/lich-phat"), ("GET", "/nhat-ky"),
     ("GET", "/soan-tin"), ("GET", "/phat-khan-cap"), ("GET", "/lich-phat/sua"), ("POST", "/lich-phat/sua"),
     ("GET", "/giong-doc"), ("POST", "/giong-doc"),
+    ("GET", "/tu-dien"), ("POST", "/tu-dien/them"), ("POST", "/tu-dien/nghe-thu"), ("GET", "/tu-dien/xuat.tsv"),
+    ("POST", "/tu-dien/nhap"),
 }
 LOGIN_ONLY = {
     ("GET", "/"), ("POST", "/dang-xuat"), ("GET", "/soan-tin"), ("POST", "/soan-tin"),
@@ -59,7 +63,12 @@ LOGIN_ONLY = {
     ("GET", "/nhat-ky"), ("GET", "/nhat-ky.csv"), ("GET", "/doi-mat-khau"), ("POST", "/doi-mat-khau"),
     ("GET", "/toan-tinh"), ("POST", "/toan-tinh/them-xa"),
 } | COMMUNE_ROUTES
-EXAMPLE_PARAMS = {"name": "0" * 64 + ".mp3"}
+# Routes that name a lexicon entry: another commune's user must get 404.
+LEXICON_ENTRY_ROUTES = {
+    ("GET", "/tu-dien/{entry_id}/sua"), ("POST", "/tu-dien/{entry_id}/sua"), ("POST", "/tu-dien/{entry_id}/xoa"),
+    ("GET", "/tu-dien/{entry_id}/nghe-thu"),
+}
+EXAMPLE_PARAMS = {"name": "0" * 64 + ".mp3", "entry_id": "1"}
 
 
 def page_routes(web: WebWorld) -> set[tuple[str, str]]:
@@ -78,7 +87,7 @@ def page_routes(web: WebWorld) -> set[tuple[str, str]]:
 
 
 def test_every_page_route_is_listed(web: WebWorld) -> None:
-    assert page_routes(web) == PUBLIC | BULLETIN_ROUTES | OBJECT_ROUTES | LOGIN_ONLY
+    assert page_routes(web) == PUBLIC | BULLETIN_ROUTES | OBJECT_ROUTES | LOGIN_ONLY | LEXICON_ENTRY_ROUTES
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +115,7 @@ def objects_of_a(web: WebWorld) -> dict[str, int]:
 def test_anonymous_callers_are_sent_to_login_and_change_nothing(web: WebWorld, bulletin_of_a: int) -> None:
     before = web.api("GET", f"/api/v1/bulletins/{bulletin_of_a}", "officer-a").json()
     with httpx.Client(base_url=web.url, timeout=30) as anonymous:
-        for method, path in sorted(LOGIN_ONLY | BULLETIN_ROUTES | OBJECT_ROUTES):
+        for method, path in sorted(LOGIN_ONLY | BULLETIN_ROUTES | OBJECT_ROUTES | LEXICON_ENTRY_ROUTES):
             url = path.format(bulletin_id=bulletin_of_a, **EXAMPLE_PARAMS, **objects_of_a(web))
             answer = anonymous.request(method, url, data={"title": "x", "text": "y"})
             if method == "GET":
@@ -160,3 +169,21 @@ def test_another_communes_admin_gets_not_found_on_every_object_and_commune_page(
     assert _registry_of_a(web) == before
     # The officer's session still works: it was not revoked by the other commune's admin.
     assert web.api("GET", "/api/v1/bulletins", "officer-a").status_code == 200
+
+
+def test_another_communes_user_gets_not_found_on_every_lexicon_entry_route(web: WebWorld) -> None:
+    owner, _ = http_login(web, "officer-a")
+    token = form_token(owner.get("/tu-dien").text)
+    added = owner.post("/tu-dien/them", data={"csrf_token": token, "written": "Bản Phìn", "spoken": "bản phìn"})
+    assert added.status_code == 303
+    match = re.search(r'href="/tu-dien/(\d+)/sua"', owner.get("/tu-dien").text)
+    assert match is not None
+    entry_id = int(match.group(1))
+    client, _ = http_login(web, "officer-b")
+    token = form_token(client.get("/tu-dien").text)
+    for method, path in sorted(LEXICON_ENTRY_ROUTES):
+        answer = client.request(method, path.format(entry_id=entry_id),
+                                data={"csrf_token": token, "written": "x", "spoken": "y"})
+        assert answer.status_code == 404, (method, path, answer.status_code)
+        assert "Bản Phìn" not in answer.text
+    assert "Bản Phìn" in owner.get("/tu-dien").text  # unchanged by any of it

@@ -66,6 +66,7 @@ class Candidate:
     carried_to: frozenset[int] = frozenset()  # clusters where it was deferred last time: it goes first
     voice: str | None = None  # "engine:voice" (the bulletin's or its commune's); None: the server's
     rate: float | None = None  # the commune's speaking rate; None: the server's
+    commune_id: int | None = None  # whose lexicon reads the text
 
 
     def targets(self, cluster_id: int, zone_id: int | None) -> bool:
@@ -76,7 +77,10 @@ class Candidate:
         """The bulletin as a programme piece (text to speak, or the uploaded recording), with repeats."""
         from broadcaster.speech import ProgrammePiece
 
-        return ProgrammePiece(text=self.text, upload=self.upload, repeat=self.repeat, voice=self.voice, rate=self.rate)
+        return ProgrammePiece(
+            text=self.text, upload=self.upload, repeat=self.repeat, voice=self.voice, rate=self.rate,
+            commune_id=self.commune_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ def candidate_from(bulletin: Bulletin, uploads_dir: Path, carried_to: frozenset[
         carried_to=carried_to,
         voice=reading.voice,
         rate=reading.rate,
+        commune_id=bulletin.commune_id,
     )
 
 

@@ -58,7 +58,7 @@ class ProgrammeRenderer:
         if candidate.spoken_duration_s is not None:
             return candidate.spoken_duration_s * candidate.repeat
         if candidate.text is not None:
-            return self.speech.estimate_duration_s(candidate.text) * candidate.repeat
+            return self.speech.estimate_duration_s(candidate.text, commune_id=candidate.commune_id) * candidate.repeat
         return self.speech.piece_duration_s(candidate.piece())
 
     def fit_and_render(

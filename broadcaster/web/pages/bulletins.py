@@ -15,7 +15,7 @@ from broadcaster.services import commune_overview
 from broadcaster.services.bulletins import BulletinFilters
 from broadcaster.services.workflow import REASON_MAX_LENGTH
 from broadcaster.web import forms
-from broadcaster.web.pages.common import see_other
+from broadcaster.web.pages.common import see_other, spoken_form
 from broadcaster.web.rendering import may, render
 from broadcaster.web.routing import PageUser, WebRoute
 
@@ -86,8 +86,10 @@ def actions(user: User, bulletin: Bulletin) -> dict[str, bool]:
 
 
 @router.get("/ban-tin/{bulletin_id}")
-def bulletin_detail(request: Request, bulletin_id: IdPath, user: PageUser, bulletins: Bulletins) -> Response:
-    """One bulletin: its content, targets, window, status, history and the actions allowed."""
+def bulletin_detail(
+    request: Request, bulletin_id: IdPath, user: PageUser, bulletins: Bulletins, runtime: RuntimeDep
+) -> Response:
+    """One bulletin: its content and spoken form, targets, window, status, history and the actions allowed."""
     bulletin = bulletins.get(user, bulletin_id)
     history = bulletins.history(user, bulletin_id)
     names = commune_overview.people(bulletins.session, [event.actor_id for event in history])
@@ -100,6 +102,7 @@ def bulletin_detail(request: Request, bulletin_id: IdPath, user: PageUser, bulle
             "names": names,
             "can": actions(user, bulletin),
             "reason_max": REASON_MAX_LENGTH,
+            "spoken": spoken_form(lambda: runtime.speech, bulletin.text, bulletin.commune_id),
         },
     )
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Form
 from fastapi.responses import RedirectResponse
@@ -16,7 +17,13 @@ from broadcaster.models import Commune, User
 from broadcaster.services import registry, scoping
 from broadcaster.services.bulletins import MAX_REPEAT, TITLE_MAX_LENGTH
 from broadcaster.text import MAX_BULLETIN_CHARS
+from broadcaster.text.explain import Explanation
 from broadcaster.web.forms import optional_id
+
+if TYPE_CHECKING:
+    from broadcaster.speech import SpeechService
+
+log = logging.getLogger(__name__)
 
 TextField = Annotated[
     str, Form(max_length=MAX_BULLETIN_CHARS * 2)
@@ -61,6 +68,29 @@ def bulletin_form_context(
         "max_chars": MAX_BULLETIN_CHARS,
         "max_repeat": MAX_REPEAT,
     }
+
+
+def spoken_form(speech: Callable[[], SpeechService], text: str | None, commune_id: int) -> Explanation | None:
+    """What the voice will say for ``text`` with the commune's lexicon, guesses marked; None if nothing to say."""
+    if not text or not text.strip():
+        return None
+    try:
+        return speech().explain(text, commune_id=commune_id)
+    except BroadcasterError as error:
+        # The spoken form is advice beside the text: the page still works without it.
+        log.warning("no spoken form for commune %s: [%s] %s", commune_id, error.code, error.message)
+        return None
+
+
+def spoken_segments(explanation: Explanation | None) -> list[dict[str, Any]]:
+    """The spoken form as JSON for the page script: plain pieces and uncertain spans."""
+    if explanation is None:
+        return []
+    return [
+        {"text": piece, "unsure": None if span is None else
+         {"written": span.written, "reason": span.reason, "spelled": span.spelled}}
+        for piece, span in explanation.segments()
+    ]
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -43,6 +43,8 @@ from broadcaster.web.pages.common import (
     bulletin_form_context,
     page_commune,
     see_other,
+    spoken_form,
+    spoken_segments,
 )
 from broadcaster.web.pages.voices import voice_choices
 from broadcaster.web.rendering import render
@@ -136,6 +138,7 @@ def _form_page(
             "room": _room(session, user, commune, runtime),
             "bulletin": bulletin,
             "title_max": TITLE_MAX_LENGTH,
+            "spoken": spoken_form(lambda: runtime.speech, values.get("text"), commune.id),
         },
         status=status,
     )
@@ -291,10 +294,18 @@ def edit(
 
 
 @router.post(f"{COMPOSE_PATH}/uoc-luong")
-def estimate(user: PageUser, runtime: RuntimeDep, text: TextField = "") -> JSONResponse:
-    """The character count and the estimated spoken length of the text being written (instant)."""
+def estimate(
+    user: PageUser, session: DbSession, runtime: RuntimeDep, text: TextField = "", xa: ShortField = ""
+) -> JSONResponse:
+    """The character count, the estimated spoken length and the spoken form of the text being written."""
+    commune = page_commune(session, user, xa)
+    spoken = spoken_form(lambda: runtime.speech, text, commune.id)
     return JSONResponse(
-        {"chars": len(text), "estimate_s": round(runtime.speech.estimate_duration_s(text), 1)}
+        {
+            "chars": len(text),
+            "estimate_s": round(runtime.speech.estimate_duration_s(text, commune_id=commune.id), 1),
+            "segments": spoken_segments(spoken),
+        }
     )
 
 
@@ -315,7 +326,8 @@ def preview(
     chosen = stored_voice(voice, runtime.check_voice)
     speaking_rate = _rate(rate) if rate else commune.speech_rate
     audio = runtime.preview(
-        user, lambda: runtime.speech.render_text(text, voice=chosen or commune.default_voice, rate=speaking_rate)
+        user, lambda: runtime.speech.render_text(text, voice=chosen or commune.default_voice, rate=speaking_rate,
+                                                 commune_id=commune.id)
     )
     return JSONResponse(
         {

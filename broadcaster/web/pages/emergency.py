@@ -45,6 +45,7 @@ from broadcaster.web.pages.common import (
     bulletin_form_context,
     page_commune,
     see_other,
+    spoken_form,
 )
 from broadcaster.web.rendering import may, render
 from broadcaster.web.routing import FormInvalid, PageUser, WebRoute, session_token
@@ -119,6 +120,7 @@ def _confirm_page(
     commune: Commune,
     fields: BulletinFields,
     values: dict[str, Any],
+    runtime: Runtime,
     *,
     error: BroadcasterError | None = None,
 ) -> Response:
@@ -137,6 +139,8 @@ def _confirm_page(
             "reached": reached,
             "whole_commune": not fields.zone_ids and not fields.cluster_ids,
             "error": error,
+            # What will be heard, shown before "PHÁT NGAY" as on the approval page.
+            "spoken": spoken_form(lambda: runtime.speech, fields.text, commune.id),
         },
         status=error.status if error else 200,
     )
@@ -202,8 +206,8 @@ def confirm(
     user: PageUser,
     session: DbSession,
     bulletins: Bulletins,
-    form: BulletinFormDep,
     runtime: RuntimeDep,
+    form: BulletinFormDep,
     key: ShortField = "",
     xa: ShortField = "",
     mode: ShortField = "text",
@@ -227,7 +231,7 @@ def confirm(
         raise
     except BroadcasterError as error:
         return _form_page(request, session, user, bulletins, commune, values, error=error)
-    return _confirm_page(request, session, user, commune, fields, values)
+    return _confirm_page(request, session, user, commune, fields, values, runtime)
 
 
 @router.post(EMERGENCY_PATH)
@@ -236,9 +240,9 @@ def send(
     user: PageUser,
     session: DbSession,
     bulletins: Bulletins,
+    runtime: RuntimeDep,
     workflow: WorkflowDep,
     form: BulletinFormDep,
-    runtime: RuntimeDep,
     key: ShortField = "",
     xa: ShortField = "",
     confirmed: ShortField = "",
@@ -256,7 +260,7 @@ def send(
     fields = _fields(commune, values)
     if confirmed != "yes":
         error = ConfirmationMissing("Hãy đánh dấu ô xác nhận trước khi phát khẩn cấp.")
-        return _confirm_page(request, session, user, commune, fields, values, error=error)
+        return _confirm_page(request, session, user, commune, fields, values, runtime, error=error)
     try:
         path = _stored_recording(request, runtime, values)
         declared = sole_leader == "yes"

@@ -1,6 +1,7 @@
 /* broadcaster: the little JavaScript the pages use. Every page works without it; it adds the
-   live character count and spoken-length estimate, "Nghe thử", the text/recording switch, the
-   clusters' self-refresh and auto-submitting pickers. No inline scripts (the CSP forbids them). */
+   live character count, spoken-length estimate and spoken form ("Máy sẽ đọc là"), adding a
+   lexicon entry from the compose page without leaving it, "Nghe thử", the text/recording switch,
+   the clusters' self-refresh and auto-submitting pickers. No inline scripts (the CSP forbids them). */
 (function () {
   "use strict";
 
@@ -50,6 +51,8 @@
     var button = form.querySelector("#preview-button");
     var status = form.querySelector("#preview-status");
     var voice = form.querySelector("#voice");
+    var spoken = form.querySelector("[data-spoken]");
+    var commune = form.getAttribute("data-commune") || "";
     var lastEstimate = null;
     var timer = null;
 
@@ -71,9 +74,10 @@
 
     function askEstimate() {
       if (!text.value.trim()) { lastEstimate = null; estimate.textContent = "—"; fit.textContent = ""; return; }
-      postJson("/soan-tin/uoc-luong", { text: text.value }).then(function (answer) {
+      postJson("/soan-tin/uoc-luong", { text: text.value, xa: commune }).then(function (answer) {
         lastEstimate = answer.estimate_s;
         showFit();
+        if (spoken) { showSpoken(spoken, answer.segments, commune, askEstimate); }
       }).catch(function () { /* advice only: keep the last figure */ });
     }
 
@@ -107,7 +111,7 @@
         status.className = "hint";
         status.textContent = "Đang đọc thử…";
         button.disabled = true;
-        var asked = { text: text.value, voice: voice ? voice.value : "", xa: form.dataset.commune || "" };
+        var asked = { text: text.value, voice: voice ? voice.value : "", xa: commune };
         postJson("/soan-tin/nghe-thu", asked).then(function (answer) {
           status.textContent = "Bản nghe thử dài " + answer.duration + ", " + answer.voice_label + ".";
           if (answer.fallback) {
@@ -238,6 +242,108 @@
     stop.addEventListener("click", function () { if (recorder && recorder.state !== "inactive") { recorder.stop(); } });
   }
 
+  function element(tag, className, textContent) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (textContent !== undefined) { node.textContent = textContent; }
+    return node;
+  }
+
+  /* "Máy sẽ đọc là": the spoken form with its guesses marked, and for each spelled acronym a small
+     form that adds it to the commune's lexicon and reads the text again. Text only, never HTML. */
+  function showSpoken(box, segments, commune, refresh) {
+    var line = box.querySelector("[data-spoken-text]");
+    var list = box.querySelector("[data-unsure-list]");
+    line.textContent = "";
+    list.textContent = "";
+    if (!segments || !segments.length) { line.textContent = "—"; return; }
+    var unsure = [];
+    segments.forEach(function (segment) {
+      if (!segment.unsure) { line.appendChild(document.createTextNode(segment.text)); return; }
+      var mark = element("mark", "unsure", segment.text);
+      mark.title = segment.unsure.reason;
+      line.appendChild(mark);
+      unsure.push(segment);
+    });
+    if (!unsure.length) { return; }
+    list.appendChild(element("p", "hint",
+      "Chỗ tô màu là chỗ máy không chắc: hãy nghe thử; nếu đọc sai, thêm vào từ điển của xã hoặc sửa văn bản."));
+    var items = element("ul", "unsure-list");
+    unsure.forEach(function (segment) {
+      var item = element("li");
+      item.appendChild(element("span", "", "“" + segment.unsure.written + "” → “" + segment.text + "”: " + segment.unsure.reason + ". "));
+      if (segment.unsure.spelled) {
+        item.appendChild(addEntryControl(segment.unsure.written, segment.text, commune, refresh));
+      } else {
+        item.appendChild(element("span", "hint", "Nếu máy đoán sai, hãy viết rõ hơn (ví dụ «ngày 15/12» hay «15 trên 12»)."));
+      }
+      items.appendChild(item);
+    });
+    list.appendChild(items);
+  }
+
+  function addEntryControl(written, reading, commune, refresh) {
+    var holder = element("span", "add-entry");
+    var open = element("button", "btn small", "+ Thêm «" + written + "» vào từ điển");
+    open.type = "button";
+    holder.appendChild(open);
+    open.addEventListener("click", function () {
+      open.hidden = true;
+      var row = element("span", "inline-form");
+      var label = element("label", "", "«" + written + "» đọc là ");
+      var input = element("input");
+      input.name = "spoken";
+      input.maxLength = 400;
+      input.value = reading;
+      label.appendChild(input);
+      var save = element("button", "btn small primary", "Lưu vào từ điển");
+      save.type = "button";
+      var status = element("span", "hint");
+      status.setAttribute("aria-live", "polite");
+      row.appendChild(label);
+      row.appendChild(save);
+      row.appendChild(status);
+      holder.appendChild(row);
+      input.focus();
+      save.addEventListener("click", function () {
+        save.disabled = true;
+        postJson("/tu-dien/them", { written: written, spoken: input.value, xa: commune }).then(function () {
+          status.className = "hint";
+          status.textContent = "Đã thêm vào từ điển.";
+          refresh();
+        }).catch(function (error) {
+          status.className = "bad-text";
+          status.textContent = error.message;
+          save.disabled = false;
+        });
+      });
+    });
+    return holder;
+  }
+
+  /* The lexicon page: hear a reading before saving it. */
+  function setupLexicon(button) {
+    var reading = document.getElementById("lexicon-spoken");
+    var audio = document.getElementById("lexicon-audio");
+    var status = document.getElementById("lexicon-listen-status");
+    button.addEventListener("click", function () {
+      if (!reading.value.trim()) { status.className = "bad-text"; status.textContent = "Hãy nhập cách đọc."; return; }
+      button.disabled = true;
+      status.className = "hint";
+      status.textContent = "Đang đọc thử…";
+      postJson("/tu-dien/nghe-thu", { spoken: reading.value, xa: button.getAttribute("data-commune") }).then(function (answer) {
+        status.textContent = "Bản nghe thử dài " + answer.duration + ".";
+        audio.hidden = false;
+        audio.src = answer.url;
+        audio.load();
+        audio.play().catch(function () { /* the browser may wait for a click on the player */ });
+      }).catch(function (error) {
+        status.className = "bad-text";
+        status.textContent = error.message;
+      }).then(function () { button.disabled = false; });
+    });
+  }
+
   function setupRefresh(container) {
     var url = container.getAttribute("data-refresh-url");
     var every = (parseInt(container.getAttribute("data-refresh-s"), 10) || 10) * 1000;
@@ -259,6 +365,8 @@
     if (voiceSettings) { setupVoiceSettings(voiceSettings); }
     document.querySelectorAll("[data-recorder]").forEach(setupRecorder);
     document.querySelectorAll("form[data-modes]").forEach(setupModes);
+    var listen = document.getElementById("lexicon-listen");
+    if (listen) { setupLexicon(listen); }
     var live = document.querySelector("[data-refresh-url]");
     if (live) { setupRefresh(live); }
     document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
