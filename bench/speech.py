@@ -1,13 +1,19 @@
-"""Speech-pipeline benchmark: `say` cold vs raw espeak-ng + ffmpeg, cache hit vs miss, normalization speed.
+"""Speech-pipeline benchmark: `say` cold vs raw espeak-ng + ffmpeg, cache hit vs miss, normalization speed,
+and the Piper engine's real-time factor and pipeline overhead.
 
-Run: .venv/bin/python bench/speech.py   (writes bench/results/speech.json)
+Run: .venv/bin/python bench/speech.py   (writes bench/results/speech.json; needs the test extras for onnx)
 
 Target: a cold `say` of a ~60 s bulletin takes at most 2x the raw baseline (the same text spoken by
 libespeak-ng with no normalization, then one plain ffmpeg MP3 encode).
+
+Piper is measured with the tests' tiny voice (its model is a tone generator, so its figures are
+Piper's phonemizer, onnxruntime and our pipeline, not a neural network) and, when
+BROADCASTER_BENCH_PIPER_VOICE (or BROADCASTER_TEST_PIPER_VOICE) names a real ``<voice>.onnx``, with that voice.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +29,7 @@ from broadcaster.config import load_settings  # noqa: E402
 from broadcaster.speech import SpeechService  # noqa: E402
 from broadcaster.text import measure_throughput  # noqa: E402
 from broadcaster.tts.base import SynthesisOptions, create_engine  # noqa: E402
+from broadcaster.tts.piper import PiperEngine  # noqa: E402
 
 # About one minute when read: a typical commune bulletin with dates, times, numbers and abbreviations.
 BULLETIN_60S = (
@@ -65,6 +72,48 @@ def say_cold_and_warm(text: str, workdir: Path) -> tuple[float, float, float]:
     return cold_s, warm_s, cold.duration_s
 
 
+def piper_figures(model: Path, workdir: Path, rounds: int) -> dict[str, float]:
+    """Piper with the voice ``model``: real-time factor of the bare engine, and `say` cold against it."""
+    name = model.name.removesuffix(".onnx")
+    engine = PiperEngine(voices_dir=model.parent, voice=name)
+
+    def speech_service(index: int) -> SpeechService:
+        return SpeechService(load_settings(cache_dir=workdir / f"cache{index}", data_dir=workdir / "data",
+                                           engines=["piper"], voices_dir=model.parent, piper_voice=name))
+
+    spoken = speech_service(-1).spoken_form(BULLETIN_60S)
+    speech_service(-1).render_text("Khởi động.")  # the voice is loaded once per process, as in a server
+    engine_s, cold_s, audio_s = [], [], []
+    for index in range(rounds):
+        started = time.perf_counter()
+        pcm = engine.synthesize(spoken, SynthesisOptions())
+        engine_s.append(time.perf_counter() - started)
+        audio_s.append(pcm.duration_s)
+        speech = speech_service(index)  # an empty cache each round
+        started = time.perf_counter()
+        cold = speech.render_text(BULLETIN_60S)
+        cold_s.append(time.perf_counter() - started)
+        assert not cold.cache_hit and cold.engine == "piper"
+    engine_median, cold_median = statistics.median(engine_s), statistics.median(cold_s)
+    return {
+        "speech_s": round(statistics.median(audio_s), 2),
+        "engine_s": round(engine_median, 4),
+        "real_time_factor": round(engine_median / statistics.median(audio_s), 4),
+        "say_cold_s": round(cold_median, 4),
+        "say_cold_over_engine": round(cold_median / engine_median, 2),
+        "pipeline_overhead_s": round(cold_median - engine_median, 4),
+    }
+
+
+def test_voice(workdir: Path) -> Path | None:
+    """The tests' tiny Piper voice, written into ``workdir`` (None without the test extras)."""
+    try:
+        from tests.fakes.piper_voice import write_voice
+    except ImportError:
+        return None
+    return write_voice(workdir / "voices")
+
+
 def main() -> None:
     """Run every measurement ROUNDS times and write the medians."""
     raw, cold, warm, durations = [], [], [], []
@@ -78,7 +127,7 @@ def main() -> None:
             durations.append(duration)
     throughput = measure_throughput(rounds=200)
     raw_median, cold_median = statistics.median(raw), statistics.median(cold)
-    results = {
+    results: dict[str, object] = {
         "bulletin_audio_s": round(statistics.median(durations), 2),
         "raw_espeak_plus_ffmpeg_s": round(raw_median, 4),
         "say_cold_s": round(cold_median, 4),
@@ -90,6 +139,16 @@ def main() -> None:
         "normalize_chars_per_s": round(throughput.characters_per_second),
         "rounds": ROUNDS,
     }
+    with tempfile.TemporaryDirectory() as tmp:
+        model = test_voice(Path(tmp))
+        results["piper_test_voice"] = (
+            piper_figures(model, Path(tmp), ROUNDS) if model else "not measured: onnx (test extras) missing"
+        )
+        real = os.environ.get("BROADCASTER_BENCH_PIPER_VOICE") or os.environ.get("BROADCASTER_TEST_PIPER_VOICE")
+        results["piper_real_voice"] = (
+            {"voice": Path(real).name, **piper_figures(Path(real), Path(tmp) / "real", ROUNDS)}
+            if real else "not measured: no real voice configured (BROADCASTER_BENCH_PIPER_VOICE)"
+        )
     write_results("speech", results)
 
 

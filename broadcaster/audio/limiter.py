@@ -55,16 +55,18 @@ def true_peak_envelope(samples: Samples) -> Samples:
     """Per sample, the largest absolute value the reconstructed waveform reaches before the next sample."""
     if len(samples) == 0:
         return np.zeros(0, dtype=np.float32)
-    from scipy.signal import upfirdn  # imported here: scipy.signal takes ~0.7 s to import
+    from scipy.signal import oaconvolve  # imported here: scipy.signal takes ~0.7 s to import
 
-    upsampled = upfirdn(_interpolator(), samples.astype(np.float32), OVERSAMPLE)
-    delay = (_INTERPOLATOR_TAPS - 1) // 2
-    aligned = np.abs(upsampled[delay : delay + len(samples) * OVERSAMPLE])
-    # Phase k lies k/4 of the way to the next sample; strided maxima are several times faster
-    # than reshape(...).max(axis=1) on a short last axis.
-    envelope = np.abs(samples).astype(np.float32)
+    samples = samples.astype(np.float32, copy=False)
+    taps = _interpolator()
+    delay = (_INTERPOLATOR_TAPS - 1) // 2 // OVERSAMPLE  # the interpolator's delay, in input samples
+    # Polyphase: the value k/4 of the way to the next sample is the input through taps k, k+4, k+8...
+    # Phase 0 is the samples themselves (the interpolator is zero at the other multiples of 4).
+    # Overlap-add FFT convolution is ~3x faster than upfirdn's direct 4x upsampling here.
+    envelope = np.abs(samples)
     for phase in range(1, OVERSAMPLE):
-        np.maximum(envelope, aligned[phase::OVERSAMPLE], out=envelope)
+        between = oaconvolve(samples, taps[phase::OVERSAMPLE])[delay : delay + len(samples)]
+        np.maximum(envelope, np.abs(between), out=envelope)
     return envelope
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from broadcaster.audio.chime import chime
 from broadcaster.audio.codec import DEFAULT_BITRATE, ENCODINGS, decode_audio
 from broadcaster.audio.levelling import CODEC_PEAK_MARGIN_DB, TARGET_LUFS, TRUE_PEAK_DB, level
-from broadcaster.audio.loudness import Loudness, encode_and_measure
+from broadcaster.audio.loudness import EncodingJob, Loudness
 from broadcaster.audio.pcm import SAMPLE_RATE, Pcm
 from broadcaster.audio.timeline import (
     conform,
@@ -35,7 +35,7 @@ from broadcaster.errors import InvalidInput
 
 # Bump whenever the same input would render differently (levelling, chimes, pauses, encoder
 # settings): it is part of every cache key, so old renders are then made afresh.
-RENDER_VERSION = 1
+RENDER_VERSION = 2  # 2: MP3 encoded at LAME -q 7
 
 AFTER_INTRO_S = 0.6
 BEFORE_OUTRO_S = 0.8
@@ -188,12 +188,18 @@ def _speech_body(pieces: list[Pcm], pause_s: float) -> Pcm:
 def _render_once(
     body: Pcm, options: RenderOptions, aim_lufs: float, margin_db: float
 ) -> tuple[RenderedAudio, float]:
-    levelled = level(body, aim_lufs, options.true_peak_db, margin_db=margin_db)
-    # Chimes follow the speech as it came out, so a capped quiet recording is not drowned by them.
-    speech_lufs = min(aim_lufs, levelled.integrated_lufs) if math.isfinite(levelled.integrated_lufs) else aim_lufs
-    chime_peak_db = options.true_peak_db - (margin_db - CODEC_PEAK_MARGIN_DB)
-    programme = arrange(levelled.pcm, options, speech_lufs, chime_peak_db)
-    data, loudness = encode_and_measure(programme, options.fmt, options.bitrate)
+    # The encoder and its meter start while the speech is levelled, on the other core.
+    encoding = EncodingJob(options.fmt, options.bitrate, body.sample_rate)
+    try:
+        levelled = level(body, aim_lufs, options.true_peak_db, margin_db=margin_db)
+        # Chimes follow the speech as it came out, so a capped quiet recording is not drowned by them.
+        speech_lufs = min(aim_lufs, levelled.integrated_lufs) if math.isfinite(levelled.integrated_lufs) else aim_lufs
+        chime_peak_db = options.true_peak_db - (margin_db - CODEC_PEAK_MARGIN_DB)
+        programme = arrange(levelled.pcm, options, speech_lufs, chime_peak_db)
+    except BaseException:
+        encoding.cancel()
+        raise
+    data, loudness = encoding.finish(programme)
     return RenderedAudio(data=data, fmt=options.fmt, loudness=loudness), levelled.integrated_lufs
 
 

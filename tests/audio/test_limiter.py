@@ -51,3 +51,16 @@ def test_phase_rotation_lowers_speech_peaks_without_changing_loudness(speech_pcm
 
 def test_empty_input_gives_empty_envelope() -> None:
     assert len(true_peak_envelope(np.zeros(0, dtype=np.float32))) == 0
+
+
+@pytest.mark.parametrize("length", [1, 2, 13, 4000])
+def test_the_envelope_is_the_peak_of_the_4x_oversampled_waveform(length: int) -> None:
+    from scipy.signal import firwin, upfirdn
+
+    samples = noise(1.0, 0.3).samples[:length]
+    # Reference: upsample by 4 with the BS.1770-4 style interpolator; per sample, the peak of the sample
+    # itself and the three interpolated values after it.
+    taps = firwin(49, 0.25, window=("kaiser", 6.0)) * 4
+    upsampled = np.abs(upfirdn(taps, samples.astype(np.float64), 4)[24 : 24 + 4 * length]).reshape(length, 4)
+    expected = np.maximum(upsampled[:, 1:].max(axis=1), np.abs(samples))
+    np.testing.assert_allclose(true_peak_envelope(samples), expected, rtol=0, atol=1e-5)

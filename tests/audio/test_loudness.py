@@ -7,9 +7,15 @@ import math
 import pytest
 
 from broadcaster.audio.codec import UnreadableAudio, encode_audio
-from broadcaster.audio.loudness import Loudness, integrated_lufs, measure_loudness, true_peak_dbtp
-from broadcaster.audio.pcm import Pcm
-from tests.audio.signals import tone
+from broadcaster.audio.loudness import (
+    Loudness,
+    gated_power,
+    integrated_lufs,
+    measure_loudness,
+    true_peak_dbtp,
+)
+from broadcaster.audio.pcm import SAMPLE_RATE, Pcm
+from tests.audio.signals import noise, speech_like, tone
 
 # BS.1770: a 1 kHz sine at full scale in one channel reads -3.01 LUFS (K-weighting is ~0 dB there).
 HALF_SCALE_1K_LUFS = -3.01 - 6.02
@@ -73,3 +79,35 @@ def test_garbage_is_unreadable_audio() -> None:
     with pytest.raises(UnreadableAudio) as caught:
         measure_loudness(b"this is not audio at all" * 100)
     assert caught.value.code == "audio_unreadable"
+
+
+@pytest.mark.parametrize(
+    "name", ["speech", "half-scale tone", "short clip", "noise", "speech-like", "quiet speech", "speech after silence"]
+)
+def test_the_levellers_meter_reads_what_pyloudnorm_reads(name: str, speech_pcm: Pcm) -> None:
+    import numpy as np
+
+    pcm = {
+        "speech": lambda: speech_pcm,
+        "half-scale tone": lambda: tone(1000, 5.0, 0.5),
+        "short clip": lambda: tone(1000, 0.2, 0.5),
+        "noise": lambda: noise(3.0, 0.4),
+        "speech-like": lambda: speech_like(3.0),
+        "quiet speech": lambda: Pcm(speech_pcm.samples * 0.003),  # near the gates: many blocks dropped
+        "speech after silence": lambda: Pcm(np.concatenate([np.zeros(SAMPLE_RATE * 5, np.float32),
+                                                            speech_pcm.samples])),
+    }[name]()
+    expected = integrated_lufs(pcm)
+    assert math.isfinite(expected)
+    assert gated_power(pcm).integrated_lufs == pytest.approx(expected, abs=0.01 if name != "short clip" else 0.1)
+
+
+def test_the_levellers_meter_counts_only_gated_blocks() -> None:
+    import numpy as np
+
+    loud = tone(1000, 4.0, 0.5).samples
+    silent_then_loud = Pcm(np.concatenate([np.zeros(SAMPLE_RATE * 4, np.float32), loud]))
+    power = gated_power(silent_then_loud).weighted_power
+    assert not np.any(power[: SAMPLE_RATE * 3])  # no gated block reaches into the first three seconds
+    assert np.all(power[SAMPLE_RATE * 5 : SAMPLE_RATE * 7] > 0)
+    assert gated_power(Pcm.silence(2.0)).integrated_lufs == float("-inf")

@@ -7,7 +7,7 @@ import pytest
 
 from broadcaster.audio.chime import INTRO_NOTES, OUTRO_NOTES, synthesize_chime
 from broadcaster.audio.codec import decode_audio
-from broadcaster.audio.loudness import measure_loudness
+from broadcaster.audio.loudness import EncodingJob, measure_loudness
 from broadcaster.audio.pcm import SAMPLE_RATE, Pcm
 from broadcaster.audio.render import (
     AFTER_INTRO_S,
@@ -156,3 +156,16 @@ def test_options_cache_fields_are_plain_and_distinguish_options() -> None:
     assert RenderOptions().cache_fields() != RenderOptions(repeat=2).cache_fields()
     assert RenderOptions().cache_fields() == RenderOptions().cache_fields()
     assert set(RenderOptions().cache_fields()) >= {"repeat", "chime", "target_lufs", "fmt", "bitrate"}
+
+
+def test_an_encoding_started_for_a_render_that_fails_leaves_no_ffmpeg_behind() -> None:
+    job = EncodingJob("mp3", "64k", SAMPLE_RATE)  # started ahead of the levelling, as render does
+    job.cancel()
+    assert job.encoder.returncode is not None and job.meter.returncode is not None
+
+
+def test_a_started_encoding_encodes_and_measures_what_it_is_given() -> None:
+    data, loudness = EncodingJob("mp3", "64k", SAMPLE_RATE).finish(tone(1000, 3.0, 0.5))
+    assert loudness.duration_s == pytest.approx(3.0, abs=0.1)
+    assert loudness.integrated_lufs == pytest.approx(-9.1, abs=0.5)
+    assert measure_loudness(data).integrated_lufs == pytest.approx(loudness.integrated_lufs, abs=0.05)
