@@ -156,8 +156,11 @@ def test_a_new_commune_is_set_up_from_the_pages_and_airs_a_recorded_bulletin(
     with admin.expect_download() as download:
         admin.click("#config-download")
     config = yaml.safe_load(download.value.path().read_text(encoding="utf-8"))
+    # The agent runs with what the page issued; only its player and state dir are the test's.
+    issued = {key: config[key] for key in ("transport", "mqtt") if key in config}
     agent = AgentProcess(tmp_path / "agent", cluster_id=config["cluster_id"], server_url=config["server_url"],
-                         public_key=config["server_public_keys"][0], secret=config["secret"], port=port).start()
+                         public_key=config["server_public_keys"][0], secret=config["secret"], port=port,
+                         **issued).start()
     try:
         admin.goto(f"/cum-loa/{config['cluster_id']}")
         wait_for(lambda: admin.reload() or admin.locator("[data-online=yes]").count(), 30, "the cluster online")
