@@ -45,6 +45,8 @@ COLUMNS: tuple[tuple[str, Cell], ...] = (
     ("Giờ hẹn phát", lambda r, _: _when(r.play_at)),
     ("Phát lúc", lambda r, _: _when(r.played_at)),
     ("Thời lượng (giây)", lambda r, _: _seconds(r.duration_s)),
+    ("Số lần phát", lambda r, _: r.play_count or ""),  # more than one: cut and aired again
+    ("Các lần phát", lambda r, _: r.plays or ""),
     ("Ghi chú", lambda r, _: log_note(r.delivery_error or r.note)),
     ("Mã lỗi", lambda r, _: note_code(r.delivery_error)),
 )

@@ -91,6 +91,9 @@ class FaultWorld:
         with self.db.session() as s:
             approver = s.get_one(User, self.seed.users["approver"])
             self.token = auth.issue_token(s, approver, ttl=timedelta(days=1)).token
+            # Four eyes: the officer writes and submits, the approver approves.
+            officer = s.get_one(User, self.seed.users["officer"])
+            self.officer_token = auth.issue_token(s, officer, ttl=timedelta(days=1)).token
         self.server = ServerProcess(self.settings, self.port, root)
         self.agents = [agent_for(root, cluster, self.seed, self.settings, prepare_lead_s=1.0)
                        for cluster in self.seed.clusters]
@@ -146,9 +149,10 @@ class FaultWorld:
 
     # --- the API, as an approver ---------------------------------------------------------------------
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-        """One API call; None when the connection broke (the server died under it)."""
-        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+    def request(self, method: str, path: str, *, as_officer: bool = False, **kwargs: Any) -> httpx.Response | None:
+        """One API call, as the approver (or the officer); None when the connection broke (the server died under it)."""
+        token = self.officer_token if as_officer else self.token
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         try:
             return httpx.request(method, f"{self.server.url}{API_PREFIX}{path}", headers=headers, timeout=60,
                                  **kwargs)
@@ -286,10 +290,10 @@ def server_crash(world: FaultWorld, fault: str, number: int) -> Outcome:
 def session_fan_out(world: FaultWorld, fault: str, number: int) -> Outcome:
     """A session killed during fan-out; the restart comes while the agents already play it."""
     text = f"Thông báo buổi phát thử nghiệm lần {number}: bà con chú ý nghe."
-    created = world.request("POST", "/bulletins", json={"title": text[:40], "text": text})
+    created = world.request("POST", "/bulletins", json={"title": text[:40], "text": text}, as_officer=True)
     assert created is not None and created.status_code == 201, created.text if created else None
     bulletin_id = created.json()["id"]
-    world.request("POST", f"/bulletins/{bulletin_id}/submit")
+    world.request("POST", f"/bulletins/{bulletin_id}/submit", as_officer=True)
     approved = world.request("POST", f"/bulletins/{bulletin_id}/approve")
     assert approved is not None and approved.status_code == 200, approved.text if approved else None
     starts_at = world.schedule_session_at(datetime.now(LOCAL_ZONE) + timedelta(seconds=20))

@@ -18,6 +18,7 @@ def _row(**changes: object) -> LogRow:
         delivery_state="cancelled", play_at=datetime(2026, 12, 4, 23, 0, 5, tzinfo=UTC), played_at=None,
         delivery_error="[cancelled] Đã hủy trước khi gửi tới cụm loa.", bulletin_id=12,
         bulletin_title="=HYPERLINK(\"x\")", item_status="included", position=1, duration_s=42.4,
+        play_count=None, plays=None,
     )
     values.update(changes)
     return LogRow(**values)  # type: ignore[arg-type]
