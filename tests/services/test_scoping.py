@@ -68,8 +68,9 @@ def test_only_an_admin_without_a_commune_is_a_province_admin() -> None:
     assert not is_province_admin(user(Role.APPROVER, None))
     require_province_admin(user(Role.ADMIN, None))
     for someone in (user(Role.ADMIN, 1), user(Role.APPROVER, None), user(Role.OFFICER, 1)):
-        with pytest.raises(ProvinceAdminOnly):
+        with pytest.raises(ProvinceAdminOnly) as refused:
             require_province_admin(someone)
+        assert refused.value.code == "province_admin_only"
 
 
 def test_a_commune_user_sees_only_their_own_commune() -> None:
