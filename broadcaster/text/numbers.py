@@ -105,11 +105,6 @@ def read_number(text: str) -> str:
     return cardinal(int(plain))
 
 
-def to_int(text: str) -> int:
-    """The integer value of a written whole number ("1.000" -> 1000)."""
-    return int(text.replace(".", ""))
-
-
 def ordinal(number: int) -> str:
     """The word after "thứ": 1 -> nhất, 4 -> tư, otherwise the cardinal."""
     return words.ORDINALS.get(number) or cardinal(number)

@@ -36,6 +36,8 @@ from broadcaster.text.numbers import cardinal, digits, fraction_digits, month, o
         (2_500_000_000, "hai tỷ năm trăm triệu"),
         (1_000_000_000_000, "một nghìn tỷ"),
         (-7, "âm bảy"),
+        (-1, "âm một"),
+        (-1_000_000_001, "âm một tỷ không trăm linh một"),
     ],
 )
 def test_cardinal(number: int, spoken: str) -> None:
@@ -49,12 +51,17 @@ def test_cardinal(number: int, spoken: str) -> None:
         ("2,5", "hai phẩy năm"),
         ("2,25", "hai phẩy hai mươi lăm"),
         ("2,05", "hai phẩy không năm"),
+        # Three or more decimals are read digit by digit, as announcers read them.
+        ("2,125", "hai phẩy một hai năm"),
+        ("0,005", "không phẩy không không năm"),
         ("3,14159", "ba phẩy một bốn một năm chín"),
         ("1.5", "một phẩy năm"),
         ("05", "năm"),
         ("007", "không không bảy"),
         ("0", "không"),
         ("20000", "hai mươi nghìn"),
+        # A stray dot that is neither a thousands separator nor a decimal point is dropped.
+        ("1.2345", "mười hai nghìn ba trăm bốn mươi lăm"),
     ],
 )
 def test_read_number(written: str, spoken: str) -> None:

@@ -1,0 +1,53 @@
+"""What the mutation bench mutates, the tests that guard each module, and the mutants judged equivalent.
+
+MODULES: name → the file and the tests meant to guard it (paths or node ids; only the ones that
+reach a mutant's lines run for it). EQUIVALENT: name → {"function: `before` → `after`": why no test
+can tell the mutant from the original}. A judgement that no longer matches a surviving mutant is
+reported under ``stale_equivalence_judgements``.
+"""
+
+from __future__ import annotations
+
+MODULES: dict[str, dict[str, object]] = {
+    "text.numbers": {
+        "file": "broadcaster/text/numbers.py",
+        "tests": ["tests/text/test_text_numbers.py", "tests/text/test_text_cases.py", "tests/text/test_text_rules.py"],
+    },
+    "web.security": {
+        "file": "broadcaster/web/security.py",
+        "tests": ["tests/web/test_web_security_rules.py", "tests/web/test_web_units.py"],
+    },
+    "services.scoping": {
+        "file": "broadcaster/services/scoping.py",
+        # The API's auth matrix (tests/api/test_auth_matrix.py, ~1 min) checks every route against
+        # these rules too; the rules' own tests are what must catch a change here.
+        "tests": ["tests/services/test_scoping.py"],
+    },
+}
+
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "services.scoping": {
+        '<module> | ROLE_LABELS = {Role.OFFICER: "cán bộ văn hóa", Role.APPROVER: "lãnh đạo duyệt tin", '
+        'Role.ADMIN: "quản trị"} | `"cán bộ văn hóa"` → `\'XXcán bộ văn hóaXX\'`':
+            "officer is the lowest role, so no refusal ever names it as the role needed.",
+        '<module> | _ROLE_RANK = {Role.OFFICER: 1, Role.APPROVER: 2, Role.ADMIN: 3} | `3` → `4`':
+            "admin stays the highest rank; only the order of the ranks is used.",
+    },
+    "text.numbers": {
+        'fraction_digits | stripped = text.lstrip("0") | `"0"` → `\'XX0XX\'`':
+            "lstrip takes a set of characters; 'X' never occurs in the digits it is given.",
+        'read_number | whole, fraction = text.split(",", 1) | `1` → `2`':
+            "with two commas both versions raise ValueError (int() of '2,3' or a failed unpacking); "
+            "the tokenizer never yields two commas.",
+        'read_number | whole, fraction = text.split(".", 1) | `1` → `2`':
+            "_DOT_DECIMAL has just matched, so the text has exactly one dot.",
+        'read_number | if len(plain) > 1 and plain.startswith("0"): | `len(plain) > 1` → `len(plain) >= 1`':
+            "only '0' gains the branch, and digits('0') == cardinal(0) == 'không'.",
+        'read_number | if len(plain) > 1 and plain.startswith("0"): | `1` → `2`':
+            "only two-digit '0x' leaves the branch, and it was read as cardinal(int) there too.",
+        '<module> | _THOUSANDS_DOT = re.compile(r"^\\d{1,3}(?:\\.\\d{3})+$") '
+        '| `r"^\\d{1,3}(?:\\.\\d{3})+$"` → `\'XX^\\\\d{1,3}(?:\\\\.\\\\d{3})+$XX\'`':
+            "without the thousands branch the fallback strips the dots and reads the same cardinal; the "
+            "two differ only for a group led by zero ('0.500'), which is no written amount.",
+    },
+}
