@@ -227,7 +227,7 @@ def _extract_one(tar: tarfile.TarFile, name: str, directory: Path) -> Path:
 def _check_empty(settings: Settings, url: str, backend: str) -> None:
     if (settings.data_dir / "keys").exists():
         raise RestoreTargetNotEmpty(
-            f"Thư mục dữ liệu «{settings.data_dir}» đã có khoá của một máy chủ: chỉ khôi phục vào chỗ trống.")
+            f"Thư mục dữ liệu «{settings.data_dir}» đã có khóa của một máy chủ: chỉ khôi phục vào chỗ trống.")
     if backend == "sqlite":
         if Path(make_url(url).database or "").exists():
             raise RestoreTargetNotEmpty("Đã có cơ sở dữ liệu SQLite: chỉ khôi phục vào chỗ trống.")

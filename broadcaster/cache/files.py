@@ -21,7 +21,7 @@ from typing import Any
 
 from broadcaster.audio.codec import ENCODINGS
 from broadcaster.cache.keys import AUDIO_NAME, KEY, SIDECAR_NAME
-from broadcaster.private_files import open_private
+from broadcaster.private_files import open_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def sha256_pointer_path(directory: Path, audio_sha256: str) -> Path:
 def write_sha256_pointer(directory: Path, audio_sha256: str, key: str) -> None:
     """Record that ``key`` holds the audio ``audio_sha256``."""
     path = sha256_pointer_path(directory, audio_sha256)
-    path.parent.mkdir(exist_ok=True)
+    private_dir(path.parent)  # 0700 like every cache folder, whatever the umask
     atomic_write(path, key.encode("ascii"))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 def register(subparsers: Any) -> None:
     """Add the ``backup`` and ``restore`` subcommands."""
     backup = subparsers.add_parser(
-        "backup", help="sao lưu máy chủ: cơ sở dữ liệu, khoá, bản ghi âm tải lên, lịch phát",
+        "backup", help="sao lưu máy chủ: cơ sở dữ liệu, khóa, bản ghi âm tải lên, lịch phát",
         description="Sao lưu khi máy chủ đang chạy (SQLite: sao lưu trực tuyến; PostgreSQL: pg_dump).")
     backup.add_argument("archive", type=Path, help="tệp sao lưu sẽ ghi (.tar.gz)")
     backup.add_argument("--config", type=Path, help="tệp cấu hình YAML")

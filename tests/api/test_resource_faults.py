@@ -39,6 +39,7 @@ def assert_unavailable(response, code: str, message: str) -> None:  # type: igno
     assert looks_vietnamese(message)
 
 
+@pytest.mark.backends("sqlite")  # it holds SQLite's file lock; PostgreSQL's row locks are another test's
 def test_a_held_write_lock_answers_503_database_busy_on_the_api_and_the_pages_and_loses_nothing(
     template: Template, tmp_path: Path
 ) -> None:

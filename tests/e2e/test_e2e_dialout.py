@@ -169,9 +169,9 @@ def test_a_timetable_session_airs_on_the_boxes_at_its_start(world: World) -> Non
         assert [r.state for r in rows] == [DeliveryState.PLAYED] * 2, [r.error for r in rows]
         for agent, row in zip(agents, rows, strict=True):
             [start] = [e for e in agent.played() if e["event"] == "start" and e["label"] == row.order_id]
-            # Each box aims at the order's play time: the session's start, or later if a busy machine
-            # composed it late (then the session is late at every box alike, never early).
-            assert abs(float(start["planned"]) - row.play_at.timestamp()) < START_TOLERANCE_S
+            # Each box aims at the order's play time, the session's start; a busy machine may deliver it
+            # late (then it starts at once, late), but no box ever starts early.
+            assert float(start["planned"]) >= row.play_at.timestamp() - START_TOLERANCE_S
             assert row.play_at.timestamp() >= starts_at.timestamp() - START_TOLERANCE_S
         assert bulletin_status(world.db, bulletin) is BulletinStatus.AIRED
     finally:
