@@ -102,7 +102,7 @@ def summed(results: dict[str, Any]) -> dict[str, Any]:
     """The faults' results with their total and the targets."""
     faults = {name: r for name, r in results.items() if name not in ("total", "targets")}
     measured = [r for r in faults.values() if "skipped" not in r]
-    total = {key: sum(r[key] for r in measured) for key in (*KEYS, "cut_short", "trial_errors", "seconds")}
+    total = {key: sum(r[key] for r in measured) for key in ("trials", *KEYS, "cut_short", "trial_errors", "seconds")}
     return {**faults, "total": total, "targets": {"lost": 0, "twice": 0}}
 
 
