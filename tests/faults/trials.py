@@ -72,7 +72,8 @@ class Outcome:
 class FaultWorld:
     """A commune with clusters, its server process and its agents, all under ``root``."""
 
-    def __init__(self, root: Path, *, clusters: int = 2, disk: Path | None = None, **overrides: Any) -> None:
+    def __init__(self, root: Path, *, clusters: int = 2, disk: Path | None = None, transport: str = "http",
+                 **overrides: Any) -> None:
         self.root = root
         self.port = free_port()
         base = disk or root
@@ -87,7 +88,7 @@ class FaultWorld:
         self.schedule_session_at(datetime.now(LOCAL_ZONE) + timedelta(hours=12))
         self.db = Database(self.settings.effective_database_url, busy_timeout_s=5.0)
         self.db.upgrade()
-        self.seed = seed_commune(self.db, clusters, users=True)
+        self.seed = seed_commune(self.db, clusters, users=True, transport=transport)
         with self.db.session() as s:
             approver = s.get_one(User, self.seed.users["approver"])
             self.token = auth.issue_token(s, approver, ttl=timedelta(days=1)).token
