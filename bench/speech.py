@@ -14,6 +14,7 @@ BROADCASTER_BENCH_PIPER_VOICE (or BROADCASTER_TEST_PIPER_VOICE) names a real ``<
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,9 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.results_file import write_results  # noqa: E402
 from broadcaster.audio.codec import ffmpeg_exe  # noqa: E402
+from broadcaster.audio.levelling import level  # noqa: E402
+from broadcaster.audio.loudness import encode_and_measure  # noqa: E402
+from broadcaster.audio.pcm import Pcm  # noqa: E402
 from broadcaster.config import load_settings  # noqa: E402
-from broadcaster.speech import SpeechService  # noqa: E402
-from broadcaster.text import measure_throughput  # noqa: E402
+from broadcaster.speech import SENTENCE_MAX_CHARS, SpeechService  # noqa: E402
+from broadcaster.text import measure_throughput, split_sentences  # noqa: E402
 from broadcaster.tts.base import SynthesisOptions, create_engine  # noqa: E402
 from broadcaster.tts.piper import PiperEngine  # noqa: E402
 
@@ -42,7 +46,13 @@ BULLETIN_60S = (
     "Mọi thắc mắc xin liên hệ số điện thoại 0912 345 678 hoặc đường dây nóng 115. "
     "Xin trân trọng thông báo."
 )
-ROUNDS = 5
+ROUNDS = 7
+
+
+def cpu_seconds() -> float:
+    """CPU time so far of this process (all threads) and of its finished children (the ffmpegs)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def raw_baseline(text: str, workdir: Path) -> float:
@@ -58,18 +68,45 @@ def raw_baseline(text: str, workdir: Path) -> float:
     return time.perf_counter() - started
 
 
-def say_cold_and_warm(text: str, workdir: Path) -> tuple[float, float, float]:
-    """Seconds for a cold render (empty cache), a cache hit, and the audio's duration."""
+def say_cold_and_warm(text: str, workdir: Path) -> tuple[float, float, float, float]:
+    """Seconds for a cold render (empty cache), a cache hit, the audio's duration, and the cold render's CPU."""
     speech = SpeechService(load_settings(cache_dir=workdir / "cache", data_dir=workdir / "data"))
     speech.render_text("Khởi động.")  # load the engine library once, as a running server would have
-    started = time.perf_counter()
+    started_cpu, started = cpu_seconds(), time.perf_counter()
     cold = speech.render_text(text)
     cold_s = time.perf_counter() - started
+    cold_cpu_s = cpu_seconds() - started_cpu
     started = time.perf_counter()
     warm = speech.render_text(text)
     warm_s = time.perf_counter() - started
     assert not cold.cache_hit and warm.cache_hit
-    return cold_s, warm_s, cold.duration_s
+    return cold_s, warm_s, cold.duration_s, cold_cpu_s
+
+
+def stage_seconds(text: str, workdir: Path) -> dict[str, float]:
+    """Wall and CPU seconds of a cold render's stages, run one after another (medians over ROUNDS)."""
+    speech = SpeechService(load_settings(cache_dir=workdir / "stages", data_dir=workdir / "data"))
+    engine = create_engine("espeak")
+    sentences = split_sentences(speech.spoken_form(text), max_chars=SENTENCE_MAX_CHARS)
+    pieces: list[Pcm] = []
+    body: list[Pcm] = []
+    stages = {
+        "normalize": lambda: speech.spoken_form(text),
+        "synthesize": lambda: pieces.__setitem__(slice(None), [engine.synthesize(s, SynthesisOptions())
+                                                              for s in sentences]),
+        "level": lambda: body.__setitem__(slice(None), [level(pieces[0].concat(*pieces[1:]), -15.7).pcm]),
+        "encode_and_measure": lambda: encode_and_measure(body[0], "mp3", "64k"),
+    }
+    wall: dict[str, list[float]] = {name: [] for name in stages}
+    cpu: dict[str, list[float]] = {name: [] for name in stages}
+    for _ in range(ROUNDS):
+        for name, action in stages.items():
+            started_cpu, started = cpu_seconds(), time.perf_counter()
+            action()
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(cpu_seconds() - started_cpu)
+    return {f"{name}_{kind}_s": round(statistics.median(values[name]), 4)
+            for name in stages for kind, values in (("wall", wall), ("cpu", cpu))}
 
 
 def piper_figures(model: Path, workdir: Path, rounds: int) -> dict[str, float]:
@@ -116,15 +153,20 @@ def test_voice(workdir: Path) -> Path | None:
 
 def main() -> None:
     """Run every measurement ROUNDS times and write the medians."""
-    raw, cold, warm, durations = [], [], [], []
+    load_before = os.getloadavg()
+    raw, cold, warm, durations, raw_cpu, cold_cpu = [], [], [], [], [], []
     for _ in range(ROUNDS):
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
+            started_cpu = cpu_seconds()
             raw.append(raw_baseline(BULLETIN_60S, workdir))
-            cold_s, warm_s, duration = say_cold_and_warm(BULLETIN_60S, workdir)
+            raw_cpu.append(cpu_seconds() - started_cpu)
+            cold_s, warm_s, duration, cpu_s = say_cold_and_warm(BULLETIN_60S, workdir)
+            cold_cpu.append(cpu_s)
             cold.append(cold_s)
             warm.append(warm_s)
             durations.append(duration)
+    load_after = os.getloadavg()
     throughput = measure_throughput(rounds=200)
     raw_median, cold_median = statistics.median(raw), statistics.median(cold)
     results: dict[str, object] = {
@@ -132,13 +174,21 @@ def main() -> None:
         "raw_espeak_plus_ffmpeg_s": round(raw_median, 4),
         "say_cold_s": round(cold_median, 4),
         "say_cold_over_raw": round(cold_median / raw_median, 2),
+        "say_cold_over_raw_rounds": [round(c / r, 2) for c, r in zip(cold, raw, strict=True)],
         "target_say_cold_over_raw": 2.0,
+        "raw_cpu_s": round(statistics.median(raw_cpu), 4),
+        "say_cold_cpu_s": round(statistics.median(cold_cpu), 4),
+        "say_cold_cpu_over_raw_cpu": round(statistics.median(cold_cpu) / statistics.median(raw_cpu), 2),
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in load_after],
         "cache_miss_s": round(cold_median, 4),
         "cache_hit_s": round(statistics.median(warm), 5),
         "cache_miss_over_hit": round(cold_median / statistics.median(warm), 1),
         "normalize_chars_per_s": round(throughput.characters_per_second),
         "rounds": ROUNDS,
     }
+    with tempfile.TemporaryDirectory() as tmp:
+        results["stages"] = stage_seconds(BULLETIN_60S, Path(tmp))
     with tempfile.TemporaryDirectory() as tmp:
         model = test_voice(Path(tmp))
         results["piper_test_voice"] = (
