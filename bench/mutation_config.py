@@ -23,6 +23,22 @@ MODULES: dict[str, dict[str, object]] = {
         # these rules too; the rules' own tests are what must catch a change here.
         "tests": ["tests/services/test_scoping.py"],
     },
+    "delivery.orders": {
+        "file": "broadcaster/delivery/orders.py",
+        "tests": ["tests/delivery/test_delivery_orders.py", "tests/delivery/test_order_bounds.py"],
+    },
+    "agent.intake": {
+        "file": "broadcaster/agent/intake.py",
+        "tests": ["tests/agent/test_agent_intake.py"],
+    },
+    "agent.store": {
+        "file": "broadcaster/agent/store.py",
+        "tests": ["tests/agent/test_agent_store.py"],
+    },
+    "services.delivery_log": {
+        "file": "broadcaster/services/delivery_log.py",
+        "tests": ["tests/delivery/test_delivery_log_server.py"],
+    },
 }
 
 EQUIVALENT: dict[str, dict[str, str]] = {

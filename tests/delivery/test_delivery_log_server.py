@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.db import Database
-from broadcaster.models import Delivery, DeliveryState
-from broadcaster.services.delivery_log import advance, sources
+from broadcaster.models import AuditEvent, Delivery, DeliveryState
+from broadcaster.services.delivery_log import advance, audit_delivery, failure_text, sources
 from tests.databases import database_url
 from tests.e2e.harness import add_airing, seed_commune
 
@@ -69,6 +70,58 @@ def test_the_agents_final_word_replaces_the_servers_guess_and_played_is_final(ro
     (S.DOWNLOADED, True, {S.PENDING, S.SENT, S.RECEIVED}),
     (S.MISSED, False, {S.PENDING, S.SENT, S.RECEIVED, S.DOWNLOADED}),
     (S.FAILED, True, set(S) - {S.PLAYED}),
+    (S.PLAYED, True, set(S) - {S.PLAYED}),
+    (S.RECEIVED, True, {S.PENDING, S.SENT}),
+    (S.PLAYED, False, {S.PENDING, S.SENT, S.RECEIVED, S.DOWNLOADED}),
+    (S.PENDING, False, set()),
 ])
 def test_sources(target: DeliveryState, from_agent: bool, expected: set[DeliveryState]) -> None:
     assert sources(target, from_agent=from_agent) == expected
+
+
+def test_a_server_guess_records_its_error_and_a_forward_move_keeps_none(row: tuple[Database, int]) -> None:
+    db, delivery_id = row
+    with db.session() as s:
+        delivery = s.get_one(Delivery, delivery_id)
+        assert advance(s, delivery, S.SENT, from_agent=False, error="ignored: not a final state")
+        assert not advance(s, delivery, S.SENT, from_agent=False)  # not from itself
+        assert (delivery.state, delivery.error) == (S.SENT, None)  # the object follows the row
+        assert advance(s, delivery, S.FAILED, from_agent=False, error="[order_refused] …")
+        assert (delivery.state, delivery.error) == (S.FAILED, "[order_refused] …")
+        s.commit()
+    assert state_of(db, delivery_id) == (S.FAILED, "[order_refused] …")
+
+
+def test_a_new_delivery_moves_in_memory_by_the_same_rules(row: tuple[Database, int]) -> None:
+    fresh = Delivery(state=S.PENDING)
+    with row[0].session() as s:
+        assert advance(s, fresh, S.MISSED, from_agent=False, error="[not_confirmed] …")
+        assert (fresh.state, fresh.error) == (S.MISSED, "[not_confirmed] …")
+        assert not advance(s, fresh, S.CANCELLED, from_agent=False)
+        assert advance(s, fresh, S.PLAYED, from_agent=True) and fresh.state is S.PLAYED
+        assert fresh.id is None  # nothing was written for it
+
+
+@pytest.mark.parametrize(("code", "message", "text"), [
+    ("preempted", "Bị ngắt", "[preempted] Bị ngắt"),
+    (None, "Bị ngắt", "Bị ngắt"),
+    ("preempted", None, "[preempted]"),
+    (None, None, "lỗi không rõ"),
+    ("", "", "lỗi không rõ"),
+])
+def test_failure_text(code: str | None, message: str | None, text: str) -> None:
+    assert failure_text(code, message) == text
+
+
+def test_delivery_audit_events_are_the_systems(row: tuple[Database, int]) -> None:
+    db, delivery_id = row
+    with db.session() as s:
+        audit_delivery(s, s.get_one(Delivery, delivery_id), action="delivery_missed", commune_id=7,
+                       details={"cluster": "thon-1"})
+        audit_delivery(s, None, action="stop_not_delivered", commune_id=None, details={})
+        s.commit()
+    with db.session() as s:
+        events = s.scalars(select(AuditEvent).where(AuditEvent.object_type == "delivery").order_by(AuditEvent.id))
+        assert [(e.actor_id, e.action, e.object_id, e.commune_id, e.details) for e in events] == [
+            (None, "delivery_missed", delivery_id, 7, {"cluster": "thon-1"}),
+            (None, "stop_not_delivered", None, None, {})]
