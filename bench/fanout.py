@@ -2,8 +2,8 @@
 
 Run: .venv/bin/python bench/fanout.py   (a few minutes; writes bench/results/fanout.json)
      .venv/bin/python bench/fanout.py --dialout   (agents that dial out: mqtt to 1,000 and 10,000
-     clusters through a real Mosquitto, pull to 1,000; bench/fanout_dialout.py; writes
-     bench/results/fanout_dialout.json)
+     clusters through a real Mosquitto, pull to 1,000; bench/fanout_dialout.py; merged into
+     bench/results/fanout.json under "dialout"; --mqtt-sizes/--pull-sizes split the runs)
 
 The push runs below use the ``http`` transport (a LAN installation).
 
@@ -377,23 +377,34 @@ def main() -> None:
 
 
 def dialout(mqtt_sizes: list[int], pull_sizes: list[int]) -> None:
-    """The dial-out fan-outs (bench/fanout_dialout.py), written to bench/results/fanout_dialout.json."""
+    """The dial-out fan-outs (bench/fanout_dialout.py), merged into bench/results/fanout.json under "dialout".
+
+    Runs are keyed by transport and size, so the sizes can be measured in separate, shorter runs.
+    """
+    import json
+
     from bench import fanout_dialout
+    from bench.results_file import RESULTS_DIR
 
     root = Path(tempfile.mkdtemp(prefix="bench-dialout-"))
     base = load_settings().model_copy(update={"cache_dir": root / "cache"})
     programme = SpeechService(base).render_programme([ProgrammePiece(text=SAMPLE_BULLETIN, repeat=REPEAT)], chime=True)
     runs = fanout_dialout.run(root, base, {"mqtt": mqtt_sizes, "pull": pull_sizes})
-    write_results("fanout_dialout", {
+    path = RESULTS_DIR / "fanout.json"
+    results = json.loads(path.read_text(encoding="utf-8"))["results"] if path.exists() else {}
+    earlier = {(r["transport"], r["clusters"]): r for r in results.get("dialout", {}).get("runs", [])}
+    earlier |= {(r["transport"], r["clusters"]): r for r in runs}
+    results["dialout"] = {
         "programme": {"bytes": programme.size, "duration_s": round(programme.duration_s, 1)},
         "notes": "one broadcaster serve (SQLite WAL, delivery_concurrency 256), Mosquitto 2.0.11, and "
                  f"{fanout_dialout.SIM_PROCESSES} processes of simulated agents (real MQTT clients with their own "
-                 "credentials, or real signed long-polls), all on the same 2 cores; audio downloads at 1,000 clusters",
+                 "credentials, or real signed long-polls), all on the same 2 cores; audio downloads at 1,000 "
+                 "clusters; load_average is os.getloadavg() before and after each run (other engineers' work)",
         "targets": {"mqtt_10000_all_received_after_api_return_s": 10, "server_peak_rss_mb": 400,
                     "pull_1000_connected_rss_cost_mb": 200},
-        "runs": runs,
-    })
-
+        "runs": sorted(earlier.values(), key=lambda r: (r["transport"], r["clusters"])),
+    }
+    write_results("fanout", results)
 
 if __name__ == "__main__":
     main()

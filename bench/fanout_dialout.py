@@ -173,12 +173,23 @@ def seed(settings: Settings, clusters: int, transport: str) -> None:
     db.dispose()
 
 
+def raise_file_limit() -> int:
+    """Raise this process's open-file limit to its hard limit (inherited by the broker, server and simulators)."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
     """Mosquitto with the written password and ACL files."""
     config = directory / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {directory / 'passwd'}\n"
-                      f"acl_file {directory / 'acl'}\npersistence false\nmax_queued_messages 1000\n"
-                      "max_inflight_messages 100\nuser root\nlog_type error\n", encoding="utf-8")
+    # 10,000 boxes are 10,000 sockets: Mosquitto takes its file limit from its parent (raised in
+    # raise_file_limit); max_connections -1 leaves the count to that limit.
+    config.write_text(f"listener {port} 127.0.0.1\nmax_connections -1\nallow_anonymous false\n"
+                      f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
+                      "persistence false\nmax_queued_messages 1000\nmax_inflight_messages 100\nuser root\nlog_type error\n", encoding="utf-8")
     return subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
@@ -289,9 +300,15 @@ def _wait_connected(settings: Settings, clusters: int, timeout: float) -> float 
 def run(root: Path, base: Settings, sizes: dict[str, list[int]]) -> list[dict[str, Any]]:
     """Every dial-out scenario asked for; audio downloads at 1,000 clusters."""
     runs = []
+    limit = raise_file_limit()
+    if max(sum(sizes.values(), [0])) + 1000 > limit:
+        print(f"dial-out: open-file limit {limit} is too low for these sizes", file=sys.stderr, flush=True)
     for transport, counts in sizes.items():
         for clusters in counts:
             print(f"dial-out: {transport} to {clusters} clusters…", file=sys.stderr, flush=True)
+            load_before = os.getloadavg()
             runs.append(scenario(root, base, transport, clusters, download=clusters <= 1000))
+            runs[-1]["load_average"] = {"before": [round(x, 2) for x in load_before],
+                                        "after": [round(x, 2) for x in os.getloadavg()]}
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     return runs
