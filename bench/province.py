@@ -182,11 +182,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--note", default="", help="how this run was made (lock held, nice, load)")
     args = parser.parse_args()
     from tests.databases import PostgresServer
 
     load_before = os.getloadavg()
-    results: dict[str, Any] = {"communes": COMMUNES, "clusters_per_commune": CLUSTERS}
+    results: dict[str, Any] = {"communes": COMMUNES, "clusters_per_commune": CLUSTERS, "note": args.note,
+                               "clients": args.clients, "seconds": args.seconds}
     postgres = PostgresServer().start()
     try:
         postgres.execute("CREATE DATABASE province")
