@@ -220,7 +220,7 @@ class DeliveryService:
         with self.db.session() as s:
             queued = list(s.execute(select(DeliveryOrder, Cluster).join(Cluster, Cluster.id == DeliveryOrder.cluster_id)
                                     .where(DeliveryOrder.status == OrderStatus.QUEUED, DeliveryOrder.expires_at > now)
-                                    .order_by(DeliveryOrder.seq)).tuples())  # fmt: skip
+                                    .order_by(DeliveryOrder.seq)).all())  # fmt: skip
             with self._taken_lock:
                 self._taken &= {row.order_id for row, _cluster in queued}  # forget what left the queue
                 outgoing = [self._outgoing(row, cluster) for row, cluster in queued if row.order_id not in self._taken]
