@@ -18,6 +18,8 @@ from __future__ import annotations
 import errno
 import sqlite3
 
+import sqlalchemy.exc
+
 from broadcaster.errors import BroadcasterError, DatabaseBusy, StorageFull
 
 STORAGE_FULL_MESSAGE = ("Ổ đĩa của máy chủ đã đầy nên chưa lưu được. Không có gì bị mất; "
@@ -67,6 +69,8 @@ def _classify(error: BaseException) -> BroadcasterError | None:
         return None
     if isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
         return storage_full(f"{type(error).__name__}: {error}")
+    if isinstance(error, sqlalchemy.exc.TimeoutError):  # every pooled connection busy for pool_timeout
+        return database_busy(f"connection pool exhausted: {error}")
     sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
     if sqlstate in _PG_STORAGE:
         return storage_full(f"postgresql {sqlstate}: {error}")

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broadcaster.errors import BroadcasterError, InvalidInput, NotAuthenticated
@@ -107,6 +108,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(DBAPIError, _low_level_error)
+    app.add_exception_handler(PoolTimeout, _low_level_error)  # every pooled connection busy: 503
     app.add_exception_handler(OSError, _low_level_error)
     app.add_exception_handler(Exception, _unexpected_error)
 

@@ -190,17 +190,24 @@ class Runtime:
             return
         from broadcaster.scheduler import BroadcastScheduler
 
-        self.scheduler = BroadcastScheduler(self.settings, self.db, self.programming, clock=self.clock, node=self.node)
+        # The lease holder schedules and runs the delivery lanes; a standby only stores orders.
+        self.scheduler = BroadcastScheduler(self.settings, self.db, self.programming, clock=self.clock, node=self.node,
+                                            delivery=self.delivery)
         self.scheduler.start()
 
     def start_delivery(self) -> None:
-        """With ``handoff: deliver`` (and no injected hand-off): start sending orders, resuming stored ones."""
+        """With ``handoff: deliver`` (and no injected hand-off): the service that signs, stores and sends orders.
+
+        Without a scheduler (no lease to hold) this process sends at once; with one, the delivery
+        lanes run only while it holds the scheduler lease (``docs/architecture.md``, Deployment).
+        """
         if self.settings.handoff != "deliver" or self._handoff is not None or self.delivery is not None:
             return
         from broadcaster.services.delivery import DeliveryService
 
         self.delivery = DeliveryService(self.settings, self.db, self.speech.cache)
-        self.delivery.start()
+        if not self.settings.run_scheduler:
+            self.delivery.start()
 
     def stop(self) -> None:
         """Stop the scheduler and close the database connections."""

@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
@@ -51,6 +52,18 @@ def _add_session_job(aps: AsyncIOScheduler, commune_id: int, session_name: str, 
                 args=[commune_id, session_name, starts_at.isoformat()], replace_existing=True)  # fmt: skip
 
 
+class LeaderDuty(Protocol):
+    """Work only the lease holder does beside scheduling (the delivery lanes)."""
+
+    def start(self) -> None:
+        """Begin (this process now holds the lease)."""
+        ...
+
+    def close(self) -> None:
+        """Stop (the lease is lost or given up); what is stored stays for the next holder."""
+        ...
+
+
 class BroadcastScheduler:
     """Runs the timetables while it holds the lease; stands by otherwise. Start inside the event loop."""
 
@@ -63,12 +76,14 @@ class BroadcastScheduler:
         *,
         holder: str | None = None,
         node: NodeIdentity | None = None,
+        delivery: LeaderDuty | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.programming = programming
         self.clock = clock or SystemClock()
         self.lease = Lease(db, settings.scheduler_lease_ttl_s, holder=holder, node=node)
+        self.delivery = delivery  # the delivery lanes run where the scheduler runs, and only there
         self._aps: AsyncIOScheduler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -223,6 +238,8 @@ class BroadcastScheduler:
             raise
 
     def _start_leading(self) -> None:
+        if self.delivery is not None:
+            self.delivery.start()  # first: the outbox the dead leader left is sent at once
         released = self.programming.release_stale_claims()
         if released:
             log.warning("re-running %s airings a previous leader left half-composed", released)
@@ -260,6 +277,8 @@ class BroadcastScheduler:
         aps, self._aps = self._aps, None
         if aps is not None and aps.running:
             aps.shutdown(wait=False)
+        if self.delivery is not None:
+            self.delivery.close()
 
     async def _keep_lease(self) -> None:
         interval = self.settings.scheduler_lease_renew_s

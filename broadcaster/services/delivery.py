@@ -72,6 +72,7 @@ PIN_PREFIX = "delivery:"
 STOP_MIN_TTL = timedelta(minutes=10)
 HOUSEKEEPING_INTERVAL_S = 60.0
 RESEND_INTERVAL_S = 10.0
+OUTBOX_WATCH_S = 1.0  # how soon the lanes' node takes up orders another replica stored
 HAND_OFF_BATCH = 200
 SEQ_HEADROOM = 1000  # re-signs and stops take seqs too
 KEEP_REPORTS = timedelta(days=30)
@@ -113,6 +114,10 @@ class DeliveryService:
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._link_writer: ThreadPoolExecutor | None = None
+        # Order ids these lanes took while running, until the outbox no longer holds them queued:
+        # the outbox watch submits only the others (stored by another replica, or before we led).
+        self._taken: set[str] = set()
+        self._taken_lock = threading.Lock()
 
     @property
     def pull(self) -> PullTransport | None:
@@ -144,8 +149,22 @@ class DeliveryService:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """True while this process runs the delivery lanes (on a replica: while it holds the scheduler lease)."""
+        return self.lanes.running
+
     def start(self) -> None:
-        """Start sending (transports opened: agents may connect); resume the orders a previous run left queued."""
+        """Start sending (transports opened: agents may connect); resume the orders a previous run left queued.
+
+        On several replicas only the scheduler lease holder runs this (``BroadcastScheduler``
+        starts it when leading, closes it when stepping down); the others store orders in the
+        outbox, and the holder's outbox watch sends them within ``OUTBOX_WATCH_S``.
+        """
+        if self.lanes.running:
+            return
+        with self._taken_lock:
+            self._taken.clear()
         self.lanes.start()
         with self.db.session() as s:
             in_use = set(s.scalars(select(Cluster.transport).distinct()))
@@ -188,10 +207,34 @@ class DeliveryService:
                         "server_down", "Máy chủ không hoạt động cho tới khi lệnh phát hết hạn.")):
                     audit_delivery(s, delivery, action="delivery_missed", commune_id=cluster.commune_id,
                                    details={"order_id": row.order_id, "reason": "server_down"})
-        self.lanes.submit(outgoing)
+        self._submit(outgoing)
         if outgoing:
             log.info("resuming delivery of %d order(s)", len(outgoing))
         return len(outgoing)
+
+    def take_up_outbox(self) -> int:
+        """Submit queued, unexpired orders these lanes never took (another replica stored them); how many."""
+        if not self.lanes.running:
+            return 0
+        now = self.clock.now()
+        with self.db.session() as s:
+            queued = list(s.execute(select(DeliveryOrder, Cluster).join(Cluster, Cluster.id == DeliveryOrder.cluster_id)
+                                    .where(DeliveryOrder.status == OrderStatus.QUEUED, DeliveryOrder.expires_at > now)
+                                    .order_by(DeliveryOrder.seq)).all())  # fmt: skip
+            with self._taken_lock:
+                self._taken &= {row.order_id for row, _cluster in queued}  # forget what left the queue
+                outgoing = [self._outgoing(row, cluster) for row, cluster in queued if row.order_id not in self._taken]
+        if outgoing:
+            log.info("taking up %d order(s) stored by another replica", len(outgoing))
+            self._submit(outgoing)
+        return len(outgoing)
+
+    def _submit(self, outgoing: list[OutgoingOrder]) -> None:
+        if not outgoing or not self.lanes.running:
+            return  # a standby: the outbox keeps them for the lanes' node
+        with self._taken_lock:
+            self._taken.update(order.order_id for order in outgoing)
+        self.lanes.submit(outgoing)
 
     # --- ProgrammeHandoff ----------------------------------------------------------------------
 
@@ -264,7 +307,7 @@ class DeliveryService:
                               keep_issued=keep_issued)
         crash_point("handed_off")  # committed, not queued: start() resumes them from the outbox
         self.lanes.cancel(cancelled)
-        self.lanes.submit(outgoing)
+        self._submit(outgoing)
 
     def _issue_chunk(self, s: Session, chunk: Sequence[ClusterProgramme], clusters: dict[int, Cluster],
                      now: datetime, cancelled: list[str], outgoing: list[OutgoingOrder], *,
@@ -350,7 +393,7 @@ class DeliveryService:
                                    play_at=now, expires_at=expires_at)
                 outgoing.append(self._outgoing(stop, cluster))
         self.lanes.cancel(cancelled)
-        self.lanes.submit(outgoing)
+        self._submit(outgoing)
         log.info("airing %s: stop sent to %d cluster(s)", airing_id, len(outgoing))
 
     # --- LaneBackend ---------------------------------------------------------------------------
@@ -451,11 +494,13 @@ class DeliveryService:
 
     def _housekeeping_loop(self) -> None:
         ticks = 0
-        while not self._stopping.wait(RESEND_INTERVAL_S):
+        while not self._stopping.wait(OUTBOX_WATCH_S):
             ticks += 1
             try:
-                self.resend_unconfirmed()
-                if ticks * RESEND_INTERVAL_S >= HOUSEKEEPING_INTERVAL_S:
+                self.take_up_outbox()
+                if ticks % round(RESEND_INTERVAL_S / OUTBOX_WATCH_S) == 0:
+                    self.resend_unconfirmed()
+                if ticks * OUTBOX_WATCH_S >= HOUSEKEEPING_INTERVAL_S:
                     ticks = 0
                     self.housekeeping()
             except Exception:  # noqa: BLE001 - housekeeping must never take delivery down
@@ -474,7 +519,7 @@ class DeliveryService:
                 s, self.clock.now(), older_than_s=older_than_s, cluster_id=cluster_id)]
         if outgoing:
             log.info("sending %d order(s) again that a broker took but no box confirmed", len(outgoing))
-            self.lanes.submit(outgoing)
+            self._submit(outgoing)
         return len(outgoing)
 
     def housekeeping(self) -> int:

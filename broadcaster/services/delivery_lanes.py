@@ -225,10 +225,19 @@ class DeliveryLanes:
         thread.join(timeout=timeout_s)
         self._loop = self._thread = None
 
+    @property
+    def running(self) -> bool:
+        """True between ``start`` and ``close`` (on a replica: while it holds the scheduler lease)."""
+        return self._loop is not None
+
     def _call(self, action: Callable[[], object]) -> None:
-        if self._loop is None:
-            raise RuntimeError("delivery lanes are not running")
-        self._loop.call_soon_threadsafe(action)
+        loop = self._loop
+        if loop is None:
+            # Not running here (a standby replica): the orders are in the outbox; the lanes' node sends them.
+            log.debug("delivery lanes not running in this process: orders left to the outbox")
+            return
+        with contextlib.suppress(RuntimeError):  # closed between the look and the call: the same
+            loop.call_soon_threadsafe(action)
 
     # --- in the loop ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
 from broadcaster.api.deps import DbSession
@@ -110,7 +111,7 @@ class WebRoute(APIRoute):
                         status_code=401,
                     )
                 return login_redirect(request)
-            except (BroadcasterError, DBAPIError, OSError) as raised:
+            except (BroadcasterError, DBAPIError, PoolTimeout, OSError) as raised:
                 # A full disk or a locked database is a page saying so (503), not an unexpected error.
                 error = public_error(raised)
                 if error is None:

@@ -102,3 +102,20 @@ def test_a_full_disk_answers_503_storage_full_and_health_says_why(template: Temp
                                     files={"file": ("thong-bao.wav", wav_bytes(2.0), "audio/wav")})
         assert retried.status_code == 201, retried.text
         assert world.client.get("/health").json()["database"] == "ok"
+
+
+def test_an_exhausted_connection_pool_is_database_busy_not_a_500(tmp_path: Path) -> None:
+    """Found by bench/province.py: 100 emergencies approved at once waited out SQLAlchemy's pool (a 500)."""
+    from sqlalchemy import create_engine, text
+
+    from broadcaster.errors import DatabaseBusy
+    from broadcaster.resource_faults import as_resource_error
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}", pool_size=1, max_overflow=0, pool_timeout=0.1)
+    with engine.connect() as held:
+        held.execute(text("SELECT 1"))
+        with pytest.raises(Exception) as raised:
+            engine.connect()
+    engine.dispose()
+    fault = as_resource_error(raised.value)
+    assert isinstance(fault, DatabaseBusy) and fault.status == 503 and "pool" in (fault.detail or "")

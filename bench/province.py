@@ -1,0 +1,216 @@
+"""Province benchmark: 100 communes x 10 clusters; 2 replicas on PostgreSQL beside 1 replica on SQLite.
+
+Run: .venv/bin/python bench/province.py [--seconds 60] [--clients 50]   (writes bench/results/province.json)
+
+1. Submissions: ``clients`` concurrent officers (one per commune, closed loop) create a bulletin and
+   submit it, for ``seconds``; on two ``broadcaster serve`` replicas sharing one PostgreSQL (clients
+   alternate replicas, as a load balancer would) and on one replica on SQLite. Throughput of
+   submissions per second and p50/p99 of each request.
+2. A province-wide emergency to 1,000 clusters. The province -> commune bulletin API (issue 11 item 3)
+   is not on this branch, so it is one emergency per commune, approved concurrently by the 100
+   communes' approvers across both replicas: the time from the first approval call to the last of
+   the 1,000 signed orders stored in the outbox and queued for its cluster (handed off). No agent
+   is connected: sending over the wire is measured by bench/fanout.py --dialout.
+
+The morning session of all 100 communes (composition and hand-off) is not measured here (not built).
+Servers run without a scheduler (``--no-scheduler``), so each replica runs its own delivery lanes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.api import TEXTS, percentiles  # noqa: E402
+from bench.fanout import free_port  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
+from broadcaster.config import PROJECT_ROOT, Settings  # noqa: E402
+from broadcaster.db import Database  # noqa: E402
+from broadcaster.models import Cluster, Commune, DeliveryOrder, Role, User  # noqa: E402
+from broadcaster.services import auth  # noqa: E402
+from tests.fakes.serve_process import start_serve_process  # noqa: E402
+
+COMMUNES = 100
+CLUSTERS = 10
+EMERGENCY = "Khẩn cấp: bão số 9 đổ bộ trong đêm nay, bà con ở vùng trũng di dời ngay tới nơi an toàn."
+
+
+def seed(settings: Settings) -> list[dict[str, Any]]:
+    """100 communes with 10 pull clusters, an officer and an approver each (tokens, no passwords)."""
+    db = Database(settings.effective_database_url)
+    db.upgrade()
+    communes: list[dict[str, Any]] = []
+    with db.session() as s:
+        for number in range(1, COMMUNES + 1):
+            commune = Commune(code=f"xa-{number:03d}", name=f"Xã số {number}")
+            s.add(commune)
+            s.flush()
+            s.add_all(Cluster(commune_id=commune.id, name=f"Cụm {i + 1}", transport="pull", agent_url="")
+                      for i in range(CLUSTERS))
+            officer = User(username=f"canbo-{number}", role=Role.OFFICER, commune_id=commune.id, password_hash="x")
+            approver = User(username=f"lanhdao-{number}", role=Role.APPROVER, commune_id=commune.id,
+                            password_hash="x")
+            s.add_all([officer, approver])
+            s.flush()
+            communes.append({"id": commune.id,
+                             "officer": auth.issue_token(s, officer, ttl=timedelta(days=1)).token,
+                             "approver": auth.issue_token(s, approver, ttl=timedelta(days=1)).token})
+    db.dispose()
+    return communes
+
+
+async def submissions(urls: list[str], communes: list[dict[str, Any]], clients: int,
+                      seconds: float) -> dict[str, Any]:
+    """``clients`` closed loops of create + submit for ``seconds``."""
+    created: list[float] = []
+    submitted: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        for url in urls:  # untimed: each server imports the text pipeline on its first bulletin
+            headers = {"Authorization": f"Bearer {communes[0]['officer']}"}
+            await client.post(f"{url}/api/v1/bulletins", headers=headers, json={"title": "Khởi động", "text": TEXTS[0]})
+        stop_at = time.perf_counter() + seconds
+
+        async def officer(index: int) -> None:
+            url = urls[index % len(urls)]
+            headers = {"Authorization": f"Bearer {communes[index % len(communes)]['officer']}"}
+            number = 0
+            while time.perf_counter() < stop_at:
+                number += 1
+                body = {"title": f"Bản tin {index}-{number}", "text": TEXTS[number % len(TEXTS)], "repeat": 2}
+                try:
+                    began = time.perf_counter()
+                    answer = await client.post(f"{url}/api/v1/bulletins", headers=headers, json=body)
+                    created.append(time.perf_counter() - began)
+                    if answer.status_code != 201:
+                        errors.append(f"create {answer.status_code} {answer.text[:100]}")
+                        continue
+                    began = time.perf_counter()
+                    answer = await client.post(f"{url}/api/v1/bulletins/{answer.json()['id']}/submit",
+                                               headers=headers)
+                    submitted.append(time.perf_counter() - began)
+                    if answer.status_code != 200:
+                        errors.append(f"submit {answer.status_code} {answer.text[:100]}")
+                except httpx.TransportError as error:  # counted, not fatal: a connection dropped under load
+                    errors.append(f"transport {type(error).__name__}")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(officer(i) for i in range(clients)))
+        elapsed = time.perf_counter() - began
+    return {"replicas": len(urls), "clients": clients, "seconds": round(elapsed, 1),
+            "submissions": len(submitted), "submissions_per_s": round(len(submitted) / elapsed, 1),
+            "requests_per_s": round((len(created) + len(submitted)) / elapsed, 1),
+            "create_latency": percentiles(created), "submit_latency": percentiles(submitted),
+            "error_count": len(errors), "errors": errors[:5]}
+
+
+async def emergency(urls: list[str], communes: list[dict[str, Any]], db: Database) -> dict[str, Any]:
+    """One emergency per commune, written and submitted untimed, then approved all at once."""
+    async with httpx.AsyncClient(timeout=120) as client:
+        bulletins = []
+        for index, commune in enumerate(communes):
+            url, headers = urls[index % len(urls)], {"Authorization": f"Bearer {commune['officer']}"}
+            answer = await client.post(f"{url}/api/v1/bulletins", headers=headers,
+                                       json={"title": "Khẩn: bão", "priority": "emergency", "text": EMERGENCY})
+            assert answer.status_code == 201, answer.text
+            assert (await client.post(f"{url}/api/v1/bulletins/{answer.json()['id']}/submit",
+                                      headers=headers)).status_code == 200
+            bulletins.append(answer.json()["id"])
+        with db.session() as s:
+            before = s.scalar(select(func.count()).select_from(DeliveryOrder)) or 0
+        calls: list[float] = []
+
+        async def approve(index: int) -> int:
+            url = urls[index % len(urls)]
+            headers = {"Authorization": f"Bearer {communes[index]['approver']}"}
+            began = time.perf_counter()
+            answer = await client.post(f"{url}/api/v1/bulletins/{bulletins[index]}/approve", headers=headers)
+            calls.append(time.perf_counter() - began)
+            return answer.status_code
+
+        began = time.perf_counter()
+        statuses = await asyncio.gather(*(approve(i) for i in range(len(communes))))
+        answered = time.perf_counter() - began
+        target = before + COMMUNES * CLUSTERS
+        while True:
+            with db.session() as s:
+                stored = s.scalar(select(func.count()).select_from(DeliveryOrder)) or 0
+            if stored >= target or time.perf_counter() - began > 120:
+                break
+            await asyncio.sleep(0.02)
+        handed_off = time.perf_counter() - began
+    return {"clusters": COMMUNES * CLUSTERS, "emergencies": len(communes), "replicas": len(urls),
+            "orders_stored": stored - before, "all_approvals_answered_s": round(answered, 2),
+            "handed_off_to_all_s": round(handed_off, 2), "approve_call_latency": percentiles(calls),
+            "non_200": [s for s in statuses if s != 200][:5]}
+
+
+def run_setup(root: Path, database_url: str, replicas: int, clients: int, seconds: float,
+              with_emergency: bool) -> dict[str, Any]:
+    """Seed, start ``replicas`` servers on one database, measure, stop."""
+    settings = Settings(data_dir=root / "data", cache_dir=root / "cache", schedules_dir=PROJECT_ROOT / "schedules",
+                        database_url=database_url, run_scheduler=False)
+    communes = seed(settings)
+    ports = [free_port() for _ in range(replicas)]
+    env = {"BROADCASTER_HANDOFF": "deliver", "BROADCASTER_PUBLIC_URL": f"http://127.0.0.1:{ports[0]}"}
+    servers = [start_serve_process(settings, port, env=env) for port in ports]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        result = {"submissions": asyncio.run(submissions(urls, communes, clients, seconds))}
+        if with_emergency:
+            db = Database(database_url)
+            result["emergency"] = asyncio.run(emergency(urls, communes, db))
+            db.dispose()
+        return result
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def main() -> None:
+    """Run both setups and write bench/results/province.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--note", default="", help="how this run was made (lock held, nice, load)")
+    args = parser.parse_args()
+    from tests.databases import PostgresServer
+
+    load_before = os.getloadavg()
+    results: dict[str, Any] = {"communes": COMMUNES, "clusters_per_commune": CLUSTERS, "note": args.note,
+                               "clients": args.clients, "seconds": args.seconds}
+    postgres = PostgresServer().start()
+    try:
+        postgres.execute("CREATE DATABASE province")
+        with tempfile.TemporaryDirectory(prefix="bench-province-pg-") as scratch:
+            results["postgresql_2_replicas"] = run_setup(Path(scratch), postgres.url("province"), 2, args.clients,
+                                                         args.seconds, with_emergency=True)
+    finally:
+        postgres.stop()
+    with tempfile.TemporaryDirectory(prefix="bench-province-sqlite-") as scratch:
+        url = f"sqlite:///{Path(scratch) / 'data' / 'broadcaster.sqlite3'}"
+        (Path(scratch) / "data").mkdir()
+        results["sqlite_1_replica"] = run_setup(Path(scratch), url, 1, args.clients, args.seconds,
+                                                with_emergency=True)
+    results["targets"] = {"submit_p99_ms": 100, "submit_rate_per_s": 100, "emergency_handoff_s": 3.0}
+    results["load_average_before"] = load_before
+    results["load_average_after"] = os.getloadavg()
+    write_results("province", results)
+
+
+if __name__ == "__main__":
+    main()
