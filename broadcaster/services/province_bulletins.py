@@ -67,6 +67,7 @@ from broadcaster.services.workflow import (
 )
 
 OBJECT_TYPE = "province_bulletin"
+SENT = (BulletinStatus.APPROVED, BulletinStatus.AIRED)  # what the communes see: approved by the province
 
 
 class ProvinceUsersOnly(PermissionDenied):
@@ -174,11 +175,17 @@ class ProvinceBulletins:
         require_province_user(actor, Role.OFFICER)
         return self.session.scalars(select(ProvinceBulletin).order_by(ProvinceBulletin.id.desc())).all()
 
+    def communes(self, actor: User) -> Sequence[Commune]:
+        """The communes a province user may send to: every commune of the province."""
+        require_province_user(actor, Role.OFFICER)
+        return self.session.scalars(select(Commune).order_by(Commune.name, Commune.id)).all()
+
     def get(self, actor: User, bulletin_id: int) -> ProvinceBulletin:
         """One province bulletin: any, for a province user; for a commune user, only one sent to it."""
         bulletin = self.session.get(ProvinceBulletin, bulletin_id)
-        if bulletin is None or not (is_province_user(actor) or self._target(bulletin, actor.commune_id)):
-            raise ProvinceBulletinNotFound(f"Không tìm thấy bản tin cấp tỉnh số {bulletin_id}.")
+        if bulletin is None or not (is_province_user(actor) or (
+                bulletin.status in SENT and self._target(bulletin, actor.commune_id))):
+            raise _not_found(bulletin_id)
         return bulletin
 
     def approve(self, actor: User, bulletin_id: int) -> ProvinceBulletin:
@@ -234,22 +241,20 @@ class ProvinceBulletins:
 
     # The commune side
 
-    def inbox(self, actor: User) -> Sequence[ProvinceTarget]:
-        """The approved province bulletins sent to the actor's commune, newest first ("Bản tin từ cấp trên")."""
-        if actor.commune_id is None:
-            raise scoping.CommuneRequired("Hộp thư «Bản tin từ cấp trên» là của một xã/phường.")
+    def inbox(self, actor: User, commune_id: int) -> Sequence[ProvinceTarget]:
+        """The approved province bulletins sent to a commune, newest first ("Bản tin từ cấp trên")."""
+        scoping.visible_commune(self.session, actor, commune_id)
         return self.session.scalars(
             select(ProvinceTarget).join(ProvinceBulletin)
-            .where(ProvinceTarget.commune_id == actor.commune_id,
-                   ProvinceBulletin.status.in_((BulletinStatus.APPROVED, BulletinStatus.AIRED)))
+            .where(ProvinceTarget.commune_id == commune_id, ProvinceBulletin.status.in_(SENT))
             .options(selectinload(ProvinceTarget.province_bulletin))
             .order_by(ProvinceBulletin.id.desc())
         ).all()  # fmt: skip
 
-    def accept(self, actor: User, bulletin_id: int, start_date: date | None = None,
+    def accept(self, actor: User, commune_id: int, bulletin_id: int, start_date: date | None = None,
                end_date: date | None = None) -> ProvinceTarget:
         """Air a normal province bulletin in this commune's sessions of the chosen dates (commune officer and up)."""
-        target = self._pending(actor, bulletin_id)
+        target = self._pending(actor, commune_id, bulletin_id)
         bulletin = target.province_bulletin
         start, end = self._window(start_date or max(bulletin.start_date, self.today()), end_date or bulletin.end_date)
         self._claim_target(target, ProvinceTargetState.ACCEPTED, actor)
@@ -260,9 +265,9 @@ class ProvinceBulletins:
         self.session.commit()
         return target
 
-    def decline(self, actor: User, bulletin_id: int, reason: str) -> ProvinceTarget:
+    def decline(self, actor: User, commune_id: int, bulletin_id: int, reason: str) -> ProvinceTarget:
         """Decline a normal province bulletin for this commune, with a reason (commune officer and up)."""
-        target = self._pending(actor, bulletin_id)
+        target = self._pending(actor, commune_id, bulletin_id)
         reason = _reason(reason, "từ chối phát")
         self._claim_target(target, ProvinceTargetState.DECLINED, actor, decline_reason=reason)
         record(self.session, actor=actor, action="decline", object_type=OBJECT_TYPE, object_id=bulletin_id,
@@ -272,12 +277,13 @@ class ProvinceBulletins:
 
     # Helpers
 
-    def _pending(self, actor: User, bulletin_id: int) -> ProvinceTarget:
-        if actor.commune_id is None:
-            raise scoping.CommuneRequired("Chỉ xã/phường nhận bản tin mới chọn phát hay từ chối.")
-        bulletin = self.get(actor, bulletin_id)
-        target = self._target(bulletin, actor.commune_id)
-        assert target is not None
+    def _pending(self, actor: User, commune_id: int, bulletin_id: int) -> ProvinceTarget:
+        """The commune's place in a normal, approved province bulletin still waiting for its choice."""
+        scoping.visible_commune(self.session, actor, commune_id)
+        bulletin = self.session.get(ProvinceBulletin, bulletin_id)
+        target = self._target(bulletin, commune_id) if bulletin is not None else None
+        if bulletin is None or target is None or bulletin.status not in SENT:
+            raise _not_found(bulletin_id)
         if bulletin.status != BulletinStatus.APPROVED or bulletin.priority != Priority.NORMAL \
                 or target.state != ProvinceTargetState.PENDING:
             raise ProvinceBulletinWrongState(
@@ -386,6 +392,11 @@ class ProvinceBulletins:
                 details: dict[str, Any] | None = None) -> None:
         record(self.session, actor=actor, action=action, object_type=OBJECT_TYPE, object_id=bulletin.id,
                commune_id=None, details=details)
+
+
+def _not_found(bulletin_id: int) -> ProvinceBulletinNotFound:
+    return ProvinceBulletinNotFound(f"Không tìm thấy bản tin cấp tỉnh số {bulletin_id}.",
+                                    detail=f"province bulletin {bulletin_id}")
 
 
 def _reason(reason: str, verb: str) -> str:

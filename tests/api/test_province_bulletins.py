@@ -62,7 +62,7 @@ def test_a_normal_bulletin_waits_in_each_inbox_and_each_commune_accepts_or_decli
     body = {**NOTICE, "commune_ids": [world.communes["A"].id, world.communes["B"].id]}
     created = world.client.post(f"{API}/province-bulletins", json=body, headers=province["officer"]).json()
     # Not approved yet: no commune sees it.
-    assert world.client.get(f"{API}/province-inbox", headers=world.headers("officer", "A")).json() == []
+    assert world.client.get(f"{API}/communes/{world.communes['A'].id}/province-inbox", headers=world.headers("officer", "A")).json() == []
     # Only the province's approver approves.
     assert world.client.post(f"{API}/province-bulletins/{created['id']}/approve",
                              headers=province["officer"]).json()["error"]["code"] == "role_too_low"
@@ -71,24 +71,24 @@ def test_a_normal_bulletin_waits_in_each_inbox_and_each_commune_accepts_or_decli
     again = world.client.post(f"{API}/province-bulletins/{created['id']}/approve", headers=province["approver"])
     assert again.status_code == 409 and again.json()["error"]["code"] == "province_bulletin_wrong_state"
 
-    [item_a] = world.client.get(f"{API}/province-inbox", headers=world.headers("officer", "A")).json()
+    [item_a] = world.client.get(f"{API}/communes/{world.communes['A'].id}/province-inbox", headers=world.headers("officer", "A")).json()
     assert (item_a["province_bulletin_id"], item_a["state"], item_a["bulletin_id"]) == (created["id"], "pending", None)
     with world.db.session() as session:  # normal: nothing airs before the commune chooses
         assert session.scalar(select(Bulletin).where(Bulletin.province_bulletin_id == created["id"])) is None
 
     day = today() + timedelta(days=1)
-    accepted = world.client.post(f"{API}/province-inbox/{created['id']}/accept", headers=world.headers("officer", "A"),
+    accepted = world.client.post(f"{API}/communes/{world.communes['A'].id}/province-inbox/{created['id']}/accept", headers=world.headers("officer", "A"),
                                  json={"start_date": day.isoformat(), "end_date": day.isoformat()})
     assert accepted.status_code == 200, accepted.text
     copy_id = accepted.json()["bulletin_id"]
     assert accepted.json()["state"] == "accepted"
-    twice = world.client.post(f"{API}/province-inbox/{created['id']}/accept", headers=world.headers("officer", "A"))
+    twice = world.client.post(f"{API}/communes/{world.communes['A'].id}/province-inbox/{created['id']}/accept", headers=world.headers("officer", "A"))
     assert twice.status_code == 409 and looks_vietnamese(twice.json()["error"]["message"])
 
-    no_reason = world.client.post(f"{API}/province-inbox/{created['id']}/decline", json={"reason": "  "},
+    no_reason = world.client.post(f"{API}/communes/{world.communes['B'].id}/province-inbox/{created['id']}/decline", json={"reason": "  "},
                                   headers=world.headers("officer", "B"))
     assert no_reason.status_code == 422 and no_reason.json()["error"]["code"] == "reason_required"
-    declined = world.client.post(f"{API}/province-inbox/{created['id']}/decline", headers=world.headers("officer", "B"),
+    declined = world.client.post(f"{API}/communes/{world.communes['B'].id}/province-inbox/{created['id']}/decline", headers=world.headers("officer", "B"),
                                  json={"reason": "Xã đã phát trong hội nghị thôn."})
     assert declined.json()["state"] == "declined"
 
@@ -122,16 +122,20 @@ def test_a_normal_bulletin_waits_in_each_inbox_and_each_commune_accepts_or_decli
 
 def test_a_commune_sees_only_what_was_sent_to_it(world: World, province: dict[str, dict[str, str]]) -> None:
     bulletin_id = send(world, province, "normal", communes=("A",))
-    assert world.client.get(f"{API}/province-inbox", headers=world.headers("officer", "B")).json() == []
+    assert world.client.get(f"{API}/communes/{world.communes['B'].id}/province-inbox", headers=world.headers("officer", "B")).json() == []
     for path in (f"/province-bulletins/{bulletin_id}",):
         response = world.client.get(f"{API}{path}", headers=world.headers("admin", "B"))
         assert response.status_code == 404 and response.json()["error"]["code"] == "province_bulletin_not_found"
-    refused = world.client.post(f"{API}/province-inbox/{bulletin_id}/decline", json={"reason": "Không"},
+    refused = world.client.post(f"{API}/communes/{world.communes['B'].id}/province-inbox/{bulletin_id}/decline", json={"reason": "Không"},
                                 headers=world.headers("officer", "B"))
-    assert refused.status_code == 404
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "province_bulletin_not_found"
+    # Nor can B act in A's inbox.
+    foreign = world.client.post(f"{API}/communes/{world.communes['A'].id}/province-inbox/{bulletin_id}/decline",
+                                json={"reason": "Không"}, headers=world.headers("officer", "B"))
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "commune_not_found"
     commune_write = world.client.post(f"{API}/province-bulletins", json=NOTICE, headers=world.headers("admin", "A"))
     assert commune_write.status_code == 403 and commune_write.json()["error"]["code"] == "province_users_only"
-    assert world.client.get(f"{API}/province-inbox").status_code == 401
+    assert world.client.get(f"{API}/communes/{world.communes['A'].id}/province-inbox").status_code == 401
     # Four eyes: a province approver does not approve what they wrote.
     own = world.client.post(f"{API}/province-bulletins", json=NOTICE, headers=province["approver"]).json()
     self_approval = world.client.post(f"{API}/province-bulletins/{own['id']}/approve", headers=province["approver"])
@@ -145,7 +149,7 @@ def test_a_priority_bulletin_goes_into_the_next_sessions_ahead_of_local_normal_o
         world: World, province: dict[str, dict[str, str]]) -> None:
     local = world.bulletin("A", BulletinStatus.APPROVED)  # approved first: it would lead its class
     bulletin_id = send(world, province, "priority")
-    [item] = world.client.get(f"{API}/province-inbox", headers=world.headers("officer", "A")).json()
+    [item] = world.client.get(f"{API}/communes/{world.communes['A'].id}/province-inbox", headers=world.headers("officer", "A")).json()
     assert item["state"] == "accepted" and item["bulletin_id"]
     with world.db.session() as session:
         order = [c.bulletin_id for c in load_candidates(session, world.communes["A"].id, today(),
@@ -154,7 +158,7 @@ def test_a_priority_bulletin_goes_into_the_next_sessions_ahead_of_local_normal_o
                                       .where(Bulletin.province_bulletin_id == bulletin_id)).all())
     assert set(copies) == {world.communes["A"].id, world.communes["B"].id}
     assert order == [copies[world.communes["A"].id], local]
-    accept = world.client.post(f"{API}/province-inbox/{bulletin_id}/accept", headers=world.headers("officer", "A"))
+    accept = world.client.post(f"{API}/communes/{world.communes['A'].id}/province-inbox/{bulletin_id}/accept", headers=world.headers("officer", "A"))
     assert accept.status_code == 409  # nothing to choose: the province sent it
 
 

@@ -58,22 +58,25 @@ def reject_province_bulletin(bulletin_id: IdPath, body: RejectBody, user: Curren
     return ProvinceBulletinOut.of(service.reject(user, bulletin_id, body.reason))
 
 
-@router.get("/province-inbox", response_model=list[InboxItemOut])
-def province_inbox(user: CurrentUser, service: ProvinceBulletinsDep) -> list[InboxItemOut]:
+INBOX = "/communes/{commune_id}/province-inbox"
+
+
+@router.get(INBOX, response_model=list[InboxItemOut])
+def province_inbox(commune_id: IdPath, user: CurrentUser, service: ProvinceBulletinsDep) -> list[InboxItemOut]:
     """The commune's "Bản tin từ cấp trên": approved province bulletins sent to it."""
-    return [InboxItemOut.of(t) for t in service.inbox(user)]
+    return [InboxItemOut.of(t) for t in service.inbox(user, commune_id)]
 
 
-@router.post("/province-inbox/{bulletin_id}/accept", response_model=InboxItemOut, dependencies=[JsonBody])
-def accept_province_bulletin(bulletin_id: IdPath, user: CurrentUser, service: ProvinceBulletinsDep,
-                             body: AcceptBody | None = None) -> InboxItemOut:
+@router.post(INBOX + "/{bulletin_id}/accept", response_model=InboxItemOut, dependencies=[JsonBody])
+def accept_province_bulletin(commune_id: IdPath, bulletin_id: IdPath, user: CurrentUser,
+                             service: ProvinceBulletinsDep, body: AcceptBody | None = None) -> InboxItemOut:
     """Air a normal province bulletin in this commune's sessions of the chosen dates."""
     body = body or AcceptBody()
-    return InboxItemOut.of(service.accept(user, bulletin_id, body.start_date, body.end_date))
+    return InboxItemOut.of(service.accept(user, commune_id, bulletin_id, body.start_date, body.end_date))
 
 
-@router.post("/province-inbox/{bulletin_id}/decline", response_model=InboxItemOut, dependencies=[JsonBody])
-def decline_province_bulletin(bulletin_id: IdPath, body: DeclineBody, user: CurrentUser,
+@router.post(INBOX + "/{bulletin_id}/decline", response_model=InboxItemOut, dependencies=[JsonBody])
+def decline_province_bulletin(commune_id: IdPath, bulletin_id: IdPath, body: DeclineBody, user: CurrentUser,
                               service: ProvinceBulletinsDep) -> InboxItemOut:
     """Decline a normal province bulletin for this commune, with a reason."""
-    return InboxItemOut.of(service.decline(user, bulletin_id, body.reason))
+    return InboxItemOut.of(service.decline(user, commune_id, bulletin_id, body.reason))
