@@ -183,3 +183,29 @@ def test_an_emergency_airs_at_once_in_every_commune_and_the_report_counts_cluste
     # Each commune's broadcast log shows its own airing of the province's bulletin.
     log = world.client.get(f"{API}/broadcast-log", headers=world.headers("officer", "A"))
     assert log.status_code == 200 and NOTICE["title"] in log.text
+
+
+def test_a_province_emergency_whose_airing_died_after_approval_is_resumed_like_any_emergency(
+        world: World, province: dict[str, dict[str, str]]) -> None:
+    from broadcaster.models import User
+    from broadcaster.services.province_bulletins import ProvinceBulletinFields, ProvinceBulletins
+
+    with world.db.session() as session:
+        # No programming service: the approval commits the accepted airings and nothing puts them on the air,
+        # as when the process dies right after the commit.
+        service = ProvinceBulletins(session, clock=world.runtime.clock)
+        officer, approver = (session.scalar(select(User).where(User.username == name))
+                             for name in ("can-bo-tinh", "lanh-dao-tinh"))
+        assert officer is not None and approver is not None
+        sent = service.create(officer, ProvinceBulletinFields(NOTICE["title"], NOTICE["text"], Priority.EMERGENCY))
+        service.approve(approver, sent.id)
+        planned = session.scalars(select(Airing.id).where(Airing.kind == AiringKind.EMERGENCY)).all()
+    assert world.handoff.programmes == [] and len(planned) == 2  # one accepted airing per commune
+    emergencies = world.runtime.programming.emergencies
+    for airing_id in planned:  # what the scheduler's resume does once the acceptance grace has passed
+        assert emergencies.resume(airing_id).status == "handed_off"
+    assert sorted(p.cluster_id for p in world.handoff.programmes) == sorted(
+        [world.communes["A"].cluster_id, world.communes["B"].cluster_id])
+    for airing_id in planned:  # resumed again: nothing is handed off twice
+        emergencies.resume(airing_id)
+    assert len(world.handoff.programmes) == 2
