@@ -271,6 +271,9 @@ class Bulletin(Base):
     spoken_duration_s: Mapped[float | None] = mapped_column(default=None)  # known once rendered
     # An emergency airs once, at once; only when asked at submission is it also read in today's sessions.
     replay_in_sessions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A commune's copy of a province bulletin (services.province_bulletins): read-only to the commune.
+    province_bulletin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("province_bulletins.id", ondelete="SET NULL"), index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     submitted_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -281,6 +284,58 @@ class Bulletin(Base):
     approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
     zones: Mapped[list[Zone]] = relationship(secondary=bulletin_zones)
     clusters: Mapped[list[Cluster]] = relationship(secondary=bulletin_clusters)
+
+
+class ProvinceTargetState(enum.StrEnum):
+    """Where a province bulletin stands in one commune."""
+
+    PENDING = "pending"  # normal: in the commune's inbox, not decided yet (or not approved yet)
+    ACCEPTED = "accepted"  # normal: the commune chose when to air it; priority/emergency: sent by the province
+    DECLINED = "declined"  # normal: the commune declined it, with a reason
+
+
+class ProvinceBulletin(Base):
+    """A bulletin the province (its source information system, TT39) sends to several or all communes."""
+
+    __tablename__ = "province_bulletins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    priority: Mapped[Priority] = mapped_column(_enum(Priority), default=Priority.NORMAL)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    repeat: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[BulletinStatus] = mapped_column(_enum(BulletinStatus), default=BulletinStatus.SUBMITTED)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    targets: Mapped[list[ProvinceTarget]] = relationship(
+        back_populates="province_bulletin", cascade="all, delete-orphan", order_by="ProvinceTarget.commune_id")
+
+
+class ProvinceTarget(Base):
+    """One commune a province bulletin goes to, and what became of it there."""
+
+    __tablename__ = "province_targets"
+    __table_args__ = (UniqueConstraint("province_bulletin_id", "commune_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    province_bulletin_id: Mapped[int] = mapped_column(ForeignKey("province_bulletins.id", ondelete="CASCADE"))
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    state: Mapped[ProvinceTargetState] = mapped_column(_enum(ProvinceTargetState),
+                                                       default=ProvinceTargetState.PENDING)
+    bulletin_id: Mapped[int | None] = mapped_column(ForeignKey("bulletins.id", ondelete="SET NULL"), default=None)
+    decline_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    province_bulletin: Mapped[ProvinceBulletin] = relationship(back_populates="targets")
+    commune: Mapped[Commune] = relationship()
 
 
 class Airing(Base):

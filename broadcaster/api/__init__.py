@@ -23,6 +23,7 @@ def build_router() -> APIRouter:
         broadcast_log,
         bulletins,
         emergencies,
+        province,
         recordings,
         registry,
         system,
@@ -34,7 +35,7 @@ def build_router() -> APIRouter:
     router = APIRouter()
     router.include_router(system.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, bulletins, emergencies, registry, users, timetables, broadcast_log, voices):
+    for module in (auth, bulletins, emergencies, province, registry, users, timetables, broadcast_log, voices):
         api.include_router(module.router)
     api.include_router(recordings.router,
                        form_limits={"max_files": 1, "max_fields": 1000, "max_part_size": 64 * 1024})

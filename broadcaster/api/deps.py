@@ -16,6 +16,7 @@ from broadcaster.config import Settings
 from broadcaster.models import User
 from broadcaster.services import auth
 from broadcaster.services.bulletins import BulletinService
+from broadcaster.services.province_bulletins import ProvinceBulletins
 from broadcaster.services.workflow import Workflow
 
 
@@ -110,3 +111,11 @@ def expect_multipart(request: Request) -> None:
 
 JsonBody = Depends(expect_json)
 MultipartBody = Depends(expect_multipart)
+
+
+def get_province_bulletins(session: DbSession, runtime: RuntimeDep) -> ProvinceBulletins:
+    """The province bulletin service on this request's session; programming is built only for an emergency."""
+    return ProvinceBulletins(session, clock=runtime.clock, programming=lambda: runtime.programming)
+
+
+ProvinceBulletinsDep = Annotated[ProvinceBulletins, Depends(get_province_bulletins)]

@@ -361,6 +361,7 @@ class BulletinService:
     def edit(self, actor: User, bulletin_id: int, changes: BulletinChanges) -> Bulletin:
         """Change a draft (its author or an approver) and commit."""
         bulletin = self.get(actor, bulletin_id)
+        require_not_province_copy(actor, bulletin, "sửa")
         require_author_or(actor, bulletin, Role.APPROVER)
         commune = self.session.get(Commune, bulletin.commune_id)
         assert commune is not None
@@ -445,6 +446,18 @@ def check_window_not_past(end: date, today: date) -> None:
     """``WindowInPast`` if the airing window ended before ``today``."""
     if end < today:
         raise WindowInPast("Thời gian phát đã qua: ngày kết thúc phải từ hôm nay trở đi.")
+
+
+class ProvinceCopyReadOnly(PermissionDenied):
+    """A commune's copy of a province bulletin is the province's: the commune cannot change it."""
+
+    code = "province_bulletin_read_only"
+
+
+def require_not_province_copy(actor: User, bulletin: Bulletin, verb: str) -> None:
+    """Refuse a commune user changing its copy of a province bulletin (the province owns it)."""
+    if bulletin.province_bulletin_id is not None and actor.commune_id is not None:
+        raise ProvinceCopyReadOnly(f"Bản tin số {bulletin.id} là bản tin của tỉnh; xã không được {verb}.")
 
 
 def require_author_or(actor: User, bulletin: Bulletin, role: Role) -> None:

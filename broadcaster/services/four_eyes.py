@@ -27,12 +27,25 @@ class FourEyesRequired(PermissionDenied):
     code = "four_eyes_required"
 
 
-def other_leaders(session: Session, commune_id: int, actor: User) -> int:
-    """How many active approvers the commune has besides ``actor``."""
+def other_leaders(session: Session, commune_id: int | None, actor: User) -> int:
+    """How many active approvers the commune (None: the province, whose admins lead too) has besides ``actor``."""
+    if commune_id is None:
+        where = User.commune_id.is_(None) & User.role.in_((Role.APPROVER, Role.ADMIN))
+    else:
+        where = (User.commune_id == commune_id) & (User.role == Role.APPROVER)
     return session.scalar(
-        select(func.count()).select_from(User).where(
-            User.commune_id == commune_id, User.role == Role.APPROVER, User.is_active.is_(True), User.id != actor.id)
+        select(func.count()).select_from(User).where(where, User.is_active.is_(True), User.id != actor.id)
     ) or 0
+
+
+def check_province_self_approval(session: Session, actor: User, *, emergency: bool) -> dict[str, Any]:
+    """Like ``check_self_approval`` for a province bulletin: the province always applies four eyes."""
+    if emergency and other_leaders(session, None, actor) == 0:
+        return {"self_approval": SINGLE_LEADER}
+    raise FourEyesRequired(
+        "Tỉnh áp dụng duyệt hai người: người soạn không tự duyệt bản tin của mình. Hãy nhờ một lãnh đạo tỉnh khác duyệt.",
+        detail=f"user {actor.id} self-approving a province bulletin",
+    )
 
 
 def check_self_approval(session: Session, commune_id: int, actor: User, *, emergency: bool,

@@ -103,8 +103,9 @@ def create_user(
     if commune_id is not None:
         if session.get(Commune, commune_id) is None:
             raise scoping.commune_not_found(commune_id)
-    elif role != Role.ADMIN:
+    elif role != Role.ADMIN and actor is not None and not scoping.is_province_admin(actor):
         raise scoping.CommuneRequired("Cán bộ và lãnh đạo phải thuộc một xã/phường (trường commune_id).")
+    # (An officer or approver with no commune works for the province: services.province_bulletins.)
     if session.scalar(select(func.count()).select_from(User).where(User.username == canonical)):
         raise UsernameTaken(f"Tên đăng nhập «{canonical}» đã có người dùng.")
     user = User(username=canonical, full_name=full_name.strip(), role=role, commune_id=commune_id,

@@ -54,6 +54,7 @@ from broadcaster.services.bulletins import (
     check_window_not_past,
     claim_in_status,
     require_author_or,
+    require_not_province_copy,
 )
 from broadcaster.services.four_eyes import check_self_approval
 from broadcaster.services.programming.emergency import accept_emergency
@@ -198,6 +199,7 @@ class Workflow:
         (approver, admin) does: an approved one, an aired one while its window is open, an emergency.
         """
         bulletin = self.bulletins.get(actor, bulletin_id)
+        require_not_province_copy(actor, bulletin, "hủy")
         cancellable = [BulletinStatus.DRAFT, BulletinStatus.SUBMITTED]
         if bulletin.status in cancellable:
             require_author_or(actor, bulletin, Role.APPROVER)

@@ -34,6 +34,7 @@ def build_web_router() -> APIRouter:
         lexicon,
         monitoring,
         province,
+        province_bulletins,
         timetable_editor,
         voices,
     )
@@ -42,7 +43,7 @@ def build_web_router() -> APIRouter:
     router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
     # monitoring before clusters_admin: "/cum-loa/bang" must not be read as a cluster number.
     for module in (auth, compose, bulletins, approvals, emergency, monitoring, clusters_admin, accounts,
-                   province, timetable_editor, voices, lexicon):
+                   province, province_bulletins, timetable_editor, voices, lexicon):
         router.include_router(module.router)
     return router
 

@@ -55,6 +55,10 @@ NOTES = {
     "da-luu-lich": "Đã lưu lịch phát; các buổi phát sắp tới đã được lập lại theo lịch mới.",
     "da-them-xa": "Đã thêm xã/phường.",
     "da-luu-giong": "Đã lưu giọng đọc và tốc độ đọc của xã; áp dụng cho các bản tin đọc từ nay.",
+    "da-gui-tinh": "Đã gửi bản tin của tỉnh để lãnh đạo tỉnh duyệt.",
+    "da-duyet-tinh": "Đã duyệt bản tin của tỉnh; các xã đã nhận.",
+    "da-nhan-tin": "Đã nhận bản tin của tỉnh: xã sẽ phát trong các buổi của những ngày đã chọn.",
+    "da-tu-choi-tin": "Đã từ chối phát bản tin của tỉnh; tỉnh sẽ thấy lý do.",
     "da-them-tu": "Đã thêm vào từ điển địa phương; từ lần đọc tới, máy đọc theo mục này.",
     "da-sua-tu": "Đã sửa mục từ điển; từ lần đọc tới, máy đọc theo cách mới.",
     "da-xoa-tu": "Đã xóa mục từ điển.",
@@ -173,8 +177,12 @@ def navigation(user: WebUser | None) -> list[NavItem]:
     """The pages this user may use, in the order of their work."""
     if user is None:
         return []
-    items = [NavItem("/toan-tinh", "Toàn tỉnh")] if user.is_province_admin else []
+    if user.commune_id is None and not user.is_province_admin:
+        return [NavItem("/tin-tinh", "Tin của tỉnh")]  # a province officer or approver: the province's bulletins
+    items = [NavItem("/toan-tinh", "Toàn tỉnh"), NavItem("/tin-tinh", "Tin của tỉnh")] if user.is_province_admin else []
     items += [NavItem("/ban-tin", "Bản tin"), NavItem("/soan-tin", "Soạn tin")]
+    if user.commune_id is not None:
+        items.append(NavItem("/tin-cap-tren", "Bản tin từ cấp trên"))
     if user.is_approver:
         items += [NavItem("/duyet-tin", "Duyệt tin"), NavItem("/phat-khan-cap", "Phát khẩn cấp")]
     items += [

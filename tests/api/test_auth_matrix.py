@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadcaster.models import BulletinStatus, Role, User
-from broadcaster.services import registry
+from broadcaster.services import registry, users
+from broadcaster.services.province_bulletins import ProvinceBulletinFields, ProvinceBulletins
 from tests.api.world import ACTORS, PASSWORD, World, today, wav_bytes
 
 RANK = {Role.OFFICER: 1, Role.APPROVER: 2, Role.ADMIN: 3}
@@ -194,6 +196,31 @@ def agent_report(world: World, actor: str, key: str) -> Call:
     return Call(json=[])
 
 
+def province_officer(session: Session) -> User:
+    """The matrix's province officer (no commune): the author of its province bulletins."""
+    found = session.scalar(select(User).where(User.username == "can-bo-tinh-ma-tran"))
+    return found or users.create_user(session, None, username="can-bo-tinh-ma-tran", password=PASSWORD,
+                                      role=Role.OFFICER, commune_id=None)
+
+
+def province_bulletin(approved: bool) -> Maker:
+    """A normal province bulletin for the chosen commune, written by the province officer, approved if asked."""
+    def make(world: World, actor: str, key: str) -> Call:
+        with world.db.session() as session:
+            service = ProvinceBulletins(session, clock=world.runtime.clock)
+            sent = service.create(province_officer(session), ProvinceBulletinFields(
+                title="Tin của tỉnh", text="Tỉnh thông báo lịch tiêm phòng.", commune_ids=(world.communes[key].id,)))
+            if approved:
+                service.approve(province(session, world), sent.id)
+            return Call(params={"bulletin_id": sent.id, "commune_id": world.communes[key].id})
+    return make
+
+
+def new_province_bulletin(world: World, actor: str, key: str) -> Call:
+    return Call(json={"title": "Tin của tỉnh", "text": "Tỉnh thông báo lịch tiêm phòng.",
+                      "commune_ids": [world.communes[key].id]})
+
+
 OFFICER, APPROVER, ADMIN = Role.OFFICER, Role.APPROVER, Role.ADMIN
 P = "/api/v1"
 EXPECTATIONS: dict[str, Expect] = {
@@ -245,6 +272,19 @@ EXPECTATIONS: dict[str, Expect] = {
     f"GET {P}/broadcast-log": Expect(OFFICER, 200, log_query),
     f"GET {P}/broadcast-log.csv": Expect(OFFICER, 200, log_query),
     f"GET {P}/voices": Expect(OFFICER, 200, scoped=False),
+    f"POST {P}/province-bulletins": Expect(OFFICER, 201, new_province_bulletin, scoped=False, province_only=True),
+    f"GET {P}/province-bulletins": Expect(OFFICER, 200, scoped=False, province_only=True),
+    f"GET {P}/province-bulletins/{{bulletin_id}}": Expect(OFFICER, 200, province_bulletin(approved=True)),
+    f"POST {P}/province-bulletins/{{bulletin_id}}/approve": Expect(
+        APPROVER, 200, province_bulletin(approved=False), scoped=False, province_only=True),
+    f"POST {P}/province-bulletins/{{bulletin_id}}/reject": Expect(
+        APPROVER, 200, with_body(province_bulletin(approved=False), reason="Chưa đúng"), scoped=False,
+        province_only=True),
+    f"GET {P}/communes/{{commune_id}}/province-inbox": Expect(OFFICER, 200, commune_path),
+    f"POST {P}/communes/{{commune_id}}/province-inbox/{{bulletin_id}}/accept": Expect(
+        OFFICER, 200, province_bulletin(approved=True)),
+    f"POST {P}/communes/{{commune_id}}/province-inbox/{{bulletin_id}}/decline": Expect(
+        OFFICER, 200, with_body(province_bulletin(approved=True), reason="Đã phát trong hội nghị")),
     # Agents sign their requests with their cluster's secret: a user's bearer token opens nothing there.
     "POST /api/agent/pull": Expect(None, 401, agent_report),
     "POST /api/agent/reports": Expect(None, 401, agent_report),

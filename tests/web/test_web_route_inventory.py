@@ -53,7 +53,7 @@ COMMUNE_ROUTES = {
     ("GET", "/soan-tin"), ("GET", "/phat-khan-cap"), ("GET", "/lich-phat/sua"), ("POST", "/lich-phat/sua"),
     ("GET", "/giong-doc"), ("POST", "/giong-doc"),
     ("GET", "/tu-dien"), ("POST", "/tu-dien/them"), ("POST", "/tu-dien/nghe-thu"), ("GET", "/tu-dien/xuat.tsv"),
-    ("POST", "/tu-dien/nhap"),
+    ("POST", "/tu-dien/nhap"), ("GET", "/tin-cap-tren"),
 }
 LOGIN_ONLY = {
     ("GET", "/"), ("POST", "/dang-xuat"), ("GET", "/soan-tin"), ("POST", "/soan-tin"),
@@ -61,12 +61,18 @@ LOGIN_ONLY = {
     ("GET", "/ban-tin"), ("GET", "/duyet-tin"), ("GET", "/phat-khan-cap"), ("POST", "/phat-khan-cap/xac-nhan"),
     ("POST", "/phat-khan-cap"), ("GET", "/cum-loa"), ("GET", "/cum-loa/bang"), ("GET", "/lich-phat"),
     ("GET", "/nhat-ky"), ("GET", "/nhat-ky.csv"), ("GET", "/doi-mat-khau"), ("POST", "/doi-mat-khau"),
-    ("GET", "/toan-tinh"), ("POST", "/toan-tinh/them-xa"),
+    ("GET", "/toan-tinh"), ("POST", "/toan-tinh/them-xa"), ("GET", "/tin-tinh"), ("POST", "/tin-tinh"),
 } | COMMUNE_ROUTES
 # Routes that name a lexicon entry: another commune's user must get 404.
 LEXICON_ENTRY_ROUTES = {
     ("GET", "/tu-dien/{entry_id}/sua"), ("POST", "/tu-dien/{entry_id}/sua"), ("POST", "/tu-dien/{entry_id}/xoa"),
     ("GET", "/tu-dien/{entry_id}/nghe-thu"),
+}
+# Routes that name a province bulletin: a commune it was not sent to gets 404, and nothing changes.
+PROVINCE_BULLETIN_ROUTES = {
+    ("GET", "/tin-tinh/{bulletin_id}"), ("POST", "/tin-tinh/{bulletin_id}/duyet"),
+    ("POST", "/tin-tinh/{bulletin_id}/tu-choi"), ("POST", "/tin-cap-tren/{bulletin_id}/nhan"),
+    ("POST", "/tin-cap-tren/{bulletin_id}/tu-choi"),
 }
 EXAMPLE_PARAMS = {"name": "0" * 64 + ".mp3", "entry_id": "1"}
 
@@ -87,7 +93,8 @@ def page_routes(web: WebWorld) -> set[tuple[str, str]]:
 
 
 def test_every_page_route_is_listed(web: WebWorld) -> None:
-    assert page_routes(web) == PUBLIC | BULLETIN_ROUTES | OBJECT_ROUTES | LOGIN_ONLY | LEXICON_ENTRY_ROUTES
+    assert page_routes(web) == (PUBLIC | BULLETIN_ROUTES | OBJECT_ROUTES | LOGIN_ONLY | LEXICON_ENTRY_ROUTES
+                                | PROVINCE_BULLETIN_ROUTES)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +122,8 @@ def objects_of_a(web: WebWorld) -> dict[str, int]:
 def test_anonymous_callers_are_sent_to_login_and_change_nothing(web: WebWorld, bulletin_of_a: int) -> None:
     before = web.api("GET", f"/api/v1/bulletins/{bulletin_of_a}", "officer-a").json()
     with httpx.Client(base_url=web.url, timeout=30) as anonymous:
-        for method, path in sorted(LOGIN_ONLY | BULLETIN_ROUTES | OBJECT_ROUTES | LEXICON_ENTRY_ROUTES):
+        for method, path in sorted(LOGIN_ONLY | BULLETIN_ROUTES | OBJECT_ROUTES | LEXICON_ENTRY_ROUTES
+                                   | PROVINCE_BULLETIN_ROUTES):
             url = path.format(bulletin_id=bulletin_of_a, **EXAMPLE_PARAMS, **objects_of_a(web))
             answer = anonymous.request(method, url, data={"title": "x", "text": "y"})
             if method == "GET":
@@ -187,3 +195,28 @@ def test_another_communes_user_gets_not_found_on_every_lexicon_entry_route(web: 
         assert answer.status_code == 404, (method, path, answer.status_code)
         assert "Bản Phìn" not in answer.text
     assert "Bản Phìn" in owner.get("/tu-dien").text  # unchanged by any of it
+
+
+def test_a_commune_not_sent_a_province_bulletin_gets_not_found_and_changes_nothing(web: WebWorld) -> None:
+    created = web.api("POST", "/api/v1/users", "tinh", json={
+        "username": "tinh-duyet-kiem-tra", "password": PASSWORD, "role": "approver", "commune_id": None})
+    assert created.status_code == 201, created.text
+    approver = web.api("POST", "/api/v1/auth/token", "tinh",
+                       json={"username": "tinh-duyet-kiem-tra", "password": PASSWORD}).json()["access_token"]
+    sent = web.api("POST", "/api/v1/province-bulletins", "tinh", json={
+        "title": "Tin riêng cho xã A", "text": "Họp dân về đường liên thôn.", "commune_ids": [web.commune_id("A")]})
+    bulletin_id = sent.json()["id"]
+    approved = httpx.post(f"{web.url}/api/v1/province-bulletins/{bulletin_id}/approve", timeout=30,
+                          headers={"Authorization": f"Bearer {approver}"})
+    assert approved.status_code == 200, approved.text
+    client, _ = http_login(web, "officer-b")
+    token = form_token(client.get("/soan-tin").text)
+    for method, path in sorted(PROVINCE_BULLETIN_ROUTES):
+        for xa in (web.commune_id("B"), web.commune_id("A")):
+            answer = client.request(method, path.format(bulletin_id=bulletin_id),
+                                    data={"csrf_token": token, "reason": "thử", "xa": str(xa)})
+            assert answer.status_code == 404, (method, path, xa, answer.status_code)
+            assert "Tin riêng cho xã A" not in answer.text
+    inbox = web.api("GET", f"/api/v1/communes/{web.commune_id('A')}/province-inbox", "officer-a").json()
+    assert [(i["province_bulletin_id"], i["state"]) for i in inbox if i["province_bulletin_id"] == bulletin_id] == [
+        (bulletin_id, "pending")]

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from broadcaster.api.deps import Bulletins, RuntimeDep, WorkflowDep
 from broadcaster.api.schemas.common import IdPath
 from broadcaster.models import Bulletin, BulletinStatus, Priority, Role, User
-from broadcaster.services import commune_overview
+from broadcaster.services import commune_overview, scoping
 from broadcaster.services.bulletins import BulletinFilters
 from broadcaster.services.workflow import REASON_MAX_LENGTH
 from broadcaster.web import forms
@@ -36,6 +36,8 @@ def bulletin_list(
     trang: str = "",
 ) -> Response:
     """The bulletins the user may see, newest first, with filters and pages."""
+    if user.commune_id is None and not scoping.is_province_admin(user):
+        return see_other("/tin-tinh")  # a province officer or approver works on the province's bulletins
     status = forms.optional_status(trang_thai)
     page = forms.number(trang, "Trang", default=1, low=1, high=100_000)
     filters = BulletinFilters(
