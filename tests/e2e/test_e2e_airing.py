@@ -110,7 +110,8 @@ def test_a_bulletin_airs_on_three_agents_at_play_at(loop: tuple[ServerProcess, l
     late = [(datetime.fromisoformat(r["played_at"]) - datetime.fromisoformat(r["play_at"])).total_seconds() * 1000
             for r in rows]
     print(f"late to start, reported by the agents (ms): {[round(o, 2) for o in late]}")
-    assert all(0 <= offset < 1000 for offset in late), late
+    # In server time as the agent estimates it: a start may read a hair before play_at, never by much.
+    assert all(-START_TOLERANCE_MS <= offset < 1000 for offset in late), late
     play_at = datetime.fromisoformat(rows[0]["play_at"]).timestamp()
     for agent in agents:  # the players' own logs: one start each, aimed at the planned instant
         [start] = [e for e in agent.played() if e["event"] == "start"]

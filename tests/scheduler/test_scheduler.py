@@ -121,7 +121,8 @@ async def test_after_a_restart_a_session_within_grace_airs_late_and_one_beyond_g
     settings: Settings, db: Database, speech: SpeechService
 ) -> None:
     base = whole_second(datetime.now(LOCAL_ZONE))
-    early, recent = base + timedelta(seconds=2), base + timedelta(seconds=6)  # grace is 4 s
+    # grace is 4 s; the first scheduler gets 8 s to start before "early", even on a busy machine
+    early, recent = base + timedelta(seconds=8), base + timedelta(seconds=12)
     write_timetable(settings.schedules_dir, [("early", early, 0.03), ("recent", recent, 0.5)])
     ids = add_commune(db)
     add_bulletin(db, ids, "Họp dân.")
@@ -131,9 +132,9 @@ async def test_after_a_restart_a_session_within_grace_airs_late_and_one_beyond_g
         j.id for j in first.jobs()}
     first.shutdown()  # the server goes down before either session is composed
 
-    await asyncio.sleep((base + timedelta(seconds=8) - datetime.now(LOCAL_ZONE)).total_seconds())
+    await asyncio.sleep((base + timedelta(seconds=14) - datetime.now(LOCAL_ZONE)).total_seconds())
     second, handoff = build(settings, db, speech, "second")
-    second.start()  # back at base + 8 s: "early" started 6 s ago (missed), "recent" 2 s ago (late)
+    second.start()  # back at base + 14 s: "early" started 6 s ago (missed), "recent" 2 s ago (late)
     try:
         await until(lambda: len(finished(db)) == 2, 15, "two finished airings")
     finally:
