@@ -157,8 +157,10 @@ def test_an_emergency_overtakes_queued_orders_which_are_resigned_not_refused(wor
     cluster = world.seed.clusters[3]
     normal_airing, emergency_airing = world.airing(), world.airing()
     handoff = world.server.runtime.handoff
-    handoff.hand_off(programme(normal_airing, cluster.id, world.short, play_in=4.5))
-    handoff.hand_off(programme(emergency_airing, cluster.id, world.short, play_in=3, priority=Priority.EMERGENCY))
+    # Far enough ahead that the agent, started after both are queued, is connected before either is
+    # due even on a busy machine (both overdue on arrival would race each other instead).
+    handoff.hand_off(programme(normal_airing, cluster.id, world.short, play_in=11.5))
+    handoff.hand_off(programme(emergency_airing, cluster.id, world.short, play_in=10, priority=Priority.EMERGENCY))
     [normal_before] = orders_of(world.db, normal_airing, cluster.id)
     [emergency_order] = orders_of(world.db, emergency_airing, cluster.id)
     assert normal_before.seq < emergency_order.seq
