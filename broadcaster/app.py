@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from broadcaster.api import FORM_OVERHEAD_BYTES, UPLOAD_PATHS, build_router
+from broadcaster.api import FORM_OVERHEAD_BYTES, UPLOAD_PATHS, install_api
 from broadcaster.api.agent_clock import AgentClockMiddleware
 from broadcaster.api.body_limit import BodyLimitMiddleware
 from broadcaster.api.errors import install_error_handlers
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, handoff: ProgrammeHandoff | 
                        path_limits={path: upload_limit for path in (*UPLOAD_PATHS, *WEB_UPLOAD_PATHS)})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(AgentClockMiddleware)
-    app.include_router(build_router())
+    install_api(app)
     install_web(app, settings)  # the officers' pages and their static files
     install_offline_docs(app)
     return app

@@ -7,7 +7,7 @@ API with the signed-in user as the actor; security is described in ``web.securit
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,8 +21,11 @@ WEB_UPLOAD_PATHS = ("/soan-tin", "/phat-khan-cap/xac-nhan")
 MACHINE_PATHS = ("/api/", "/audio/", "/health", "/metrics", "/openapi.json", "/docs")
 
 
-def build_web_router() -> APIRouter:
-    """Every page route, each behind the CSRF check for state-changing methods."""
+def include_pages(app: FastAPI) -> None:
+    """Every page route on ``app``, each behind the CSRF check for state-changing methods.
+
+    Straight onto the app, not through a router of routers: FastAPI rebuilds routes at each inclusion.
+    """
     from broadcaster.web.pages import (
         accounts,
         approvals,
@@ -40,12 +43,10 @@ def build_web_router() -> APIRouter:
     )
     from broadcaster.web.routing import require_csrf
 
-    router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
     # monitoring before clusters_admin: "/cum-loa/bang" must not be read as a cluster number.
     for module in (auth, compose, bulletins, approvals, emergency, monitoring, clusters_admin, accounts,
                    province, province_bulletins, timetable_editor, voices, lexicon):
-        router.include_router(module.router)
-    return router
+        app.include_router(module.router, include_in_schema=False, dependencies=[Depends(require_csrf)])
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
@@ -53,7 +54,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     from broadcaster.web.rendering import STATIC_DIR, WebState
 
     app.state.web = WebState(settings)
-    app.include_router(build_web_router())
+    include_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)
