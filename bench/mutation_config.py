@@ -39,9 +39,46 @@ MODULES: dict[str, dict[str, object]] = {
         "file": "broadcaster/services/delivery_log.py",
         "tests": ["tests/delivery/test_delivery_log_server.py"],
     },
+    # --- agent and delivery (issue 15, second pass) ---
+    "agent.conductor": {
+        "file": "broadcaster/agent/conductor.py",
+        # In process, with the real store, fetcher (audio from a local HTTP server), null player and
+        # reporter; the agent-process tests (tests/agent/test_agent_play.py...) cover it end to end.
+        "tests": ["tests/agent/test_agent_conductor.py", "tests/agent/test_agent_intake.py"],
+    },
+    "services.handoff": {
+        "file": "broadcaster/services/handoff.py",
+        "tests": ["tests/services/test_handoff.py"],
+    },
 }
 
 EQUIVALENT: dict[str, dict[str, str]] = {
+    # --- agent and delivery (issue 15, second pass) ---
+    "delivery.orders": {
+        'PlayOrder | seq: StrictInt = Field(ge=1, description="monotonic per cluster; the agent refuses seq <= last '
+        'accepted") | `"monotonic per cluster; the agent refuses seq <= last accepted"` → `\'XXmonotonic per cluster; '
+        'the agent refuses seq <= last acceptedXX\'`': "a field description is documentation (JSON schema text): validation, signing and the wire never read it.",
+        'PlayOrder | play_at: AwareDatetime = Field(description="play orders: start; stop orders: when to stop") | '
+        '`"play orders: start; stop orders: when to stop"` → `\'XXplay orders: start; stop orders: when to stopXX\'`':
+            "a field description is documentation (JSON schema text): validation, signing and the wire never read it.",
+        'PlayOrder | expires_at: AwareDatetime = Field(description="latest start; after it the order is missed") | '
+        '`"latest start; after it the order is missed"` → `\'XXlatest start; after it the order is missedXX\'`':
+            "a field description is documentation (JSON schema text): validation, signing and the wire never read it.",
+        'AgentReport | seq: int = Field(ge=1, le=2**62, description="agent outbox sequence: strictly increasing per '
+        'cluster") | `"agent outbox sequence: strictly increasing per cluster"` → `\'XXagent outbox sequence: strictly '
+        'increasing per clusterXX\'`': "a field description is documentation (JSON schema text): validation, signing and the wire never read it.",
+        '<module> | BoundedFloat = Annotated[float, Field(ge=-1e13, le=1e13, allow_inf_nan=False)] | `False` → `True`':
+            "the bounds already refuse NaN and ±inf (pydantic fails NaN on any ge/le comparison), so allowing them changes nothing.",
+        'ClockEstimate | rtt_ms: float = Field(ge=0, le=1e7, allow_inf_nan=False) | `False` → `True`':
+            "the bounds already refuse NaN and ±inf (pydantic fails NaN on any ge/le comparison), so allowing them changes nothing.",
+    },
+    "agent.store": {
+        'AgentStore.__init__ | self._db.execute("PRAGMA synchronous=FULL") | `self._db.execute("PRAGMA synchronous=FULL")` '
+        '→ `pass`': "FULL is also SQLite's compiled-in default here; the pragma pins it for builds whose WAL default "
+                    "is NORMAL, which no test on this machine can run.",
+        'AgentStore.__init__ | self._db.execute("PRAGMA busy_timeout=5000") | `self._db.execute("PRAGMA busy_timeout=5000")` '
+        '→ `pass`': "sqlite3.connect's default timeout (5.0 s) already sets the same 5000 ms busy timeout.",
+    },
     "services.scoping": {
         '<module> | ROLE_LABELS = {Role.OFFICER: "cán bộ văn hóa", Role.APPROVER: "lãnh đạo duyệt tin", '
         'Role.ADMIN: "quản trị"} | `"cán bộ văn hóa"` → `\'XXcán bộ văn hóaXX\'`':
