@@ -281,13 +281,15 @@ def main() -> None:
                 print(f"{MODULES[module]['file']}:{mutant.line} {mutant.operator}: {mutant.key}")
         return
     _preload()
-    modules = _previous_results()
+    modules: dict[str, Any] = {}
     for module in chosen:
         modules[module] = run_module(module, arguments.jobs, arguments.limit)
         entry = modules[module]
         print(f"{module}: {entry['mutants']} mutants, {entry['killed']} killed, {entry['survived']} survived, "
               f"{entry['timeouts']} timeouts, {entry['equivalent']} equivalent → {entry['killed_percent']}%",
               flush=True)
+    # Merge into the file as it is now: another run (of other modules) may have written it meanwhile.
+    modules = {**_previous_results(), **modules}
     summary = {module: {key: modules[module][key] for key in
                         ("mutants", "killed", "survived", "timeouts", "equivalent", "killed_percent")}
                for module in modules}
