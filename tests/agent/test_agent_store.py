@@ -31,6 +31,8 @@ def test_seen_orders_and_last_seq_are_remembered_across_reopen(tmp_path: Path, m
     with pytest.raises(OrderReplayed) as stale:
         store.accept(older, canonical_bytes(older.wire()).decode())
     assert same.value.duplicate is True and stale.value.duplicate is False
+    # What the server's log shows for a refusal: the Vietnamese sentence, word for word.
+    assert same.value.message == "Lệnh phát này đã được nhận trước đó; không thực hiện lại."
     assert [s.order.order_id for s in store.active_orders()] == [first.order_id]
 
 
