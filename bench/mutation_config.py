@@ -72,6 +72,35 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         'ClockEstimate | rtt_ms: float = Field(ge=0, le=1e7, allow_inf_nan=False) | `False` → `True`':
             "the bounds already refuse NaN and ±inf (pydantic fails NaN on any ge/le comparison), so allowing them changes nothing.",
     },
+    "agent.conductor": {
+        'Conductor._run_play | assert order.audio_url and order.audio_sha256 and order.audio_size | '
+        '`order.audio_url and order.audio_sha256 and order.audio_size` → '
+        '`order.audio_url or order.audio_sha256 or order.audio_size`': "PlayOrder refuses a play order without all three audio fields, so the assertion holds either way.",
+        'Conductor._load_checked | assert order.audio_url and order.audio_sha256 and order.audio_size | '
+        '`order.audio_url and order.audio_sha256 and order.audio_size` → '
+        '`order.audio_url or order.audio_sha256 or order.audio_size`': "PlayOrder refuses a play order without all three audio fields, so the assertion holds either way.",
+        'Conductor._load_checked | path.unlink(missing_ok=True) | `path.unlink(missing_ok=True)` → `pass`':
+            "the fetcher checks the stored file's sha256 again and deletes a damaged one itself before downloading.",
+        'Conductor._load_checked | path.unlink(missing_ok=True) | `True` → `False`':
+            "the damaged file was read a moment ago on the same event loop, so it is there to delete.",
+        'Conductor._finish | job.state = state | `job.state = state` → `pass`':
+            "the job leaves the queue in _run's finally right after, with no await between: nothing reads it.",
+        'Conductor._finish_order | message=message or REASON_MESSAGES.get(reason or ""), started_at=started, '
+        'ended_at=ended) | `""` → `\'XXXX\'`': "no reason code is 'XXXX' either: the lookup misses the same way.",
+        'Conductor._sleep_until | if delay > 0: | `delay > 0` → `delay >= 0`':
+            "asyncio.sleep(0) only yields to the loop once; the delay is a float that is never exactly 0 anyway.",
+        'Conductor.shutdown | rest = [job.task for job in self._jobs.values() if job.task and not job.task.done()] | '
+        '`job.task and not job.task.done()` → `job.task or not job.task.done()`':
+            "a job leaves _jobs in its task's finally, so every task still listed is running.",
+        'Conductor | async def shutdown(self, grace_s: float = 3.0) -> None: | `3.0` → `4.0`':
+            "every player ends a playback within one chunk (≤ 0.1 s) of the stop request: the grace is never used up.",
+        'Conductor._run_stop | if other.order.seq > job.order.seq: | `other.order.seq > job.order.seq` → '
+        '`other.order.seq >= job.order.seq`': "seqs are unique per cluster (the store refuses a repeated one) and the "
+                                              "stop itself is skipped before.",
+        'Conductor._run_play | reason = playback.stop_reason or "interrupted" | `"interrupted"` → '
+        '`\'XXinterruptedXX\'`': "every player completes, stops on a request (which sets the reason) or raises "
+                                  "PlayerError: none ends a playback unfinished without a reason.",
+    },
     "services.handoff": {
         'ProgrammeHandoff | def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) '
         '-> dict[int, str]: | `False` → `True`': "a Protocol's body never runs: each implementation declares its own default.",
