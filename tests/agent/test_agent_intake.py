@@ -150,3 +150,17 @@ async def test_an_accepted_order_moves_an_unsampled_clock_up_to_its_issue_time(d
     door.intake.accept(maker.envelope(order))
 
     assert door.clock.now() >= order.issued_at.timestamp()
+
+
+async def test_every_refusal_is_logged_naming_the_order_or_saying_it_is_unattributable(
+        door: Door, maker: OrderMaker, caplog: pytest.LogCaptureFixture) -> None:
+    # The box's log is what a technician reads on site: each refusal, with its code and whose it was.
+    elsewhere = maker.order("thon-2", AUDIO, play_in=3600, seq=9)
+    with caplog.at_level("WARNING", logger="broadcaster.agent.intake"):
+        with pytest.raises(OrderMalformed):
+            door.intake.accept(b"{not json")
+        with pytest.raises(OrderWrongCluster):
+            door.intake.accept(maker.envelope(elsewhere))
+    refusals = [record.getMessage() for record in caplog.records if record.name == "broadcaster.agent.intake"]
+    assert refusals[0].startswith("refused unattributable envelope: order_malformed")
+    assert refusals[1].startswith(f"refused order {elsewhere.order_id} seq 9: order_wrong_cluster")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import stat
 from functools import partial
 from pathlib import Path
 
@@ -29,6 +31,8 @@ def test_seen_orders_and_last_seq_are_remembered_across_reopen(tmp_path: Path, m
     with pytest.raises(OrderReplayed) as stale:
         store.accept(older, canonical_bytes(older.wire()).decode())
     assert same.value.duplicate is True and stale.value.duplicate is False
+    # What the server's log shows for a refusal: the Vietnamese sentence, word for word.
+    assert same.value.message == "Lệnh phát này đã được nhận trước đó; không thực hiện lại."
     assert [s.order.order_id for s in store.active_orders()] == [first.order_id]
 
 
@@ -145,3 +149,17 @@ def test_outbox_delete_through_keeps_later_reports(tmp_path: Path) -> None:
     store.outbox_delete_through(seqs[1])
     assert [seq for seq, _ in store.outbox_batch(10)] == [seqs[2]] and store.outbox_count() == 1
     assert len(store.outbox_batch(0)) == 0
+
+
+def test_the_store_files_are_private_and_close_releases_the_database(tmp_path: Path, maker: OrderMaker) -> None:
+    folder = tmp_path / "agent"
+    store = AgentStore(folder / "agent.sqlite3")
+    order = maker.order("thon-1", AUDIO, seq=1)
+    store.accept(order, canonical_bytes(order.wire()).decode())  # a write: the WAL file exists now
+    # Signed orders and the cluster's reports: readable by the agent's user only, WAL included.
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for name in ("agent.sqlite3", "agent.sqlite3-wal"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.last_seq()  # closed, not left open behind the agent's back

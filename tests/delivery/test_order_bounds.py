@@ -97,6 +97,21 @@ def test_bytes_that_are_not_utf8_are_malformed() -> None:
         VERIFIER.verify(b'{"order": {}, "signature": "\xff"}', cluster_id="thon-3", now=NOW)
 
 
+@pytest.mark.parametrize(("envelope", "detail"), [
+    (b"not json", "not JSON"),
+    (b'{"order": {}, "signature": "\xff"}', "not JSON"),
+    (b"[]", "envelope is not an object"),
+    (b'{"order": {}}', "missing order object or signature string"),
+    (b'{"order": {}, "signature": "AA==", "extra": 1}', "unexpected envelope keys"),
+])
+def test_each_malformed_envelope_says_why_in_vietnamese(envelope: bytes, detail: str) -> None:
+    # The agent's log needs the reason; the staff need the Vietnamese sentence naming the two keys.
+    with pytest.raises(OrderMalformed) as caught:
+        VERIFIER.verify(envelope, cluster_id="thon-3", now=NOW)
+    assert (caught.value.detail or "").startswith(detail)
+    assert caught.value.message == "Lệnh phát không đúng định dạng (cần JSON có «order» và «signature»)."
+
+
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_in_an_order_are_malformed(number: str) -> None:
     envelope = json.dumps(_signed(_order_fields())).replace('"seq": 7', f'"seq": {number}')
