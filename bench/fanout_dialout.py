@@ -186,10 +186,13 @@ def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
     """Mosquitto with the written password and ACL files."""
     config = directory / "mosquitto.conf"
     # 10,000 boxes are 10,000 sockets: Mosquitto takes its file limit from its parent (raised in
-    # raise_file_limit); max_connections -1 leaves the count to that limit.
+    # raise_file_limit); max_connections -1 leaves the count to that limit. The server's own
+    # session receives one retained presence message per box when they all connect: its queue must
+    # hold more than the number of boxes, or the broker drops the rest (docs/delivery.md).
     config.write_text(f"listener {port} 127.0.0.1\nmax_connections -1\nallow_anonymous false\n"
                       f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
-                      "persistence false\nmax_queued_messages 1000\nmax_inflight_messages 100\nuser root\nlog_type error\n", encoding="utf-8")
+                      "persistence false\nmax_queued_messages 100000\nmax_inflight_messages 1000\n"
+                      "user root\nlog_type error\n", encoding="utf-8")
     return subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 

@@ -15,14 +15,12 @@ restart) and records as missed those that expired while the server was down.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -32,7 +30,7 @@ from sqlalchemy.orm import Session
 from broadcaster.cache import AudioCache, InvalidCacheKey
 from broadcaster.clock import Clock, SystemClock
 from broadcaster.config import Settings
-from broadcaster.db import Database, aware_utc
+from broadcaster.db import Database, aware_utc, utc_now
 from broadcaster.delivery import orders
 from broadcaster.delivery.keys import load_or_create_signing_key
 from broadcaster.delivery.orders import MAX_SEQ, OrderKind, OrderSigner, PlayOrder
@@ -58,12 +56,14 @@ from broadcaster.services.delivery_lanes import (
 )
 from broadcaster.services.delivery_log import advance, audit_delivery, failure_text
 from broadcaster.services.delivery_outcomes import (
+    IN_BATCH,
     delivery_of,
     expire_unconfirmed,
     record_outcome,
     unconfirmed_on_broker,
 )
 from broadcaster.services.handoff import ClusterProgramme
+from broadcaster.services.link_states import LinkChange, LinkRecorder
 from broadcaster.services.order_seqs import next_seq, reserve_seqs
 from broadcaster.services.provisioning import audio_url, cluster_id_from_wire, wire_cluster_id
 
@@ -113,7 +113,7 @@ class DeliveryService:
         )
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
-        self._link_writer: ThreadPoolExecutor | None = None
+        self.links = LinkRecorder(self.store_links)
         # Order ids these lanes took while running, until the outbox no longer holds them queued:
         # the outbox watch submits only the others (stored by another replica, or before we led).
         self._taken: set[str] = set()
@@ -132,20 +132,19 @@ class DeliveryService:
             return
         if connected:
             self.lanes.wake(number)
-        writer = self._link_writer
-        if writer is not None:
-            with contextlib.suppress(RuntimeError):  # shutting down
-                writer.submit(self._store_link, number, connected, self.clock.now())
+        self.links.note(number, connected, self.clock.now())  # written with the next batch (link_states)
 
-    def _store_link(self, cluster_id: int, connected: bool, at: datetime) -> None:
-        try:
-            with self.db.session() as s:
-                s.execute(update(Cluster).where(Cluster.id == cluster_id).values(
-                    link_state="connected" if connected else "disconnected", link_changed_at=at))
-            if connected:
-                self.resend_unconfirmed(cluster_id, older_than_s=0)  # back on the broker: what it never confirmed
-        except Exception:  # noqa: BLE001 - presence is informative; delivery goes on without it
-            log.exception("could not record the link of cluster %s", cluster_id)
+    def store_links(self, changes: dict[int, LinkChange]) -> None:
+        """``LinkStore``: write a batch of link changes in one transaction; re-send what came-back boxes miss."""
+        with self.db.session() as s:
+            existing = set(s.scalars(select(Cluster.id).where(Cluster.id.in_(list(changes)))))
+            rows = [{"id": cluster_id, "link_state": "connected" if change.connected else "disconnected",
+                     "link_changed_at": change.at} for cluster_id, change in changes.items() if cluster_id in existing]
+            if rows:
+                s.execute(update(Cluster), rows)  # by primary key, one executemany
+        back = [cluster_id for cluster_id, change in changes.items() if change.connected and cluster_id in existing]
+        if back:
+            self.resend_unconfirmed(back, older_than_s=0)  # back on the broker: what it never confirmed
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -169,7 +168,7 @@ class DeliveryService:
         with self.db.session() as s:
             in_use = set(s.scalars(select(Cluster.transport).distinct()))
         self.lanes.open_transports(sorted(in_use | {"pull"}))
-        self._link_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-links")
+        self.links.start()
         self.resume()
         self._stopping.clear()
         self._housekeeper = threading.Thread(target=self._housekeeping_loop, name="delivery-housekeeping",
@@ -181,9 +180,7 @@ class DeliveryService:
         """Stop sending; queued orders stay stored for the next start."""
         self._stopping.set()
         self.lanes.close()
-        if self._link_writer is not None:
-            self._link_writer.shutdown(wait=True)
-            self._link_writer = None
+        self.links.close()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=5)
             self._housekeeper = None
@@ -282,8 +279,7 @@ class DeliveryService:
                         raise_errors: bool, keep_issued: bool) -> None:
         cancelled: list[str] = []
         outgoing: list[OutgoingOrder] = []
-        for programme in chunk:  # pinned before the orders commit: a crash between leaves no order unpinned
-            self._pin(programme)
+        self._pin(chunk)  # pinned before the orders commit: a crash between leaves no order unpinned
         with self.db.session() as s:
             clusters = {c.id: c for c in s.scalars(select(Cluster).where(
                 Cluster.id.in_({p.cluster_id for p in chunk})))}
@@ -328,6 +324,7 @@ class DeliveryService:
         if keep_issued:
             plans = [(p, order) for p, order in plans if not self._keeps(p, order, live, clusters, outgoing)]
         seqs = reserve_seqs(s, [p.cluster_id for p, order in plans if order is None])
+        issued: list[DeliveryOrder] = []
         for programme, order in plans:
             cluster = clusters[programme.cluster_id]
             to_send: list[DeliveryOrder] = []
@@ -345,17 +342,20 @@ class DeliveryService:
                     to_send.append(self._issue(s, cluster, seq or next_seq(s, cluster.id),
                                                airing_id=programme.airing_id, kind=OrderKind.STOP,
                                                priority=programme.priority, play_at=now,
-                                               expires_at=max(now + STOP_MIN_TTL, programme.expires_at)))
+                                               expires_at=max(now + STOP_MIN_TTL, programme.expires_at),
+                                               batch=issued))
                     seq = None
                 seq = seq or next_seq(s, cluster.id)
                 order = self._issue(s, cluster, seq, airing_id=programme.airing_id, kind=OrderKind.PLAY,
                                     priority=programme.priority, play_at=programme.play_at,
-                                    expires_at=programme.expires_at, programme=programme, issued_at=now)
+                                    expires_at=programme.expires_at, programme=programme, issued_at=now,
+                                    batch=issued)
                 to_send.append(order)
             elif order.status is OrderStatus.QUEUED:
                 to_send.append(order)  # handed off before, not delivered yet: the same bytes again
             self._point_delivery(s, programme, order, deliveries)
             outgoing.extend(self._outgoing(row, cluster) for row in to_send)
+        self._insert_orders(s, issued)
 
     def _keeps(self, programme: ClusterProgramme, order: DeliveryOrder | None,
                live: dict[tuple[int, int], list[DeliveryOrder]], clusters: dict[int, Cluster],
@@ -416,17 +416,27 @@ class DeliveryService:
 
     def record(self, reports: list[SendReport]) -> None:
         """Store what became of sent orders, and move their deliveries along."""
-        with self.db.session() as s:
-            for report in reports:
-                row = s.get(DeliveryOrder, report.order_id)
-                if row is not None:
-                    record_outcome(s, row, report)
+        # A fan-out reports thousands of outcomes: what they need is read a few hundred at a time,
+        # and the changes are written at the commit (executemany), not flushed one order at a time.
+        with self.db.session() as s, s.no_autoflush:
+            for first in range(0, len(reports), IN_BATCH):
+                chunk = reports[first:first + IN_BATCH]
+                ids = [report.order_id for report in chunk]
+                rows = {row.order_id: row for row in s.scalars(select(DeliveryOrder).where(
+                    DeliveryOrder.order_id.in_(ids)))}
+                s.scalars(select(Cluster).where(Cluster.id.in_({row.cluster_id for row in rows.values()}))).all()
+                deliveries = {d.order_id: d for d in s.scalars(select(Delivery).where(Delivery.order_id.in_(ids)))}
+                for report in chunk:
+                    row = rows.get(report.order_id)
+                    if row is not None:
+                        record_outcome(s, row, report, delivery=deliveries.get(row.order_id))
 
     # --- internals -----------------------------------------------------------------------------
 
     def _issue(self, s: Session, cluster: Cluster, seq: int, *, airing_id: int, kind: OrderKind, priority: Priority,
                play_at: datetime, expires_at: datetime, programme: ClusterProgramme | None = None,
-               issued_at: datetime | None = None) -> DeliveryOrder:
+               issued_at: datetime | None = None, batch: list[DeliveryOrder] | None = None) -> DeliveryOrder:
+        """Sign and store one order; with ``batch``, the row joins it for one multi-row insert (``_insert_orders``)."""
         audio = programme.audio if programme is not None else None
         order = PlayOrder(
             order_id=uuid.uuid4(), seq=seq, cluster_id=wire_cluster_id(cluster.id),
@@ -439,10 +449,20 @@ class DeliveryService:
         row = DeliveryOrder(
             order_id=str(order.order_id), airing_id=airing_id, cluster_id=cluster.id, kind=kind.value,
             priority=priority, seq=order.seq, envelope=self._sign(order), audio_sha256=order.audio_sha256,
-            status=OrderStatus.QUEUED, attempts=0, play_at=play_at, expires_at=expires_at,
+            status=OrderStatus.QUEUED, attempts=0, play_at=play_at, expires_at=expires_at, created_at=utc_now(),
         )
-        s.add(row)
+        if batch is None:
+            s.add(row)
+        else:
+            batch.append(row)
         return row
+
+    @staticmethod
+    def _insert_orders(s: Session, rows: list[DeliveryOrder]) -> None:
+        # One executemany in the caller's transaction: a thousand ORM inserts cost more than signing them.
+        if rows:
+            columns = [c.key for c in DeliveryOrder.__table__.columns]
+            s.execute(DeliveryOrder.__table__.insert(), [{c: getattr(row, c) for c in columns} for row in rows])
 
     def _sign(self, order: PlayOrder) -> str:
         return json.dumps(self.signer.sign(order), ensure_ascii=False, separators=(",", ":"))
@@ -479,18 +499,21 @@ class DeliveryService:
             transport=cluster.transport, target=ClusterAddress(wire_cluster_id(cluster.id), cluster.agent_url),
         )
 
-    def _pin(self, programme: ClusterProgramme) -> None:
+    def _pin(self, programmes: Sequence[ClusterProgramme]) -> None:
         # The cache must not evict audio an agent may still download (until the airing's orders
-        # expire). One pin per airing and programme, not per cluster: a pin rewrites the pins file.
+        # expire). One pin per airing and audio, not per cluster: a pin reads and rewrites the pins
+        # file under a lock, and a commune-wide airing is one audio for a thousand clusters.
         if self.cache is None:
             return
-        key, holder = programme.audio.path.stem, f"{PIN_PREFIX}{programme.airing_id}"
-        if holder in self.cache.pinned().get(key, frozenset()):
-            return
-        try:
-            self.cache.pin(key, holder)
-        except InvalidCacheKey:
-            log.warning("audio %s is not an audio cache entry; not pinned", programme.audio.path)
+        wanted = {(p.audio.path.stem, f"{PIN_PREFIX}{p.airing_id}"): p.audio.path for p in programmes}
+        pinned = self.cache.pinned()
+        for (key, holder), path in wanted.items():
+            if holder in pinned.get(key, frozenset()):
+                continue
+            try:
+                self.cache.pin(key, holder)
+            except InvalidCacheKey:
+                log.warning("audio %s is not an audio cache entry; not pinned", path)
 
     def _housekeeping_loop(self) -> None:
         ticks = 0
@@ -506,7 +529,8 @@ class DeliveryService:
             except Exception:  # noqa: BLE001 - housekeeping must never take delivery down
                 log.exception("delivery housekeeping failed")
 
-    def resend_unconfirmed(self, cluster_id: int | None = None, *, older_than_s: float = RESEND_INTERVAL_S) -> int:
+    def resend_unconfirmed(self, cluster_ids: Sequence[int] | None = None, *,
+                           older_than_s: float = RESEND_INTERVAL_S) -> int:
         """Queue again orders a broker took for a connected box that never confirmed them; how many.
 
         Over ``mqtt`` a PUBACK only says the broker has the order. A broker that restarted without
@@ -516,7 +540,7 @@ class DeliveryService:
         """
         with self.db.session() as s:
             outgoing = [self._outgoing(row, cluster) for row, cluster in unconfirmed_on_broker(
-                s, self.clock.now(), older_than_s=older_than_s, cluster_id=cluster_id)]
+                s, self.clock.now(), older_than_s=older_than_s, cluster_ids=cluster_ids)]
         if outgoing:
             log.info("sending %d order(s) again that a broker took but no box confirmed", len(outgoing))
             self._submit(outgoing)

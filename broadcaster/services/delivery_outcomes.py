@@ -6,6 +6,7 @@ along with it, and every failure is an audit event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -16,9 +17,18 @@ from broadcaster.models import Cluster, Delivery, DeliveryOrder, DeliveryState, 
 from broadcaster.services.delivery_lanes import SendReport
 from broadcaster.services.delivery_log import advance, audit_delivery, failure_text
 
+IN_BATCH = 500  # ids per IN list
 
-def record_outcome(s: Session, row: DeliveryOrder, report: SendReport) -> None:
-    """Store what the lanes finally did with one order, and move its delivery along (the caller commits)."""
+
+_LOOK_UP = object()
+
+
+def record_outcome(s: Session, row: DeliveryOrder, report: SendReport, *,
+                   delivery: Delivery | None | object = _LOOK_UP) -> None:
+    """Store what the lanes finally did with one order, and move its delivery along (the caller commits).
+
+    ``delivery``: the delivery pointing at the order, if the caller read it already (None: there is none).
+    """
     at = datetime.fromtimestamp(report.at, UTC)
     row.attempts = report.attempts
     reason: tuple[DeliveryState, str, str] | None = None
@@ -45,8 +55,9 @@ def record_outcome(s: Session, row: DeliveryOrder, report: SendReport) -> None:
                            details={"order_id": row.order_id, "airing_id": row.airing_id,
                                     "cluster_id": row.cluster_id, "error": row.last_error})
         return
-    delivery = delivery_of(s, row)
-    if delivery is None:
+    if delivery is _LOOK_UP:
+        delivery = delivery_of(s, row)
+    if not isinstance(delivery, Delivery):
         return
     delivery.attempts = report.attempts
     if reason is None:
@@ -84,7 +95,7 @@ def expire_unconfirmed(s: Session, now: datetime) -> int:
 
 
 def unconfirmed_on_broker(s: Session, now: datetime, *, older_than_s: float,
-                          cluster_id: int | None = None) -> list[tuple[DeliveryOrder, Cluster]]:
+                          cluster_ids: Sequence[int] | None = None) -> list[tuple[DeliveryOrder, Cluster]]:
     """Valid orders a broker took (``accepted``) for connected mqtt boxes that never confirmed them, oldest seq first."""
     query = (select(DeliveryOrder, Cluster).join(Cluster, Cluster.id == DeliveryOrder.cluster_id)
              .join(Delivery, Delivery.order_id == DeliveryOrder.order_id, isouter=True)
@@ -93,6 +104,9 @@ def unconfirmed_on_broker(s: Session, now: datetime, *, older_than_s: float,
                     DeliveryOrder.accepted_at <= now - timedelta(seconds=older_than_s),
                     (Delivery.state == DeliveryState.SENT) | (DeliveryOrder.kind == OrderKind.STOP.value))
              .order_by(DeliveryOrder.seq))
-    if cluster_id is not None:
-        query = query.where(DeliveryOrder.cluster_id == cluster_id)
-    return [(row, cluster) for row, cluster in s.execute(query).all()]
+    if cluster_ids is None:
+        return [(row, cluster) for row, cluster in s.execute(query).all()]
+    found: list[tuple[DeliveryOrder, Cluster]] = []
+    for first in range(0, len(cluster_ids), IN_BATCH):  # a bounded IN list (PostgreSQL and SQLite caps)
+        found += s.execute(query.where(DeliveryOrder.cluster_id.in_(list(cluster_ids[first:first + IN_BATCH])))).all()
+    return sorted(found, key=lambda pair: pair[0].seq)

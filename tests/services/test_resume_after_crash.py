@@ -115,7 +115,7 @@ def test_an_emergency_past_its_window_is_missed_with_the_reason_in_the_log_and_t
 ) -> None:
     ids = add_commune(db)
     bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
-    airing_id = accepted(db, bulletin, utc_now() - timedelta(seconds=1000))  # the server was down 16 minutes
+    airing_id = accepted(db, bulletin, NOW - timedelta(seconds=1000))  # down 16 minutes (by the service clock)
     handoff = RecordingHandoff()
 
     assert service(settings, db, speech, handoff).resume_emergencies() == [airing_id]

@@ -35,11 +35,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from broadcaster.clock import Clock, local
-from broadcaster.db import Database
+from broadcaster.db import Database, aware_utc
 from broadcaster.errors import BroadcasterError, Conflict, InvalidInput, NotFound
 from broadcaster.faults import crash_point
 from broadcaster.models import (
@@ -115,9 +115,10 @@ def accept_emergency(session: Session, bulletin: Bulletin, now: datetime) -> int
                     starts_at=now, max_duration_s=0.0, created_at=now)  # fmt: skip
     session.add(airing)
     session.flush()
-    for cluster_id in cluster_ids:
-        session.add(AiringItem(airing_id=airing.id, bulletin_id=bulletin.id, cluster_id=cluster_id, position=0,
-                               status=AiringItemStatus.INCLUDED))  # fmt: skip
+    # One multi-row insert, not a thousand ORM objects: a province-wide emergency names every cluster.
+    session.execute(insert(AiringItem), [
+        {"airing_id": airing.id, "bulletin_id": bulletin.id, "cluster_id": cluster_id, "position": 0,
+         "status": AiringItemStatus.INCLUDED} for cluster_id in cluster_ids])  # fmt: skip
     return airing.id
 
 
@@ -137,19 +138,22 @@ def latest_emergency_airing(session: Session, bulletin_id: int) -> int | None:
 
 def describe_emergency(db: Database, airing_id: int) -> EmergencyAiring:
     """The airing as stored now."""
+    # Columns, not objects: the answer to a province-wide emergency names thousands of clusters.
     with db.session() as s:
         airing = s.get(Airing, airing_id)
         if airing is None:
             raise NotFound(f"Không có lượt phát khẩn số {airing_id}.", code="airing_not_found")
-        cluster_ids = tuple(sorted({i.cluster_id for i in airing.items if i.cluster_id is not None}))
-        deliveries = sorted(airing.deliveries, key=lambda d: d.play_at)
-        first = deliveries[0] if deliveries else None
+        cluster_ids = tuple(s.scalars(select(AiringItem.cluster_id).distinct().where(
+            AiringItem.airing_id == airing_id, AiringItem.cluster_id.is_not(None)).order_by(AiringItem.cluster_id)))
+        first = s.execute(select(Delivery.play_at, Delivery.audio_sha256, Delivery.duration_s)
+                          .where(Delivery.airing_id == airing_id)
+                          .order_by(Delivery.play_at, Delivery.id).limit(1)).first()  # fmt: skip
+        failed = tuple(s.scalars(select(Delivery.cluster_id).where(
+            Delivery.airing_id == airing_id, Delivery.state == DeliveryState.FAILED).order_by(Delivery.cluster_id)))
         return EmergencyAiring(
             airing.id, str(airing.status), cluster_ids,
-            play_at=first.play_at if first else None, audio_sha256=first.audio_sha256 if first else None,
-            duration_s=first.duration_s if first else None,
-            failed_cluster_ids=tuple(sorted(d.cluster_id for d in deliveries if d.state == DeliveryState.FAILED)),
-            note=airing.note,
+            play_at=aware_utc(first.play_at) if first else None, audio_sha256=first.audio_sha256 if first else None,
+            duration_s=first.duration_s if first else None, failed_cluster_ids=failed, note=airing.note,
         )
 
 
@@ -275,10 +279,10 @@ class EmergencyAirer:
 
     def _record_deliveries(self, programmes: list[ClusterProgramme]) -> None:
         with self.db.session() as s:
-            for p in programmes:
-                s.add(Delivery(airing_id=p.airing_id, cluster_id=p.cluster_id, audio_sha256=p.audio.sha256,
-                               audio_size=p.audio.size, duration_s=p.audio.duration_s, play_at=p.play_at,
-                               expires_at=p.expires_at))  # fmt: skip
+            s.execute(insert(Delivery), [
+                {"airing_id": p.airing_id, "cluster_id": p.cluster_id, "audio_sha256": p.audio.sha256,
+                 "audio_size": p.audio.size, "duration_s": p.audio.duration_s, "play_at": p.play_at,
+                 "expires_at": p.expires_at} for p in programmes])  # fmt: skip
 
     def _finish(self, airing_id: int, bulletin_id: int | None, commune_id: int, targets: list[int],
                 refused: dict[int, str], resumed: bool, actor_id: int | None) -> bool:  # fmt: skip
