@@ -217,6 +217,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="requests/s offered in the paced run")
     parser.add_argument("--parts", nargs="*", default=["emergency", "morning"], choices=["emergency", "morning"])
     parser.add_argument("--sqlite-parts", nargs="*", default=["emergency"], choices=["emergency", "morning"])
+    parser.add_argument("--setups", nargs="*", default=["postgresql", "sqlite"], choices=["postgresql", "sqlite"])
     parser.add_argument("--note", default="", help="how this run was made (lock held, nice, load)")
     args = parser.parse_args()
     from tests.databases import PostgresServer
@@ -224,19 +225,22 @@ def main() -> None:
     load_before = os.getloadavg()
     results: dict[str, Any] = {"communes": COMMUNES, "clusters_per_commune": CLUSTERS, "note": args.note,
                                "clients": args.clients, "seconds": args.seconds, "paced_rate": args.rate}
-    postgres = PostgresServer().start()
-    try:
-        postgres.execute("CREATE DATABASE province")
-        postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
-        with tempfile.TemporaryDirectory(prefix="bench-province-pg-") as scratch:
-            results["postgresql_2_replicas"] = run_setup(Path(scratch), postgres.url("province"), 2, args, postmaster)
-    finally:
-        postgres.stop()
-    with tempfile.TemporaryDirectory(prefix="bench-province-sqlite-") as scratch:
-        url = f"sqlite:///{Path(scratch) / 'data' / 'broadcaster.sqlite3'}"
-        (Path(scratch) / "data").mkdir()
-        args.parts = args.sqlite_parts
-        results["sqlite_1_replica"] = run_setup(Path(scratch), url, 1, args, None)
+    if "postgresql" in args.setups:
+        postgres = PostgresServer().start()
+        try:
+            postgres.execute("CREATE DATABASE province")
+            postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+            with tempfile.TemporaryDirectory(prefix="bench-province-pg-") as scratch:
+                results["postgresql_2_replicas"] = run_setup(Path(scratch), postgres.url("province"), 2, args,
+                                                             postmaster)
+        finally:
+            postgres.stop()
+    if "sqlite" in args.setups:
+        with tempfile.TemporaryDirectory(prefix="bench-province-sqlite-") as scratch:
+            url = f"sqlite:///{Path(scratch) / 'data' / 'broadcaster.sqlite3'}"
+            (Path(scratch) / "data").mkdir()
+            args.parts = args.sqlite_parts
+            results["sqlite_1_replica"] = run_setup(Path(scratch), url, 1, args, None)
     results["targets"] = {"submit_p99_ms": 100, "submit_rate_per_s": 100, "emergency_handoff_s": 3.0,
                           "warm_morning_s": 30.0}
     results["load_average_before"] = load_before
