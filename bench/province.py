@@ -1,19 +1,24 @@
 """Province benchmark: 100 communes x 10 clusters; 2 replicas on PostgreSQL beside 1 replica on SQLite.
 
-Run: .venv/bin/python bench/province.py [--seconds 60] [--clients 50]   (writes bench/results/province.json)
+Run: .venv/bin/python bench/province.py [--seconds 60] [--clients 50] [--rate 100]
+(writes bench/results/province.json; hold the quiet lock, see docs/province.md "Scale").
 
-1. Submissions: ``clients`` concurrent officers (one per commune, closed loop) create a bulletin and
-   submit it, for ``seconds``; on two ``broadcaster serve`` replicas sharing one PostgreSQL (clients
-   alternate replicas, as a load balancer would) and on one replica on SQLite. Throughput of
-   submissions per second and p50/p99 of each request.
-2. A province-wide emergency to 1,000 clusters. The province -> commune bulletin API (issue 11 item 3)
-   is not on this branch, so it is one emergency per commune, approved concurrently by the 100
-   communes' approvers across both replicas: the time from the first approval call to the last of
-   the 1,000 signed orders stored in the outbox and queued for its cluster (handed off). No agent
+1. Submissions: ``clients`` officers (one per commune) create a bulletin and submit it, for
+   ``seconds``, on two ``broadcaster serve`` replicas sharing one PostgreSQL (officers alternate
+   replicas, as a load balancer would) and on one replica on SQLite. Twice:
+   - paced: the officers offer ``rate`` requests/s in all (each one a create + submit every
+     ``2 * clients / rate`` s), latency counted from when each create was due;
+   - saturated: closed loops, as fast as the servers answer (the most this machine does; with 50
+     clients in closed loops the latency is 50 / throughput by Little's law, whatever the code).
+   The client speaks HTTP through ``bench.lean_client`` (cheap on the shared CPU); the CPU seconds
+   of client, servers, PostgreSQL and the whole machine are reported beside each run.
+2. A province-wide emergency to 1,000 clusters: one emergency per commune, approved concurrently
+   by the 100 communes' approvers across both replicas: the time from the first approval call to
+   the last of the 1,000 signed orders stored in the outbox and queued for its cluster. No agent
    is connected: sending over the wire is measured by bench/fanout.py --dialout.
-
-The morning session of all 100 communes (composition and hand-off) is not measured here (not built).
-Servers run without a scheduler (``--no-scheduler``), so each replica runs its own delivery lanes.
+3. The morning session of all 100 communes, cold and warm cache (``bench.province_morning``):
+   composition (speech, levelling, programme, cache) and hand-off of 1,000 orders, through
+   ``ProgrammingService.run_session`` as the leader's scheduler runs it, after the servers stop.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.api import TEXTS, percentiles  # noqa: E402
+from bench.cpu_meter import CpuMeter  # noqa: E402
 from bench.fanout import free_port  # noqa: E402
+from bench.lean_client import LeanConnection  # noqa: E402
+from bench.province_morning import morning  # noqa: E402
 from bench.results_file import write_results  # noqa: E402
 from broadcaster.config import PROJECT_ROOT, Settings  # noqa: E402
 from broadcaster.db import Database  # noqa: E402
@@ -71,50 +79,62 @@ def seed(settings: Settings) -> list[dict[str, Any]]:
     return communes
 
 
-async def submissions(urls: list[str], communes: list[dict[str, Any]], clients: int,
-                      seconds: float) -> dict[str, Any]:
-    """``clients`` closed loops of create + submit for ``seconds``."""
+async def submissions(urls: list[str], communes: list[dict[str, Any]], clients: int, seconds: float,
+                      trees: dict[str, list[int]], rate: float | None = None) -> dict[str, Any]:
+    """``clients`` officers creating and submitting bulletins for ``seconds``, each on its own keep-alive connection.
+
+    ``rate`` (requests/s in all): each officer starts a create + submit every ``2 * clients / rate``
+    seconds, and a create's latency counts from when it was due (a slow server cannot hide its
+    backlog by slowing the clients down). None: closed loops, as fast as the servers answer.
+    """
     created: list[float] = []
     submitted: list[float] = []
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         for url in urls:  # untimed: each server imports the text pipeline on its first bulletin
             headers = {"Authorization": f"Bearer {communes[0]['officer']}"}
             await client.post(f"{url}/api/v1/bulletins", headers=headers, json={"title": "Khởi động", "text": TEXTS[0]})
-        stop_at = time.perf_counter() + seconds
+    period = 2 * clients / rate if rate else 0.0
+    start = time.perf_counter() + 0.1
+    stop_at = start + seconds
 
-        async def officer(index: int) -> None:
-            url = urls[index % len(urls)]
-            headers = {"Authorization": f"Bearer {communes[index % len(communes)]['officer']}"}
-            number = 0
-            while time.perf_counter() < stop_at:
-                number += 1
-                body = {"title": f"Bản tin {index}-{number}", "text": TEXTS[number % len(TEXTS)], "repeat": 2}
-                try:
-                    began = time.perf_counter()
-                    answer = await client.post(f"{url}/api/v1/bulletins", headers=headers, json=body)
-                    created.append(time.perf_counter() - began)
-                    if answer.status_code != 201:
-                        errors.append(f"create {answer.status_code} {answer.text[:100]}")
-                        continue
-                    began = time.perf_counter()
-                    answer = await client.post(f"{url}/api/v1/bulletins/{answer.json()['id']}/submit",
-                                               headers=headers)
-                    submitted.append(time.perf_counter() - began)
-                    if answer.status_code != 200:
-                        errors.append(f"submit {answer.status_code} {answer.text[:100]}")
-                except httpx.TransportError as error:  # counted, not fatal: a connection dropped under load
-                    errors.append(f"transport {type(error).__name__}")
+    async def officer(index: int) -> None:
+        host, port = urls[index % len(urls)].removeprefix("http://").split(":")
+        connection = LeanConnection(host, int(port))
+        headers = {"Authorization": f"Bearer {communes[index % len(communes)]['officer']}"}
+        number = 0
+        due = start + period * index / clients  # officers spread over one period
+        while due < stop_at:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            number += 1
+            body = {"title": f"Bản tin {index}-{number}", "text": TEXTS[number % len(TEXTS)], "repeat": 2}
+            try:
+                began = due if period else time.perf_counter()
+                answer = await connection.post("/api/v1/bulletins", headers=headers, json_body=body)
+                created.append(time.perf_counter() - began)
+                if answer.status_code != 201:
+                    errors.append(f"create {answer.status_code} {answer.text[:100]}")
+                    continue
+                began = time.perf_counter()
+                answer = await connection.post(f"/api/v1/bulletins/{answer.json()['id']}/submit", headers=headers)
+                submitted.append(time.perf_counter() - began)
+                if answer.status_code != 200:
+                    errors.append(f"submit {answer.status_code} {answer.text[:100]}")
+            except (OSError, asyncio.IncompleteReadError) as error:  # counted, not fatal: a connection dropped
+                errors.append(f"transport {type(error).__name__}")
+            finally:
+                due = due + period if period else time.perf_counter()
+        await connection.close()
 
-        began = time.perf_counter()
-        await asyncio.gather(*(officer(i) for i in range(clients)))
-        elapsed = time.perf_counter() - began
-    return {"replicas": len(urls), "clients": clients, "seconds": round(elapsed, 1),
+    cpu = CpuMeter(trees)
+    began = time.perf_counter()
+    await asyncio.gather(*(officer(i) for i in range(clients)))
+    elapsed = time.perf_counter() - began
+    return {"replicas": len(urls), "clients": clients, "offered_requests_per_s": rate, "seconds": round(elapsed, 1),
             "submissions": len(submitted), "submissions_per_s": round(len(submitted) / elapsed, 1),
             "requests_per_s": round((len(created) + len(submitted)) / elapsed, 1),
             "create_latency": percentiles(created), "submit_latency": percentiles(submitted),
-            "error_count": len(errors), "errors": errors[:5]}
+            "error_count": len(errors), "errors": errors[:5], "cpu_s": cpu.read()}
 
 
 async def emergency(urls: list[str], communes: list[dict[str, Any]], db: Database) -> dict[str, Any]:
@@ -137,8 +157,12 @@ async def emergency(urls: list[str], communes: list[dict[str, Any]], db: Databas
             url = urls[index % len(urls)]
             headers = {"Authorization": f"Bearer {communes[index]['approver']}"}
             began = time.perf_counter()
-            answer = await client.post(f"{url}/api/v1/bulletins/{bulletins[index]}/approve", headers=headers)
-            calls.append(time.perf_counter() - began)
+            try:
+                answer = await client.post(f"{url}/api/v1/bulletins/{bulletins[index]}/approve", headers=headers)
+            except httpx.TransportError:  # no answer within the client's timeout: counted, as a 0
+                return 0
+            finally:
+                calls.append(time.perf_counter() - began)
             return answer.status_code
 
         began = time.perf_counter()
@@ -158,27 +182,35 @@ async def emergency(urls: list[str], communes: list[dict[str, Any]], db: Databas
             "non_200": [s for s in statuses if s != 200][:5]}
 
 
-def run_setup(root: Path, database_url: str, replicas: int, clients: int, seconds: float,
-              with_emergency: bool) -> dict[str, Any]:
-    """Seed, start ``replicas`` servers on one database, measure, stop."""
+def run_setup(root: Path, database_url: str, replicas: int, args: argparse.Namespace,
+              postgres_pid: int | None) -> dict[str, Any]:
+    """Seed, start ``replicas`` servers on one database, measure; stop them, then the morning sessions."""
     settings = Settings(data_dir=root / "data", cache_dir=root / "cache", schedules_dir=PROJECT_ROOT / "schedules",
-                        database_url=database_url, run_scheduler=False)
+                        database_url=database_url, run_scheduler=False, engines=["espeak"])
     communes = seed(settings)
     ports = [free_port() for _ in range(replicas)]
-    env = {"BROADCASTER_HANDOFF": "deliver", "BROADCASTER_PUBLIC_URL": f"http://127.0.0.1:{ports[0]}"}
+    env = {"BROADCASTER_HANDOFF": "deliver", "BROADCASTER_PUBLIC_URL": f"http://127.0.0.1:{ports[0]}",
+           "BROADCASTER_ENGINES": '["espeak"]'}  # no Piper voice is installed here: do not try it first each time
     servers = [start_serve_process(settings, port, env=env) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
+    database = {"postgres": [postgres_pid]} if postgres_pid else {}
+    result: dict[str, Any] = {}
     try:
-        result = {"submissions": asyncio.run(submissions(urls, communes, clients, seconds))}
-        if with_emergency:
+        trees = {"servers": [server.pid for server in servers], **database}
+        result["submissions_paced"] = asyncio.run(submissions(urls, communes, args.clients, args.seconds, trees,
+                                                              rate=args.rate))
+        result["submissions_saturated"] = asyncio.run(submissions(urls, communes, args.clients, args.seconds, trees))
+        if "emergency" in args.parts:
             db = Database(database_url)
             result["emergency"] = asyncio.run(emergency(urls, communes, db))
             db.dispose()
-        return result
     finally:
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+    if "morning" in args.parts:
+        result["morning"] = morning(settings, database)
+    return result
 
 
 def main() -> None:
@@ -186,27 +218,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=100.0, help="requests/s offered in the paced run")
+    parser.add_argument("--parts", nargs="*", default=["emergency", "morning"], choices=["emergency", "morning"])
+    parser.add_argument("--sqlite-parts", nargs="*", default=["emergency"], choices=["emergency", "morning"])
+    parser.add_argument("--setups", nargs="*", default=["postgresql", "sqlite"], choices=["postgresql", "sqlite"])
     parser.add_argument("--note", default="", help="how this run was made (lock held, nice, load)")
     args = parser.parse_args()
     from tests.databases import PostgresServer
 
     load_before = os.getloadavg()
     results: dict[str, Any] = {"communes": COMMUNES, "clusters_per_commune": CLUSTERS, "note": args.note,
-                               "clients": args.clients, "seconds": args.seconds}
-    postgres = PostgresServer().start()
-    try:
-        postgres.execute("CREATE DATABASE province")
-        with tempfile.TemporaryDirectory(prefix="bench-province-pg-") as scratch:
-            results["postgresql_2_replicas"] = run_setup(Path(scratch), postgres.url("province"), 2, args.clients,
-                                                         args.seconds, with_emergency=True)
-    finally:
-        postgres.stop()
-    with tempfile.TemporaryDirectory(prefix="bench-province-sqlite-") as scratch:
-        url = f"sqlite:///{Path(scratch) / 'data' / 'broadcaster.sqlite3'}"
-        (Path(scratch) / "data").mkdir()
-        results["sqlite_1_replica"] = run_setup(Path(scratch), url, 1, args.clients, args.seconds,
-                                                with_emergency=True)
-    results["targets"] = {"submit_p99_ms": 100, "submit_rate_per_s": 100, "emergency_handoff_s": 3.0}
+                               "clients": args.clients, "seconds": args.seconds, "paced_rate": args.rate}
+    if "postgresql" in args.setups:
+        postgres = PostgresServer().start()
+        try:
+            postgres.execute("CREATE DATABASE province")
+            postmaster = int((postgres.data_dir / "postmaster.pid").read_text().split()[0])
+            with tempfile.TemporaryDirectory(prefix="bench-province-pg-") as scratch:
+                results["postgresql_2_replicas"] = run_setup(Path(scratch), postgres.url("province"), 2, args,
+                                                             postmaster)
+                write_results("province", results)  # kept if the next setup fails
+        finally:
+            postgres.stop()
+    if "sqlite" in args.setups:
+        with tempfile.TemporaryDirectory(prefix="bench-province-sqlite-") as scratch:
+            url = f"sqlite:///{Path(scratch) / 'data' / 'broadcaster.sqlite3'}"
+            (Path(scratch) / "data").mkdir()
+            args.parts = args.sqlite_parts
+            results["sqlite_1_replica"] = run_setup(Path(scratch), url, 1, args, None)
+    results["targets"] = {"submit_p99_ms": 100, "submit_rate_per_s": 100, "emergency_handoff_s": 3.0,
+                          "warm_morning_s": 30.0}
     results["load_average_before"] = load_before
     results["load_average_after"] = os.getloadavg()
     write_results("province", results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, ExceptionContext
-from sqlalchemy.exc import ArgumentError, DataError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DataError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -101,7 +102,7 @@ def driver_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
+def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, ping_idle_s: float | None = None) -> Engine:
     """An engine for ``url``; SQLite gets a private file (0600 in a 0700 folder) and the pragmas above."""
     url = driver_url(url)
     if url.startswith("sqlite"):
@@ -113,7 +114,7 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
         return engine
     try:
         # Several replicas, each with request threads, the scheduler's workers and the delivery lanes.
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_size=10, max_overflow=20)
     except (ImportError, NoSuchModuleError) as error:
         raise DatabaseUnavailable(
             f"Thiếu trình điều khiển cho cơ sở dữ liệu «{url.split(':', 1)[0]}» (với PostgreSQL: gói psycopg). "
@@ -123,7 +124,31 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> 
         raise DatabaseUnavailable("Địa chỉ cơ sở dữ liệu (database_url) không hợp lệ.",
                                   code="database_url_invalid", detail=str(error)) from None
     event.listen(engine, "handle_error", _refused_value)
+    _ping_when_idle(engine, PING_IDLE_S if ping_idle_s is None else ping_idle_s)
     return engine
+
+
+# A pooled connection that sat idle this long is pinged before use. ``pool_pre_ping`` pings on every
+# checkout: a round trip per request and several per session composed, for connections that were
+# in use a moment ago. A restart or an idle timeout of the server drops idle connections; one in
+# steady use that dies fails its next query, which invalidates the whole pool at once.
+PING_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    @event.listens_for(engine.pool, "checkin")
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")  # None: connected just now
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(str(error)) from error  # the pool connects afresh and tries again
 
 
 def _migration_engine(url: str) -> Engine:
@@ -160,10 +185,11 @@ def _migration_engine(url: str) -> Engine:
 class Database:
     """The engine plus a session factory; created once by the app and passed down."""
 
-    def __init__(self, url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+                 ping_idle_s: float | None = None) -> None:
         self.url = driver_url(url)
         self.busy_timeout_s = busy_timeout_s
-        self.engine = make_engine(self.url, busy_timeout_s=busy_timeout_s)
+        self.engine = make_engine(self.url, busy_timeout_s=busy_timeout_s, ping_idle_s=ping_idle_s)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

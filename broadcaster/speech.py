@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -98,6 +99,9 @@ class LexiconSource(Protocol):
     def for_commune(self, base: Lexicon, commune_id: int) -> Lexicon:
         """``base`` with the commune's entries laid over it."""
 
+    def held(self, commune_id: int) -> AbstractContextManager[None]:
+        """Within the block, this thread reads the commune's entries once."""
+
 
 @dataclass(frozen=True)
 class ProgrammePiece:
@@ -136,6 +140,10 @@ class SpeechService:
         self.lexicon = lexicon if lexicon is not None else load_lexicon(settings.lexicon_paths)
         self.lexicons = lexicons
         self._engines_outside_chain: dict[str, TtsEngine] = {}
+
+    def one_reading(self, commune_id: int) -> AbstractContextManager[None]:
+        """Within the block, this thread reads the commune's lexicon once (one programme, one reading)."""
+        return self.lexicons.held(commune_id) if self.lexicons is not None else nullcontext()
 
     def lexicon_for(self, commune_id: int | None) -> Lexicon:
         """The lexicon that reads a commune's bulletins: the base one with the commune's entries."""

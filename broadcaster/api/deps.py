@@ -1,12 +1,18 @@
-"""Dependencies of the routers, as ``Annotated`` aliases: the runtime, a DB session, the current user, services."""
+"""Dependencies of the routers, as ``Annotated`` aliases: the runtime, a DB session, the current user, services.
+
+Those that only look something up or build an object are ``async def``: FastAPI runs a plain
+``def`` dependency in a worker thread, and under load each such hop (a thread wake-up and a GIL
+hand-over) cost more than the work itself. Only what touches the database stays ``def``.
+"""
 
 from __future__ import annotations
 
 import email.message
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -20,7 +26,7 @@ from broadcaster.services.province_bulletins import ProvinceBulletins
 from broadcaster.services.workflow import Workflow
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The runtime the lifespan built."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -29,7 +35,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     """The app's settings."""
     return runtime.settings
 
@@ -37,10 +43,16 @@ def get_settings(runtime: RuntimeDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
     """A session for this request. Services commit their own work; anything left uncommitted is rolled back."""
-    with runtime.db.session_factory() as session:
+    session = runtime.db.session_factory()  # no I/O yet: the first query checks a connection out, in a worker thread
+    try:
         yield session
+    finally:
+        if session.in_transaction():  # the rollback talks to the database: not on the event loop
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
@@ -49,7 +61,7 @@ _bearer = HTTPBearer(auto_error=False, description="Mã truy cập lấy từ PO
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def bearer_token(credentials: BearerCredentials) -> str | None:
+async def bearer_token(credentials: BearerCredentials) -> str | None:
     """The raw bearer token, if one was sent."""
     return credentials.credentials if credentials is not None else None
 
@@ -65,7 +77,7 @@ def get_current_user(session: DbSession, token: BearerToken) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_bulletins(session: DbSession, runtime: RuntimeDep) -> BulletinService:
+async def get_bulletins(session: DbSession, runtime: RuntimeDep) -> BulletinService:
     """The bulletin service on this request's session."""
     return BulletinService(session, clock=runtime.clock, uploads=runtime.uploads, check_voice=runtime.check_voice)
 
@@ -73,7 +85,7 @@ def get_bulletins(session: DbSession, runtime: RuntimeDep) -> BulletinService:
 Bulletins = Annotated[BulletinService, Depends(get_bulletins)]
 
 
-def get_workflow(bulletins: Bulletins, runtime: RuntimeDep) -> Workflow:
+async def get_workflow(bulletins: Bulletins, runtime: RuntimeDep) -> Workflow:
     """The workflow service on this request's session; programming is built only if an emergency needs it."""
     return Workflow(bulletins, programming=lambda: runtime.programming, on_recall=runtime.recall_airing)
 
@@ -94,7 +106,7 @@ def _has_body(request: Request) -> bool:
     return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
 
 
-def expect_json(request: Request) -> None:
+async def expect_json(request: Request) -> None:
     """415 unless a request body, if any, is declared as JSON."""
     media_type = _media_type(request)
     if _has_body(request) and not (media_type == "application/json" or (media_type or "").endswith("+json")):
@@ -102,7 +114,7 @@ def expect_json(request: Request) -> None:
                                    detail=f"content-type {media_type}")
 
 
-def expect_multipart(request: Request) -> None:
+async def expect_multipart(request: Request) -> None:
     """415 unless the request body is a multipart form (a file upload)."""
     if _media_type(request) != "multipart/form-data":
         raise UnsupportedMediaType("Tệp ghi âm phải gửi dạng multipart/form-data (trường «file»).",
@@ -113,7 +125,7 @@ JsonBody = Depends(expect_json)
 MultipartBody = Depends(expect_multipart)
 
 
-def get_province_bulletins(session: DbSession, runtime: RuntimeDep) -> ProvinceBulletins:
+async def get_province_bulletins(session: DbSession, runtime: RuntimeDep) -> ProvinceBulletins:
     """The province bulletin service on this request's session; programming is built only for an emergency."""
     return ProvinceBulletins(session, clock=runtime.clock, programming=lambda: runtime.programming)
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from broadcaster.db import utc_now
 from broadcaster.errors import NotAuthenticated, PermissionDenied
@@ -115,7 +115,12 @@ def login(session: Session, username: str, password: str, *, ttl: timedelta, nam
 def _find_token(session: Session, token: str | None) -> ApiToken:
     if not token:
         raise TokenMissing("Cần đăng nhập: thiếu mã truy cập (Authorization: Bearer ...).")
-    found = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))).first()
+    # One round trip for the token, its user and the user's commune (which most requests then act in:
+    # ``scoping.visible_commune`` finds it in the session).
+    found = session.scalars(
+        select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))
+        .options(joinedload(ApiToken.user).joinedload(User.commune))
+    ).first()
     now = utc_now()
     if (
         found is None

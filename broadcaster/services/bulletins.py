@@ -471,22 +471,23 @@ def claim_in_status(session: Session, bulletin: Bulletin, statuses: Sequence[Bul
     """Atomically check the status and start the write (setting ``values``); 409 if it moved on.
 
     The conditional UPDATE is the first write of the transaction: it takes the write lock (SQLite)
-    or row lock (PostgreSQL) and fails if a concurrent request already changed the status.
+    or row lock (PostgreSQL) and fails if a concurrent request already changed the status. Its
+    RETURNING refreshes ``bulletin`` with the row as it now stands (one round trip, not two).
     """
-    result = session.execute(
+    claimed = session.scalars(
         update(Bulletin)
         .where(Bulletin.id == bulletin.id, Bulletin.status.in_(statuses))
         .values(updated_at=utc_now(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        .returning(Bulletin)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    if not claimed:
         session.rollback()
         session.refresh(bulletin)
         raise BulletinWrongStatus(
             f"Bản tin đang ở trạng thái «{STATUS_LABELS[bulletin.status]}», không thể {verb}.",
             detail=f"status {bulletin.status}, expected one of {[str(s) for s in statuses]}",
         )
-    session.refresh(bulletin)
 
 
 def _fingerprint(fields: BulletinFields, stored: StoredUpload | None) -> str:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -238,11 +239,39 @@ class CommuneLexicons:
         self.db = db
         self._compiled: OrderedDict[tuple[Lexicon, int, tuple[tuple[str, str, str], ...]], Lexicon] = OrderedDict()
         self._lock = threading.Lock()
+        self._held = threading.local()  # per thread: commune id -> its rows, read once inside ``held``
+
+    @contextmanager
+    def held(self, commune_id: int) -> Iterator[None]:
+        """Within the block, this thread reads the commune's entries once and keeps them.
+
+        A session's composition reads every piece twice (its length, then the programme): with the
+        entries held, one query instead of one per read, and every piece read with the same words
+        even if an officer edits the lexicon meanwhile.
+        """
+        held: dict[int, tuple[tuple[str, str, str], ...] | None] = self._held.__dict__.setdefault("rows", {})
+        outer = commune_id in held
+        if not outer:
+            held[commune_id] = None  # read on first use
+        try:
+            yield
+        finally:
+            if not outer:
+                del held[commune_id]
+
+    def _rows(self, commune_id: int) -> tuple[tuple[str, str, str], ...]:
+        held = self._held.__dict__.get("rows", {})
+        rows = held.get(commune_id)
+        if rows is None:
+            with self.db.session() as session:
+                rows = commune_rows(session, commune_id)
+            if commune_id in held:
+                held[commune_id] = rows
+        return rows
 
     def for_commune(self, base: Lexicon, commune_id: int) -> Lexicon:
-        """``base`` with the commune's entries laid over it, as they are now."""
-        with self.db.session() as session:
-            rows = commune_rows(session, commune_id)
+        """``base`` with the commune's entries laid over it, as they are now (or as ``held`` read them)."""
+        rows = self._rows(commune_id)
         if not rows:
             return base
         key = (base, commune_id, rows)

@@ -146,3 +146,16 @@ def test_next_rendering_reads_the_commune_entry_and_keys_on_it(setup: Setup, tmp
     with setup.db.session() as s:
         service.add_entry(s, setup.as_user(s, setup.officer), setup.commune, EntryFields("Kẻ Nủa", "Kẻ Nủa"))
     assert speech.render_text(text, commune_id=setup.commune).cache_hit
+
+
+def test_a_composition_reads_the_commune_entries_once_and_holds_them(setup: Setup, tmp_path: Path) -> None:
+    speech = SpeechService(make_settings(tmp_path / "speech"), lexicons=CommuneLexicons(setup.db))
+    text = "Họp tại NVH thôn Đoài, mã SGTGT."
+    with speech.one_reading(setup.commune):
+        first = speech.spoken_form(text, commune_id=setup.commune)
+        with setup.db.session() as s:
+            service.add_entry(s, setup.as_user(s, setup.officer), setup.commune, EntryFields("SGTGT", "sổ ghi tê ghi tê"))
+        # Every piece of one programme is read alike, even if the lexicon changes meanwhile.
+        assert speech.spoken_form(text, commune_id=setup.commune) == first
+        assert "ét giê tê giê tê" in first
+    assert "sổ ghi tê ghi tê" in speech.spoken_form(text, commune_id=setup.commune)  # after it: as it is now

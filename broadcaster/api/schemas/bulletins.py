@@ -168,7 +168,9 @@ class BulletinOut(BaseModel):
             kind="recording" if bulletin.upload_sha256 else "text", text=bulletin.text,
             upload_sha256=bulletin.upload_sha256, upload_filename=bulletin.upload_filename,
             priority=bulletin.priority, target_all=bulletin.target_all,
-            zone_ids=sorted(z.id for z in bulletin.zones), cluster_ids=sorted(c.id for c in bulletin.clusters),
+            # A whole-commune bulletin has no zones or clusters (services.bulletins keeps it so): no need to load them.
+            zone_ids=[] if bulletin.target_all else sorted(z.id for z in bulletin.zones),
+            cluster_ids=[] if bulletin.target_all else sorted(c.id for c in bulletin.clusters),
             start_date=bulletin.start_date, end_date=bulletin.end_date, repeat=bulletin.repeat,
             voice=bulletin.voice, replay_in_sessions=bulletin.replay_in_sessions, status=bulletin.status,
             author_id=bulletin.author_id, approver_id=bulletin.approver_id,

@@ -301,8 +301,9 @@ class ProgrammingService:
             clusters = load_clusters(s, commune_id)
             candidates = load_candidates(s, commune_id, local(occurrence.starts_at).date(), self.uploads_dir,
                                          before=occurrence.starts_at)
-        durations, failures = self.renderer.durations(candidates)
-        plans, renders = self.renderer.fit_and_render(clusters, candidates, durations, occurrence.max_duration_s)
+        with self.speech.one_reading(commune_id):
+            durations, failures = self.renderer.durations(candidates)
+            plans, renders = self.renderer.fit_and_render(clusters, candidates, durations, occurrence.max_duration_s)
         # play_at is the session start unless composing ran so late that it has passed: then soon.
         play_at = max(occurrence.starts_at, self.clock.now() + timedelta(seconds=self.settings.prompt_delay_s))
         expires_at = play_at + timedelta(seconds=self.settings.misfire_grace_s)
