@@ -277,13 +277,14 @@ def main() -> None:
                 print(f"{MODULES[module]['file']}:{mutant.line} {mutant.operator}: {mutant.key}")
         return
     _preload()
-    modules = _previous_results()
+    measured: dict[str, Any] = {}
     for module in chosen:
-        modules[module] = run_module(module, arguments.jobs, arguments.limit)
-        entry = modules[module]
+        measured[module] = entry = run_module(module, arguments.jobs, arguments.limit)
         print(f"{module}: {entry['mutants']} mutants, {entry['killed']} killed, {entry['survived']} survived, "
               f"{entry['timeouts']} timeouts, {entry['equivalent']} equivalent → {entry['killed_percent']}%",
               flush=True)
+    # Read the others' results only now: a run of another module may have finished meanwhile.
+    modules = {**_previous_results(), **measured}
     summary = {module: {key: modules[module][key] for key in
                         ("mutants", "killed", "survived", "timeouts", "equivalent", "killed_percent")}
                for module in modules}

@@ -39,6 +39,32 @@ MODULES: dict[str, dict[str, object]] = {
         "file": "broadcaster/services/delivery_log.py",
         "tests": ["tests/delivery/test_delivery_log_server.py"],
     },
+    # --- the workflow, emergency and scheduler side (mutsvc) ---
+    "services.workflow": {
+        "file": "broadcaster/services/workflow.py",
+        # The workflow's own tests on a real database with the real programming service. The API tests
+        # of emergencies and four eyes reach the same rules through the routes, but at ~12 min a pass
+        # they are too slow to run per mutant; the rules' own tests are what must catch a change here.
+        "tests": ["tests/services/test_workflow_rules.py", "tests/services/test_a_workflow_services.py",
+                  "tests/services/test_cancel_aired.py", "tests/services/test_recall.py"],
+    },
+    "services.four_eyes": {
+        "file": "broadcaster/services/four_eyes.py",
+        "tests": ["tests/services/test_four_eyes_rules.py"],
+    },
+    "programming.emergency": {
+        "file": "broadcaster/services/programming/emergency.py",
+        # (test_resume_after_crash.py and the API's emergency history reach it too, but are slow per mutant.)
+        "tests": ["tests/services/test_emergency_rules.py", "tests/services/test_programming_emergency.py"],
+    },
+    "programming.resume": {
+        "file": "broadcaster/services/programming/resume.py",
+        "tests": ["tests/services/test_resume_rules.py", "tests/services/test_resume_after_crash.py"],
+    },
+    "scheduler.lease": {
+        "file": "broadcaster/scheduler/lease.py",
+        "tests": ["tests/scheduler/test_lease.py"],
+    },
 }
 
 EQUIVALENT: dict[str, dict[str, str]] = {
@@ -65,5 +91,10 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         '| `r"^\\d{1,3}(?:\\.\\d{3})+$"` → `\'XX^\\\\d{1,3}(?:\\\\.\\\\d{3})+$XX\'`':
             "without the thousands branch the fallback strips the dots and reads the same cardinal; the "
             "two differ only for a group led by zero ('0.500'), which is no written amount.",
+    },
+    # --- the workflow, emergency and scheduler side, and the web security module (mutsvc) ---
+    "web.security": {
+        "new_pre_login_secret | return secrets.token_urlsafe(32) | `32` → `33`":
+            "33 random bytes are no weaker than 32; the pre-login cookie holds whatever value it is given.",
     },
 }
