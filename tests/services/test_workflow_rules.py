@@ -8,6 +8,7 @@ last day still counts, the day after does not.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,26 @@ from broadcaster.models import (
     BulletinStatus,
     Cluster,
     Priority,
+    ProvinceBulletin,
     Role,
     User,
 )
-from broadcaster.services.bulletins import BulletinFields, BulletinService, WindowInPast
+from broadcaster.services.bulletins import (
+    BulletinFields,
+    BulletinService,
+    BulletinWrongStatus,
+    NotAuthor,
+    ProvinceCopyReadOnly,
+    WindowInPast,
+)
+from broadcaster.services.four_eyes import FourEyesRequired
 from broadcaster.services.handoff import RecordingHandoff
+from broadcaster.services.scoping import RoleTooLow
 from broadcaster.services.workflow import (
     REASON_MAX_LENGTH,
     AiringWindowOver,
     EmergencyAiringFailed,
+    EmergencyFinished,
     NoTargetClusters,
     ReasonRequired,
     RecallFailed,
@@ -279,3 +291,165 @@ def test_a_rejection_needs_a_reason_of_at_most_the_limit(
     assert rejected.status == BulletinStatus.REJECTED and rejected.rejection_reason == "x" * REASON_MAX_LENGTH
     [event] = events(db, "reject")
     assert event.details == {"reason": "x" * REASON_MAX_LENGTH}
+
+
+def test_each_step_needs_its_role_and_a_wrong_status_names_the_step(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    officer = add_officer(db, ids["commune"])
+    with db.session() as s:
+        other = User(username="canbo-khac", role=Role.OFFICER, commune_id=ids["commune"], password_hash="x")
+        s.add(other)
+        s.flush()
+        other_id = other.id
+    draft = add_bulletin(db, {**ids, "author": officer}, "Bản nháp.", status=BulletinStatus.DRAFT)
+    submitted = add_bulletin(db, {**ids, "author": officer}, "Chờ duyệt.", status=BulletinStatus.SUBMITTED)
+    fields = BulletinFields(title="Khẩn", text="Nước lũ lên nhanh.")
+    for refused_step in (lambda w, u: w.approve(u, submitted), lambda w, u: w.reject(u, submitted, "Sai"),
+                         lambda w, u: w.send_emergency(u, fields)):
+        with pytest.raises(RoleTooLow):
+            act(settings, db, speech, NOON, officer, refused_step)
+    with pytest.raises(NotAuthor):
+        act(settings, db, speech, NOON, other_id, lambda w, u: w.submit(u, draft))
+    assert bulletin_status(db, draft) == BulletinStatus.DRAFT
+    assert bulletin_status(db, submitted) == BulletinStatus.SUBMITTED
+    with db.session() as s:
+        assert s.scalars(select(Bulletin).where(Bulletin.priority == Priority.EMERGENCY)).all() == []
+    for step, verb in ((lambda w, u: w.approve(u, draft), "duyệt"), (lambda w, u: w.reject(u, draft, "Sai"), "từ chối"),
+                       (lambda w, u: w.submit(u, submitted), "gửi duyệt")):
+        with pytest.raises(BulletinWrongStatus) as wrong:
+            act(settings, db, speech, NOON, ids["author"], step)
+        assert wrong.value.message.endswith(f"không thể {verb}.")
+    act(settings, db, speech, NOON, ids["author"], lambda w, u: w.reject(u, submitted, "Sai"))
+    with pytest.raises(BulletinWrongStatus) as wrong:
+        act(settings, db, speech, NOON, ids["author"], lambda w, u: w.cancel(u, submitted))
+    assert wrong.value.message.endswith("không thể hủy.")
+
+
+def test_submit_approve_and_cancel_are_on_the_record(settings: Settings, db: Database, speech: SpeechService) -> None:
+    ids = add_commune(db)
+    officer = add_officer(db, ids["commune"])
+    bulletin = add_bulletin(db, {**ids, "author": officer}, "Họp dân.", status=BulletinStatus.DRAFT)
+    act(settings, db, speech, NOON, officer, lambda w, u: w.submit(u, bulletin))
+    act(settings, db, speech, NOON, ids["author"], lambda w, u: w.approve(u, bulletin))
+    assert bulletin_status(db, bulletin) == BulletinStatus.APPROVED
+    cancelled = act(settings, db, speech, NOON, ids["author"], lambda w, u: w.cancel(u, bulletin).status)
+    assert cancelled == BulletinStatus.CANCELLED
+    recorded = [(e.action, e.object_type, e.object_id, e.commune_id, e.actor_id, e.details) for e in events(db)]
+    assert recorded == [
+        ("submit", "bulletin", bulletin, ids["commune"], officer, {}),
+        ("approve", "bulletin", bulletin, ids["commune"], ids["author"], {}),
+        ("cancel", "bulletin", bulletin, ids["commune"], ids["author"], {"reason": "", "was": "approved"}),
+    ]
+
+
+def test_a_province_bulletins_copy_is_not_the_communes_to_cancel(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    bulletin = add_bulletin(db, ids, "Thông báo của tỉnh.")
+    with db.session() as s:
+        province = ProvinceBulletin(title="Tỉnh", text="Thông báo của tỉnh.", start_date=TODAY, end_date=TODAY,
+                                    author_id=ids["author"])
+        s.add(province)
+        s.flush()
+        s.get_one(Bulletin, bulletin).province_bulletin_id = province.id
+    with pytest.raises(ProvinceCopyReadOnly) as refused:
+        act(settings, db, speech, NOON, ids["author"], lambda w, u: w.cancel(u, bulletin))
+    assert refused.value.message.endswith("xã không được hủy.")
+    assert bulletin_status(db, bulletin) == BulletinStatus.APPROVED
+
+
+def test_a_finished_emergency_stays_aired_unless_it_was_asked_to_air_again_in_todays_sessions(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    finished = add_bulletin(db, ids, "Khẩn đã phát.", priority=Priority.EMERGENCY, status=BulletinStatus.AIRED,
+                            start=TODAY, end=TODAY, approved_at=NOON - timedelta(hours=1))
+    with pytest.raises(EmergencyFinished) as refused:
+        act(settings, db, speech, NOON, ids["author"], lambda w, u: w.cancel(u, finished))
+    assert (refused.value.code, refused.value.status) == ("emergency_already_aired", 409)
+    assert bulletin_status(db, finished) == BulletinStatus.AIRED
+    replaying = add_bulletin(db, ids, "Khẩn, phát lại trong các buổi hôm nay.", priority=Priority.EMERGENCY,
+                             status=BulletinStatus.AIRED, start=TODAY, end=TODAY,
+                             approved_at=NOON - timedelta(hours=1))
+    with db.session() as s:
+        s.get_one(Bulletin, replaying).replay_in_sessions = True
+    cancelled = act(settings, db, speech, NOON, ids["author"], lambda w, u: w.cancel(u, replaying).status)
+    assert cancelled == BulletinStatus.CANCELLED
+    # The day after its window, even a replaying one has nothing left.
+    with db.session() as s:
+        s.get_one(Bulletin, finished).replay_in_sessions = True
+    with pytest.raises(EmergencyFinished):
+        act(settings, db, speech, NOON + timedelta(days=1), ids["author"], lambda w, u: w.cancel(u, finished))
+
+
+def test_with_another_leader_the_sender_of_an_emergency_must_declare_being_the_only_one_on_duty(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    with db.session() as s:
+        s.add(User(username="pho-chu-tich", role=Role.APPROVER, commune_id=ids["commune"], password_hash="x"))
+    fields = BulletinFields(title="Khẩn: lũ", text="Nước lũ lên nhanh, bà con sơ tán ngay.")
+    with pytest.raises(FourEyesRequired):
+        act(settings, db, speech, NOON, ids["author"], lambda w, u: w.send_emergency(u, fields))
+    handoff = RecordingHandoff()
+    sent = act(settings, db, speech, NOON, ids["author"],
+               lambda w, u: w.send_emergency(u, fields, sole_leader_on_duty=True), handoff=handoff)
+    assert sent.created and len(handoff.programmes) == 1
+    assert [e.details for e in events(db, "emergency")] == [{"self_approval": "declared_sole_leader_on_duty"}]
+
+
+def test_a_retried_emergency_airs_once_and_a_first_attempt_that_died_before_approval_goes_on(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    fields = BulletinFields(title="Khẩn: lũ", text="Nước lũ lên nhanh, bà con sơ tán ngay.")
+    handoff = RecordingHandoff()
+
+    def send(w: Workflow, u: User) -> tuple[int, bool, int, BulletinStatus]:
+        result = w.send_emergency(u, fields, idempotency_key="khan-1")
+        return result.bulletin.id, result.created, result.airing.airing_id, result.bulletin.status
+
+    first = act(settings, db, speech, NOON, ids["author"], send, handoff=handoff)
+    again = act(settings, db, speech, NOON + timedelta(seconds=3), ids["author"], send, handoff=handoff)
+    assert first[1] is True and again[1] is False
+    assert first[0] == again[0] and first[2] == again[2] and first[3] == again[3] == BulletinStatus.AIRED
+    assert len(handoff.programmes) == 1 and len(airings(db)) == 1
+    # A first attempt killed after storing the bulletin, before approving it: the retry approves and airs it.
+    uploads = UploadStore(settings.data_dir / "uploads", max_bytes=1024 * 1024, max_duration_s=60)
+    with db.session() as s:
+        left = BulletinService(s, clock=FixedClock(NOON), uploads=uploads).create(
+            s.get_one(User, ids["author"]), replace(fields, priority=Priority.EMERGENCY), idempotency_key="khan-2")
+        left_id = left.bulletin.id
+    assert bulletin_status(db, left_id) == BulletinStatus.DRAFT
+
+    def retry(w: Workflow, u: User) -> tuple[int, bool, int, BulletinStatus]:
+        result = w.send_emergency(u, fields, idempotency_key="khan-2")
+        return result.bulletin.id, result.created, result.airing.airing_id, result.bulletin.status
+
+    resumed = act(settings, db, speech, NOON + timedelta(seconds=10), ids["author"], retry, handoff=handoff)
+    assert resumed[0] == left_id and resumed[1] is False and resumed[3] == BulletinStatus.AIRED
+    assert len(handoff.programmes) == 2 and len(airings(db)) == 2
+
+
+def test_an_approved_emergency_that_can_never_air_says_so(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    with db.session() as s:
+        second = User(username="pho-chu-tich", role=Role.APPROVER, commune_id=ids["commune"], password_hash="x")
+        s.add(second)
+        s.flush()
+        second_id = second.id
+    gone = add_bulletin(db, ids, "", priority=Priority.EMERGENCY, status=BulletinStatus.SUBMITTED,
+                        upload_sha256="ab" * 32)  # its recording is not there
+    handoff = RecordingHandoff()
+    with pytest.raises(EmergencyAiringFailed) as failed:
+        act(settings, db, speech, NOON, second_id, lambda w, u: w.approve(u, gone), handoff=handoff)
+    assert "nhưng không phát được" in failed.value.message and failed.value.code == "emergency_airing_failed"
+    assert bulletin_status(db, gone) == BulletinStatus.APPROVED and handoff.programmes == []
+    assert [e.action for e in events(db)] == ["approve", "emergency", "failed"]
+    [airing] = airings(db)
+    assert airing.status == AiringStatus.FAILED
