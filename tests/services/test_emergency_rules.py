@@ -30,9 +30,6 @@ from broadcaster.services.delivery import DeliveryService
 from broadcaster.services.handoff import RecordingHandoff
 from broadcaster.services.programming import ProgrammingService
 from broadcaster.services.programming.emergency import (
-    ACCEPTED_GRACE_S,
-    CLAIM_STALE_S,
-    PLAYING_GRACE_S,
     BulletinNotAirable,
     EmergencyBulletinNotFound,
     NoTargetClusters,
@@ -88,8 +85,7 @@ def test_live_means_waiting_to_play_or_playing_now_until_its_expiry() -> None:
     assert is_live(delivery(expires_at=expiry), expiry - timedelta(seconds=1)) is True
     assert is_live(delivery(expires_at=expiry), expiry) is False  # the agent will not start it any more
     # Playing: live until the audio and the grace for its "played" report are over.
-    end = NOW + timedelta(seconds=10 + PLAYING_GRACE_S)
-    assert PLAYING_GRACE_S == 15.0
+    end = NOW + timedelta(seconds=10 + 15)  # 10 s of audio, then 15 s for the "played" report to come
     assert is_live(delivery(played_at=NOW), end - timedelta(seconds=0.5)) is True
     assert is_live(delivery(played_at=NOW), end) is False
     assert is_live(delivery(played_at=NOW, duration_s=100.0), end) is True
@@ -263,11 +259,10 @@ def test_the_resumer_leaves_a_just_accepted_emergency_to_its_request(
 ) -> None:
     ids = add_commune(db)
     bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
-    fresh = accepted(db, bulletin, NOW - timedelta(seconds=ACCEPTED_GRACE_S - 0.5))
+    fresh = accepted(db, bulletin, NOW - timedelta(seconds=1.5))  # the request has 2 s to air it itself
     handoff = RecordingHandoff()
     assert service(settings, db, speech, handoff).resume_emergencies() == []
-    assert ACCEPTED_GRACE_S == 2.0
-    older = accepted(db, bulletin, NOW - timedelta(seconds=ACCEPTED_GRACE_S + 0.5))
+    older = accepted(db, bulletin, NOW - timedelta(seconds=2))
     assert service(settings, db, speech, handoff).resume_emergencies() == [older]
     assert service(settings, db, speech, handoff, now=NOW + timedelta(seconds=1)).resume_emergencies() == [fresh]
     assert sorted(p.airing_id for p in handoff.programmes) == [fresh, older]
@@ -287,12 +282,11 @@ def test_another_nodes_claim_is_taken_over_only_once_it_is_stale(
             s.execute(update(Airing).where(Airing.id == airing_id).values(composed_at=claimed_at,
                                                                          claimed_by=other.holder_id()))
         handoff = RecordingHandoff()
-        fresh_enough = claimed_at + timedelta(seconds=CLAIM_STALE_S - 1)
+        fresh_enough = claimed_at + timedelta(seconds=119)  # a claim is stale after 120 s
         assert service(settings, db, speech, handoff, now=fresh_enough, node=ours).resume_emergencies() == []
-        assert CLAIM_STALE_S == 120.0
         [airing] = airings(db)
         assert airing.claimed_by == other.holder_id()  # untouched
-        stale = claimed_at + timedelta(seconds=CLAIM_STALE_S)
+        stale = claimed_at + timedelta(seconds=120)
         assert service(settings, db, speech, handoff, now=stale, node=ours).resume_emergencies() == [airing_id]
         assert len(handoff.programmes) == 1
     finally:

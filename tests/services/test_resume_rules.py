@@ -18,7 +18,7 @@ from broadcaster.config import Settings
 from broadcaster.db import Database
 from broadcaster.models import AiringItem, Delivery, DeliveryState, Priority
 from broadcaster.services.handoff import RecordingHandoff
-from broadcaster.services.programming.resume import MIN_LEAD_S, cluster_pieces, remaining_programmes
+from broadcaster.services.programming.resume import cluster_pieces, remaining_programmes
 from broadcaster.speech import ProgrammePiece, SpeechService
 from tests.scheduler.support import add_bulletin, add_commune, make_settings, write_timetable
 from tests.services.support import programming_service
@@ -87,12 +87,11 @@ def test_the_planned_start_holds_while_the_agents_still_have_the_lead_time_else_
     ids, airing_id = composed(settings, db, speech)
     planned = rows(db, airing_id)
     validity = planned[ids["Cụm đình"]].expires_at - planned[ids["Cụm đình"]].play_at
-    on_the_edge = SESSION - timedelta(seconds=MIN_LEAD_S)
+    on_the_edge = SESSION - timedelta(seconds=2)  # the agents still have the 2 s they need to fetch the audio
     kept = remaining(settings, db, speech, airing_id, on_the_edge)
     assert {p.play_at for p in kept.values()} == {SESSION}
-    assert MIN_LEAD_S == 2.0  # what "the agents still have time to fetch the audio" means
 
-    late = SESSION - timedelta(seconds=MIN_LEAD_S - 0.5)
+    late = SESSION - timedelta(seconds=1.5)
     moved = remaining(settings, db, speech, airing_id, late)
     for cluster_id, programme in moved.items():
         assert programme.play_at == late + timedelta(seconds=DELAY_S)
