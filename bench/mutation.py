@@ -53,7 +53,8 @@ def _preload() -> None:
     """Import the heavy third-party libraries once, so that each forked run starts warm."""
     for name in ("sqlalchemy", "sqlalchemy.orm", "fastapi", "starlette.testclient", "pydantic", "httpx",
                  "cryptography.hazmat.primitives.asymmetric.ed25519", "apscheduler.schedulers.background",
-                 "alembic", "yaml", "pytest_asyncio", "pytest_timeout", "numpy"):
+                 "alembic", "yaml", "pytest_asyncio", "pytest_timeout", "numpy",
+                 "scipy.signal"):  # (scipy.signal: a traced import of it takes minutes on a busy machine)
         with contextlib.suppress(ImportError):
             __import__(name)
 
