@@ -105,5 +105,8 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         '| `SchedulerLease.expires_at <= now` → `SchedulerLease.expires_at < now`':
             "the two differ only when the expiry equals this call's wall-clock microsecond; a standby then takes "
             "the lease one call later, which the TTL already allows for.",
+        "Lease.try_acquire | self.previous = None | `self.previous = None` → `pass`":
+            "nothing deletes the lease row, so a Lease inserts it only as its first acquisition, when previous "
+            "is still the None its constructor set.",
     },
 }

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from broadcaster.clock import LOCAL_ZONE, FixedClock
 from broadcaster.config import Settings
 from broadcaster.db import Database
-from broadcaster.errors import NotFound
+from broadcaster.errors import InvalidInput, NotFound
 from broadcaster.models import (
     Airing,
     AiringKind,
@@ -284,6 +284,9 @@ def test_another_nodes_claim_is_taken_over_only_once_it_is_stale(
         handoff = RecordingHandoff()
         fresh_enough = claimed_at + timedelta(seconds=119)  # a claim is stale after 120 s
         assert service(settings, db, speech, handoff, now=fresh_enough, node=ours).resume_emergencies() == []
+        # Asked directly (a retried request), it answers with the airing as it stands: planned, someone is on it.
+        on_it = service(settings, db, speech, handoff, now=fresh_enough, node=ours).air_accepted_emergency(airing_id)
+        assert (on_it.airing_id, on_it.status, on_it.play_at) == (airing_id, "planned", None)
         [airing] = airings(db)
         assert airing.claimed_by == other.holder_id()  # untouched
         stale = claimed_at + timedelta(seconds=120)
@@ -383,3 +386,81 @@ def test_a_failure_on_our_side_releases_the_claim_with_the_reason_for_the_next_t
     handoff = RecordingHandoff()
     assert service(settings, db, speech, handoff, now=NOW + timedelta(seconds=3)).resume_emergencies() == [airing_id]
     assert len(handoff.programmes) == 1
+
+
+def test_a_claim_of_this_process_is_left_to_it_and_one_of_a_dead_life_of_this_node_is_taken_back_at_once(
+    settings: Settings, db: Database, speech: SpeechService, tmp_path: Path
+) -> None:
+    ids = add_commune(db)
+    bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
+    ours = claim_node_identity(tmp_path / "our-node")
+    try:
+        handoff = RecordingHandoff()
+        programming = service(settings, db, speech, handoff, node=ours)
+        busy, dead = accepted(db, bulletin, NOW - timedelta(seconds=10)), accepted(db, bulletin, NOW - timedelta(seconds=9))
+        with db.session() as s:  # one being rendered by this very process, one by our node's killed previous life
+            s.execute(update(Airing).where(Airing.id == busy).values(composed_at=NOW, claimed_by=programming.holder))
+            s.execute(update(Airing).where(Airing.id == dead).values(composed_at=NOW,
+                                                                     claimed_by=f"host:4242:{ours.node_id}"))
+        assert programming.resume_emergencies() == [dead]
+        assert [p.airing_id for p in handoff.programmes] == [dead]
+    finally:
+        ours.release()
+
+
+def test_an_emergency_whose_bulletin_was_cancelled_before_it_aired_does_not_air(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
+    airing_id = accepted(db, bulletin, NOW)
+    with db.session() as s:
+        s.get_one(Bulletin, bulletin).status = BulletinStatus.CANCELLED
+    handoff = RecordingHandoff()
+    with pytest.raises(BulletinNotAirable):
+        service(settings, db, speech, handoff).air_accepted_emergency(airing_id)
+    assert handoff.programmes == []
+    [airing] = airings(db)
+    assert airing.status == AiringStatus.PLANNED and airing.composed_at is None and "không còn được duyệt" in (
+        airing.note or "")
+
+
+def test_an_emergency_that_can_never_air_fails_with_the_reason_and_is_not_retried(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db, clusters=(("Cụm 1", None), ("Cụm 2", None)))
+    gone = add_bulletin(db, ids, "", priority=Priority.EMERGENCY, upload_sha256="ab" * 32)  # no such recording
+    airing_id = accepted(db, gone, NOW)
+    handoff = RecordingHandoff()
+    with pytest.raises(InvalidInput):
+        service(settings, db, speech, handoff).air_accepted_emergency(airing_id)
+    [airing] = airings(db)
+    assert airing.status == AiringStatus.FAILED and "ghi âm" in (airing.note or "")
+    [failed] = events(db, "failed")
+    assert (failed.object_type, failed.object_id) == ("airing", airing_id)
+    assert failed.details["kind"] == "emergency" and failed.details["reason"] == airing.note
+    assert service(settings, db, speech, handoff, now=NOW + timedelta(seconds=5)).resume_emergencies() == []
+    assert handoff.programmes == []
+
+
+def test_a_resumed_emergency_hands_the_recorded_programme_again_and_says_it_resumed(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db, clusters=(("Cụm 1", None), ("Cụm 2", None)))
+    bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
+    airing_id = accepted(db, bulletin, NOW)
+    first = RecordingHandoff()
+    aired = service(settings, db, speech, first).air_accepted_emergency(airing_id)
+    with db.session() as s:  # the process died after recording the deliveries, before any order committed
+        s.execute(update(Airing).where(Airing.id == airing_id).values(status=AiringStatus.PLANNED, composed_at=None,
+                                                                     claimed_by=None))  # its claim released
+        s.execute(update(Bulletin).where(Bulletin.id == bulletin).values(status=BulletinStatus.APPROVED))
+    again = RecordingHandoff()
+    resumed = service(settings, db, speech, again, now=NOW + timedelta(seconds=1)).air_accepted_emergency(airing_id)
+    assert sorted(p.cluster_id for p in again.programmes) == [ids["Cụm 1"], ids["Cụm 2"]]
+    assert {(p.audio.sha256, p.play_at) for p in again.programmes} == {(aired.audio_sha256, aired.play_at)}
+    assert resumed.status == "handed_off" and resumed.note == (
+        "Tiếp tục phát sau khi máy chủ khởi động lại; cụm loa đã nhận lệnh không nhận lại.")
+    assert [e.details["resumed"] for e in events(db, "compose")] == [False, True]
+    with db.session() as s:
+        assert s.get_one(Bulletin, bulletin).status == BulletinStatus.AIRED
