@@ -109,4 +109,11 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "nothing deletes the lease row, so a Lease inserts it only as its first acquisition, when previous "
             "is still the None its constructor set.",
     },
+    "programming.emergency": {
+        "latest_emergency_airing | .order_by(Airing.id.desc()).limit(1))  # fmt: skip | `1` → `2`":
+            "session.scalar() takes the first row, the newest airing, whether one or two rows come back.",
+        'EmergencyAirer.resume | holder = airing.claimed_by or "" | `""` → `\'XXXX\'`':
+            "the claim writes composed_at and claimed_by together, so a claimed airing never has claimed_by None; "
+            "and no holder id is 'XXXX' either.",
+    },
 }

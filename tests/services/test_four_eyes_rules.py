@@ -39,9 +39,10 @@ def leaders(db: Database, commune_id: int | None, actor_id: int) -> int:
 
 def self_approval(db: Database, commune_id: int, actor_id: int, *, emergency: bool,
                   declared: bool = False) -> dict[str, str]:  # fmt: skip
+    # Without a declaration the keyword is left out, as the approval of a submitted bulletin leaves it out.
+    declaration = {"declared_sole_leader": True} if declared else {}
     with db.session() as s:
-        return check_self_approval(s, commune_id, s.get_one(User, actor_id), emergency=emergency,
-                                   declared_sole_leader=declared)
+        return check_self_approval(s, commune_id, s.get_one(User, actor_id), emergency=emergency, **declaration)
 
 
 def province_self_approval(db: Database, actor_id: int, *, emergency: bool) -> dict[str, str]:
