@@ -53,7 +53,8 @@ def _preload() -> None:
     """Import the heavy third-party libraries once, so that each forked run starts warm."""
     for name in ("sqlalchemy", "sqlalchemy.orm", "fastapi", "starlette.testclient", "pydantic", "httpx",
                  "cryptography.hazmat.primitives.asymmetric.ed25519", "apscheduler.schedulers.background",
-                 "alembic", "yaml", "pytest_asyncio", "pytest_timeout", "numpy"):
+                 "alembic", "yaml", "pytest_asyncio", "pytest_timeout", "numpy",
+                 "scipy.signal"):  # (scipy.signal: a traced import of it takes minutes on a busy machine)
         with contextlib.suppress(ImportError):
             __import__(name)
 
@@ -258,6 +259,26 @@ def run_module(module: str, jobs: int, limit: int | None) -> dict[str, Any]:
     }
 
 
+def rejudge(module: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """The module's last result with the survivors judged again against EQUIVALENT (no mutant is run).
+
+    Only for the source that was measured: a changed module must be run again.
+    """
+    source = (ROOT / MODULES[module]["file"]).read_text(encoding="utf-8")
+    if hashlib.sha256(source.encode("utf-8")).hexdigest()[:16] != entry["source_sha256"]:
+        raise SystemExit(f"{module}: the source changed since it was measured; run it again")
+    equivalent = EQUIVALENT.get(module, {})
+    pool = [{k: v for k, v in m.items() if k != "why"} for m in entry["surviving_mutants"] + entry["equivalent_mutants"]]
+    judged = [{**m, "why": equivalent[m["key"]]} for m in pool if m["key"] in equivalent]
+    survivors = [m for m in pool if m["key"] not in equivalent]
+    counted = entry["mutants"] - len(judged)
+    detected = entry["killed"] + entry["timeouts"]
+    return {**entry, "survived": len(survivors), "equivalent": len(judged),
+            "killed_percent": round(100 * detected / counted, 1) if counted else 100.0,
+            "surviving_mutants": survivors, "equivalent_mutants": judged,
+            "stale_equivalence_judgements": sorted(set(equivalent) - {m["key"] for m in judged})}
+
+
 def _git_head() -> str:
     result = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return result.stdout.strip()
@@ -277,6 +298,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1: the cores are shared)")
     parser.add_argument("--limit", type=int, help="only the first N mutants of each module (to try the bench)")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="apply the current EQUIVALENT judgements to the last results of an unchanged module")
     arguments = parser.parse_args()
     niceness = os.nice(0)
     if niceness < 19:
@@ -292,16 +315,19 @@ def main() -> None:
             for mutant in mutants_of((ROOT / MODULES[module]["file"]).read_text(encoding="utf-8")):
                 print(f"{MODULES[module]['file']}:{mutant.line} {mutant.operator}: {mutant.key}")
         return
-    _preload()
-    modules: dict[str, Any] = {}
+    measured: dict[str, Any] = {}
+    if not arguments.rejudge:
+        _preload()
     for module in chosen:
-        modules[module] = run_module(module, arguments.jobs, arguments.limit)
-        entry = modules[module]
+        if arguments.rejudge:
+            measured[module] = entry = rejudge(module, _previous_results()[module])
+        else:
+            measured[module] = entry = run_module(module, arguments.jobs, arguments.limit)
         print(f"{module}: {entry['mutants']} mutants, {entry['killed']} killed, {entry['survived']} survived, "
               f"{entry['timeouts']} timeouts, {entry['equivalent']} equivalent → {entry['killed_percent']}%",
               flush=True)
-    # Merge into the file as it is now: another run (of other modules) may have written it meanwhile.
-    modules = {**_previous_results(), **modules}
+    # Read the others' results only now: a run of another module may have finished meanwhile.
+    modules = {**_previous_results(), **measured}
     summary = {module: {key: modules[module][key] for key in
                         ("mutants", "killed", "survived", "timeouts", "equivalent", "killed_percent")}
                for module in modules}

@@ -50,6 +50,32 @@ MODULES: dict[str, dict[str, object]] = {
         "file": "broadcaster/services/handoff.py",
         "tests": ["tests/services/test_handoff.py"],
     },
+    # --- the workflow, emergency and scheduler side (mutsvc) ---
+    "services.workflow": {
+        "file": "broadcaster/services/workflow.py",
+        # The workflow's own tests on a real database with the real programming service. The API tests
+        # of emergencies and four eyes reach the same rules through the routes, but at ~12 min a pass
+        # they are too slow to run per mutant; the rules' own tests are what must catch a change here.
+        "tests": ["tests/services/test_workflow_rules.py", "tests/services/test_a_workflow_services.py",
+                  "tests/services/test_cancel_aired.py", "tests/services/test_recall.py"],
+    },
+    "services.four_eyes": {
+        "file": "broadcaster/services/four_eyes.py",
+        "tests": ["tests/services/test_four_eyes_rules.py"],
+    },
+    "programming.emergency": {
+        "file": "broadcaster/services/programming/emergency.py",
+        # (test_resume_after_crash.py and the API's emergency history reach it too, but are slow per mutant.)
+        "tests": ["tests/services/test_emergency_rules.py", "tests/services/test_programming_emergency.py"],
+    },
+    "programming.resume": {
+        "file": "broadcaster/services/programming/resume.py",
+        "tests": ["tests/services/test_resume_rules.py", "tests/services/test_resume_after_crash.py"],
+    },
+    "scheduler.lease": {
+        "file": "broadcaster/scheduler/lease.py",
+        "tests": ["tests/scheduler/test_lease.py"],
+    },
 }
 
 EQUIVALENT: dict[str, dict[str, str]] = {
@@ -142,5 +168,29 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         '| `r"^\\d{1,3}(?:\\.\\d{3})+$"` → `\'XX^\\\\d{1,3}(?:\\\\.\\\\d{3})+$XX\'`':
             "without the thousands branch the fallback strips the dots and reads the same cardinal; the "
             "two differ only for a group led by zero ('0.500'), which is no written amount.",
+    },
+    # --- the workflow, emergency and scheduler side, and the web security module (mutsvc) ---
+    "web.security": {
+        "new_pre_login_secret | return secrets.token_urlsafe(32) | `32` → `33`":
+            "33 random bytes are no weaker than 32; the pre-login cookie holds whatever value it is given.",
+    },
+    "scheduler.lease": {
+        'Lease.try_acquire | mine = or_(mine, SchedulerLease.holder.endswith(f":{self.node.node_id}", '
+        'autoescape=True)) | `True` → `False`':
+            "node ids are uuid4 hex: they hold no LIKE wildcard (% or _) for autoescape to escape.",
+        'Lease.try_acquire | .where(SchedulerLease.name == self.name, or_(mine, SchedulerLease.expires_at <= now)) '
+        '| `SchedulerLease.expires_at <= now` → `SchedulerLease.expires_at < now`':
+            "the two differ only when the expiry equals this call's wall-clock microsecond; a standby then takes "
+            "the lease one call later, which the TTL already allows for.",
+        "Lease.try_acquire | self.previous = None | `self.previous = None` → `pass`":
+            "nothing deletes the lease row, so a Lease inserts it only as its first acquisition, when previous "
+            "is still the None its constructor set.",
+    },
+    "programming.emergency": {
+        "latest_emergency_airing | .order_by(Airing.id.desc()).limit(1))  # fmt: skip | `1` → `2`":
+            "session.scalar() takes the first row, the newest airing, whether one or two rows come back.",
+        'EmergencyAirer.resume | holder = airing.claimed_by or "" | `""` → `\'XXXX\'`':
+            "the claim writes composed_at and claimed_by together, so a claimed airing never has claimed_by None; "
+            "and no holder id is 'XXXX' either.",
     },
 }

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+from pathlib import Path
+from urllib.parse import urlencode
+
 import pytest
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
+from broadcaster.config import Settings
+from broadcaster.web.rendering import STATIC_DIR, TEMPLATES_DIR, WebState
+from broadcaster.web.routing import require_csrf
 from broadcaster.web.security import (
     CONTENT_SECURITY_POLICY,
+    CSRF_FIELD,
+    CSRF_HEADER,
     CookieNames,
     CsrfRejected,
     check_csrf,
@@ -61,6 +72,8 @@ def test_the_session_cookie_binds_the_token_before_the_pre_login_cookie() -> Non
     with pytest.raises(CsrfRejected) as refused:
         check_csrf(both, cookies, csrf_token("before"))
     assert refused.value.code == "csrf_rejected"
+    # What staff read: the form is stale, reload the page and do it again.
+    assert refused.value.message.startswith("Biểu mẫu không hợp lệ") and refused.value.message.endswith("làm lại.")
     assert csrf_secret(request({}), cookies) is None
 
 
@@ -103,3 +116,45 @@ def test_the_content_security_policy_allows_nothing_from_elsewhere_and_no_inline
     assert directives["base-uri"] == "'none'"
     assert directives["form-action"] == "'self'"
     assert directives["media-src"] == "'self' blob:"
+
+
+def routed(tmp_path: Path, method: str, cookies: dict[str, str], headers: dict[str, str] | None = None,
+           form: dict[str, str] | None = None) -> Request:  # fmt: skip
+    """A request as the pages' routing sees it: the app's real web state, an urlencoded form body."""
+    app = Starlette()
+    app.state.web = WebState(Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache"))
+    body = urlencode(form or {}).encode()
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    raw.append((b"content-type", b"application/x-www-form-urlencoded"))
+    if cookies:
+        raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request({"type": "http", "method": method, "headers": raw, "path": "/", "app": app}, receive)
+
+
+def test_reading_methods_need_no_token_and_every_other_method_needs_the_sessions(tmp_path: Path) -> None:
+    for method in ("GET", "HEAD", "OPTIONS"):
+        asyncio.run(require_csrf(routed(tmp_path, method, {})))
+    token = csrf_token("s")
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        with pytest.raises(CsrfRejected):
+            asyncio.run(require_csrf(routed(tmp_path, method, {"bc_session": "s"})))
+        asyncio.run(require_csrf(routed(tmp_path, method, {"bc_session": "s"}, headers={"X-CSRF-Token": token})))
+        asyncio.run(require_csrf(routed(tmp_path, method, {"bc_session": "s"}, form={"csrf_token": token})))
+    with pytest.raises(CsrfRejected):
+        asyncio.run(require_csrf(routed(tmp_path, "POST", {"bc_session": "s"}, form={"csrf": token})))
+
+
+def test_the_pages_and_their_script_send_the_token_under_the_names_the_check_reads() -> None:
+    # The templates and app.js name the field and the header in their own text: they must agree.
+    fields = set()
+    for template in TEMPLATES_DIR.glob("*.html"):
+        fields |= set(re.findall(r'<input type="hidden" name="([^"]+)" value="\{\{ csrf \}\}">',
+                                 template.read_text(encoding="utf-8")))
+    assert fields == {CSRF_FIELD}
+    script = (STATIC_DIR / "app.js").read_text(encoding="utf-8")
+    assert re.findall(r'body\.set\("([^"]+)", csrfToken\(\)\)', script) == [CSRF_FIELD]
+    assert [h.lower() for h in re.findall(r'"([^"]+)": csrfToken\(\)', script)] == [CSRF_HEADER]
