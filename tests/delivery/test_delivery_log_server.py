@@ -97,7 +97,7 @@ def test_a_new_delivery_moves_in_memory_by_the_same_rules(row: tuple[Database, i
     with row[0].session() as s:
         assert advance(s, fresh, S.MISSED, from_agent=False, error="[not_confirmed] …")
         assert (fresh.state, fresh.error) == (S.MISSED, "[not_confirmed] …")
-        assert not advance(s, fresh, S.CANCELLED, from_agent=False)
+        assert advance(s, fresh, S.CANCELLED, from_agent=False) is False  # a bool, as the signature says
         assert advance(s, fresh, S.PLAYED, from_agent=True) and fresh.state is S.PLAYED
         assert fresh.id is None  # nothing was written for it
 
