@@ -1,13 +1,16 @@
-"""Loudness measurement: BS.1770 on PCM inside the pipeline (pyloudnorm), EBU R128 on encoded files (ffmpeg).
+"""Loudness measurement: BS.1770 integrated loudness and true peak, of PCM and of encoded audio.
 
-Two meters on purpose: pyloudnorm is cheap and runs on the PCM while we level it; ffmpeg's
-``ebur128`` filter measures what the speakers will actually play (the decoded MP3), and is what
-tests, the cache metadata and the CLI report.
+The leveller measures PCM (``gated_power``: pyloudnorm's filters and gates, vectorized). The
+renderer measures what it encoded, as the speakers will play it: a second ffmpeg decodes the
+encoder's output while it is produced and ``StreamingMeter`` measures the decoded samples as they
+come (``EncodingJob``). ``measure_loudness`` measures any file or bytes with ffmpeg's ``ebur128``
+filter: an independent meter, which the tests hold ours to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
@@ -30,6 +33,7 @@ from broadcaster.audio.codec import (
 )
 from broadcaster.audio.limiter import true_peak_envelope
 from broadcaster.audio.pcm import Pcm
+from broadcaster.audio.truepeak import TruePeakMeter
 
 # BS.1770 absolute gate: blocks quieter than this count as silence; a whole signal below it has no
 # integrated loudness, which we report as -inf (ffmpeg prints -70.0 for the same case).
@@ -124,31 +128,51 @@ def gated_power(pcm: Pcm) -> GatedPower:
     if len(samples) == 0 or not np.any(samples):
         return GatedPower(float("-inf"), np.zeros(len(samples)))
     power = np.square(_k_weighted(samples, rate))
-    block = _BLOCK_S * rate
-    if len(samples) < block:
+    if len(samples) < _BLOCK_S * rate:
         # Shorter than one gating block: measured by its mean square, as if looped.
         mean_square, coverage = float(np.mean(power)), np.ones(len(samples))
     else:
-        count = int(np.round((len(samples) / rate - _BLOCK_S) / (_BLOCK_S * _BLOCK_STEP))) + 1
-        index = np.arange(count)
-        lower = (_BLOCK_S * (index * _BLOCK_STEP) * rate).astype(int)
-        upper = np.minimum((_BLOCK_S * (index * _BLOCK_STEP + 1) * rate).astype(int), len(samples))
-        running = np.concatenate(([0.0], np.cumsum(power)))
-        block_power = (running[upper] - running[lower]) / block
-        with np.errstate(divide="ignore"):
-            block_lufs = -0.691 + 10.0 * np.log10(block_power)
-        kept = _gated_blocks(block_lufs)
-        if len(kept) == 0:
+        gated = _gated_blocks_of(power, rate)
+        if gated is None:
             return GatedPower(float("-inf"), np.zeros(len(samples)))
-        mean_square = float(np.mean(block_power[kept]))
+        mean_square, lower, upper = gated
         coverage = np.zeros(len(samples) + 1)
-        np.add.at(coverage, lower[kept], 1.0)
-        np.add.at(coverage, upper[kept], -1.0)
+        np.add.at(coverage, lower, 1.0)
+        np.add.at(coverage, upper, -1.0)
         coverage = np.cumsum(coverage)[: len(samples)]
-    lufs = -0.691 + 10.0 * math.log10(mean_square) if mean_square > 0 else float("-inf")
-    if not math.isfinite(lufs) or lufs <= ABSOLUTE_GATE_LUFS:
-        return GatedPower(float("-inf"), np.zeros(len(samples)))
+    lufs = _lufs(mean_square)
+    if lufs == float("-inf"):
+        return GatedPower(lufs, np.zeros(len(samples)))
     return GatedPower(lufs, power * coverage)
+
+
+def _gated_blocks_of(
+    power: npt.NDArray[np.float64], rate: int
+) -> tuple[float, npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+    """BS.1770's 400 ms blocks over K-weighted ``power`` (at least one block long), gated.
+
+    The mean square of the gated blocks and where they start and end; None if no block passes.
+    The blocks are summed from one cumulative sum instead of one by one.
+    """
+    block = _BLOCK_S * rate
+    count = int(np.round((len(power) / rate - _BLOCK_S) / (_BLOCK_S * _BLOCK_STEP))) + 1
+    index = np.arange(count)
+    lower = (_BLOCK_S * (index * _BLOCK_STEP) * rate).astype(int)
+    upper = np.minimum((_BLOCK_S * (index * _BLOCK_STEP + 1) * rate).astype(int), len(power))
+    running = np.concatenate(([0.0], np.cumsum(power)))
+    block_power = (running[upper] - running[lower]) / block
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(block_power)
+    kept = _gated_blocks(block_lufs)
+    if len(kept) == 0:
+        return None
+    return float(np.mean(block_power[kept])), lower[kept], upper[kept]
+
+
+def _lufs(mean_square: float) -> float:
+    # -inf below the absolute gate, as for silence.
+    lufs = -0.691 + 10.0 * math.log10(mean_square) if mean_square > 0 else float("-inf")
+    return lufs if math.isfinite(lufs) and lufs > ABSOLUTE_GATE_LUFS else float("-inf")
 
 
 def _finite(pcm: Pcm) -> npt.NDArray[np.float64]:
@@ -159,14 +183,42 @@ def _finite(pcm: Pcm) -> npt.NDArray[np.float64]:
 
 
 def _k_weighted(samples: npt.NDArray[np.float64], rate: int) -> npt.NDArray[np.float64]:
-    # The same two BS.1770 stages pyloudnorm's Meter uses for "K-weighting", as one cascade.
-    from pyloudnorm.iirfilter import IIRfilter
     from scipy.signal import sosfilt
+
+    sections, gain = _k_weighting(rate)
+    return np.asarray(sosfilt(sections, samples) * gain, dtype=np.float64)
+
+
+@functools.cache
+def _k_weighting(rate: int) -> tuple[npt.NDArray[np.float64], float]:
+    # The same two BS.1770 stages pyloudnorm's Meter uses for "K-weighting", as one cascade, and its gain.
+    from pyloudnorm.iirfilter import IIRfilter
 
     stages = [IIRfilter(4.0, 1 / math.sqrt(2), 1500.0, rate, "high_shelf"), IIRfilter(0.0, 0.5, 38.0, rate, "high_pass")]
     sections = np.array([[*stage.b, *stage.a] for stage in stages])
-    gain = math.prod(stage.passband_gain for stage in stages)
-    return np.asarray(sosfilt(sections, samples) * gain, dtype=np.float64)
+    return sections, math.prod(stage.passband_gain for stage in stages)
+
+
+@functools.cache
+def _bs1770_k_weighting(rate: int) -> npt.NDArray[np.float64]:
+    """BS.1770's K-weighting at ``rate``: its pre-filter (shelf) and RLB high-pass, as second-order sections.
+
+    The analogue parameters that give BS.1770's published 48 kHz coefficients exactly (those of
+    libebur128); pyloudnorm's rounder ones read ~0.05 LU low. At 22.05 kHz the bilinear transform
+    bends the response a little: speech reads ~0.05 LU above the 48 kHz filter.
+    """
+    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * f0 / rate)
+    vh = 10.0 ** (gain_db / 20.0)
+    vb = vh**0.4996667741545416
+    a0 = 1.0 + k / q + k * k
+    shelf = [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0,
+             1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0 / rate)
+    a0 = 1.0 + k / q + k * k
+    high_pass = [1.0, -2.0, 1.0, 1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    return np.array([shelf, high_pass])
 
 
 def _gated_blocks(block_lufs: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
@@ -179,8 +231,47 @@ def _gated_blocks(block_lufs: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
     return np.flatnonzero((block_lufs > ABSOLUTE_GATE_LUFS) & (block_lufs > relative_gate))
 
 
+class StreamingMeter:
+    """BS.1770 integrated loudness and true peak of mono PCM that arrives in pieces.
+
+    Its K-weighting is BS.1770's own filter (exactly its 48 kHz coefficients at 48 kHz, as
+    ffmpeg's ebur128 uses them), carried from piece to piece; the gating needs every block, so
+    it runs once in ``result`` on the stored powers (one cumulative sum: milliseconds). Strict
+    BS.1770, like ffmpeg's meter: audio shorter than one 400 ms block has no integrated loudness.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        from scipy.signal import sosfilt  # imported here: scipy.signal takes ~0.7 s to import
+
+        self._sosfilt = sosfilt
+        self.sample_rate = sample_rate
+        self._sections = _bs1770_k_weighting(sample_rate)
+        self._state = np.zeros((len(self._sections), 2))
+        self._power: list[npt.NDArray[np.float64]] = []
+        self._count = 0
+        self._true_peak = TruePeakMeter()
+
+    def feed(self, samples: npt.NDArray[np.floating]) -> None:
+        """Take the next samples (full scale 1.0)."""
+        if len(samples) == 0:
+            return
+        weighted, self._state = self._sosfilt(self._sections, np.asarray(samples, dtype=np.float64), zi=self._state)
+        self._power.append(np.square(weighted))
+        self._count += len(samples)
+        self._true_peak.feed(samples)
+
+    def result(self) -> Loudness:
+        """The loudness, true peak and duration of everything fed."""
+        lufs = float("-inf")
+        if self._count >= _BLOCK_S * self.sample_rate:
+            gated = _gated_blocks_of(np.concatenate(self._power), self.sample_rate)
+            lufs = _lufs(gated[0]) if gated is not None else lufs
+        return Loudness(integrated_lufs=lufs, true_peak_dbtp=self._true_peak.dbtp,
+                        duration_s=self._count / self.sample_rate)
+
+
 def true_peak_dbtp(pcm: Pcm) -> float:
-    """True peak of PCM in dBTP, from the oversampled envelope; -inf for digital silence."""
+    """True peak of PCM in dBTP as the limiter sees it (its 4x envelope); -inf for digital silence."""
     if len(pcm.samples) == 0:
         return float("-inf")
     peak = float(np.max(true_peak_envelope(pcm.samples)))
@@ -240,26 +331,44 @@ def measure_loudness(encoded: bytes | str | os.PathLike[str]) -> Loudness:
 
 
 def encode_and_measure(pcm: Pcm, fmt: str, bitrate: str) -> tuple[bytes, Loudness]:
-    """Encode PCM and measure the encoded stream with ebur128 in parallel, in two piped ffmpeg processes."""
+    """Encode PCM and measure the encoded stream as it is produced (see ``EncodingJob``)."""
     return EncodingJob(fmt, bitrate, pcm.sample_rate).finish(pcm)
 
 
-class EncodingJob:
-    """An encoder and a meter started ahead of their input: two piped ffmpeg processes.
+# How many decoded bytes the meter takes at a time (~0.7 s of audio at 22.05 kHz): fewer, larger
+# pieces cost less per sample, and the last piece, measured after the encoder ends, stays short.
+_METER_READ_BYTES = 1 << 16
 
-    The meter decodes the encoder's output as it is produced, so the measurement of what the
-    speakers will play costs almost no wall time on a machine with two cores. Starting both before
-    the PCM is ready (the renderer does so before levelling) hides their start-up as well.
+
+# Decoded for measuring at the rate the codec works at: Opus always decodes to 48 kHz.
+_CODEC_RATE = {"ogg": 48000}
+
+
+def _decode_command(fmt: str, sample_rate: int) -> list[str]:
+    # 32-bit float: the decoder's own output for MP3, so nothing is clipped or rounded before measuring.
+    return [
+        ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *ffmpeg.pipe_input(fmt), "-vn",
+        "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1",
+    ]
+
+
+class EncodingJob:
+    """An encoder and a decoder started ahead of their input (two piped ffmpeg processes), and a meter.
+
+    The decoder turns the encoder's output back into PCM as it is produced, and ``StreamingMeter``
+    measures that PCM in a thread as it arrives: what the speakers will play is measured in step
+    with the encode, and on a machine with two cores finishes just after it. Starting both
+    processes before the PCM is ready (the renderer does so before levelling) hides their start-up.
     """
 
     def __init__(self, fmt: str, bitrate: str, sample_rate: int) -> None:
         command = encode_command(fmt, bitrate, sample_rate)
         self.sample_rate = sample_rate
+        self.decoded_rate = _CODEC_RATE.get(fmt, sample_rate)
         self.encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            self.meter = subprocess.Popen(
-                _ebur128_command(ffmpeg.pipe_input(fmt)),
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            self.decoder = subprocess.Popen(
+                _decode_command(fmt, self.decoded_rate), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
         except BaseException:
             _end(self.encoder)
@@ -267,39 +376,43 @@ class EncodingJob:
 
     def finish(self, pcm: Pcm) -> tuple[bytes, Loudness]:
         """Feed ``pcm``, collect the encoded bytes and the meter's reading."""
-        encoder, meter = self.encoder, self.meter
-        assert encoder.stdin and encoder.stdout and encoder.stderr and meter.stdin and meter.stderr
+        encoder, decoder = self.encoder, self.decoder
+        assert encoder.stdin and encoder.stdout and encoder.stderr
+        assert decoder.stdin and decoder.stdout and decoder.stderr
         if pcm.sample_rate != self.sample_rate:
             self.cancel()
             raise ValueError(f"the job was started for {self.sample_rate} Hz, not {pcm.sample_rate} Hz")
         encoder_errors: list[bytes] = []
-        meter_output: list[bytes] = []
+        decoder_errors: list[bytes] = []
+        meter = StreamingMeter(self.decoded_rate)
+        meter_failures: list[BaseException] = []
         threads = [
             threading.Thread(target=_feed, args=(encoder.stdin, pcm.to_int16()), daemon=True),
             threading.Thread(target=_drain, args=(encoder.stderr, encoder_errors), daemon=True),
-            threading.Thread(target=_drain, args=(meter.stderr, meter_output), daemon=True),
+            threading.Thread(target=_drain, args=(decoder.stderr, decoder_errors), daemon=True),
+            threading.Thread(target=_measure, args=(decoder.stdout, meter, meter_failures), daemon=True),
         ]
         for thread in threads:
             thread.start()
-        # A wedged encoder or meter would block the reads below for ever: kill both at the deadline.
+        # A wedged encoder or decoder would block the reads below for ever: kill both at the deadline.
         killed = threading.Event()
-        deadline = threading.Timer(ffmpeg.timeout_for(pcm.duration_s), _kill, args=(killed, encoder, meter))
+        deadline = threading.Timer(ffmpeg.timeout_for(pcm.duration_s), _kill, args=(killed, encoder, decoder))
         deadline.daemon = True
         deadline.start()
         chunks: list[bytes] = []
-        meter_alive = True
+        decoder_alive = True
         try:
             while chunk := encoder.stdout.read(1 << 16):
                 chunks.append(chunk)
-                if meter_alive:
+                if decoder_alive:
                     try:
-                        meter.stdin.write(chunk)
+                        decoder.stdin.write(chunk)
                     except BrokenPipeError:
-                        meter_alive = False  # reported below from its exit status
+                        decoder_alive = False  # reported below from its exit status
         finally:
-            _close_quietly(meter.stdin)
+            _close_quietly(decoder.stdin)
             encoder_code = encoder.wait()
-            meter_code = meter.wait()
+            decoder_code = decoder.wait()
             deadline.cancel()
             for thread in threads:
                 thread.join()
@@ -311,18 +424,29 @@ class EncodingJob:
             raise AudioProcessingError(
                 "Không mã hóa được âm thanh.", detail=b"".join(encoder_errors).decode("utf-8", "replace")[-500:]
             )
-        stderr = b"".join(meter_output).decode("utf-8", "replace")
-        try:
-            if meter_code != 0:
-                raise ValueError(f"ffmpeg exit {meter_code}")
-            return data, parse_ebur128(stderr)
-        except ValueError:
-            raise AudioProcessingError("Không đo được độ lớn âm thanh đã mã hóa.", detail=stderr[-500:]) from None
+        if decoder_code != 0 or meter_failures:
+            detail = repr(meter_failures[0]) if meter_failures else b"".join(decoder_errors).decode("utf-8", "replace")
+            raise AudioProcessingError("Không đo được độ lớn âm thanh đã mã hóa.", detail=detail[-500:])
+        return data, meter.result()
 
     def cancel(self) -> None:
         """Stop both processes (the render failed before it had anything to encode)."""
         _end(self.encoder)
-        _end(self.meter)
+        _end(self.decoder)
+
+
+def _measure(pipe: IO[bytes], meter: StreamingMeter, failures: list[BaseException]) -> None:
+    # Runs in a thread: numpy and scipy release the GIL for the filtering and the FFTs.
+    leftover = b""
+    try:
+        while block := pipe.read(_METER_READ_BYTES):
+            block = leftover + block
+            whole = len(block) - len(block) % 4
+            meter.feed(np.frombuffer(block[:whole], dtype="<f4"))
+            leftover = block[whole:]
+    except Exception as error:  # handed to the caller, which reports it as a failed measurement
+        failures.append(error)
+        pipe.read()  # keep draining, so the decoder is not left blocked on a full pipe
 
 
 def _end(process: subprocess.Popen[bytes]) -> None:

@@ -44,8 +44,12 @@ def test_rendered_mp3_is_at_broadcast_level(name, make, chime, speech_pcm) -> No
     rendered = render([make(speech_pcm)], RenderOptions(chime=chime))
     assert rendered.data[:3] == b"ID3" or rendered.data[:2] == b"\xff\xfb" or rendered.data[0] == 0xFF
     assert_broadcast_level(rendered.data)
-    # What render reports is what ffmpeg measures on its bytes.
-    assert rendered.loudness == measure_loudness(rendered.data)
+    # What render reports is what ffmpeg measures on its bytes (ffmpeg prints one decimal).
+    ffmpeg = measure_loudness(rendered.data)
+    assert rendered.loudness.integrated_lufs == pytest.approx(ffmpeg.integrated_lufs, abs=0.15)
+    assert rendered.loudness.true_peak_dbtp == pytest.approx(ffmpeg.true_peak_dbtp, abs=0.5)
+    assert rendered.loudness.true_peak_dbtp <= TRUE_PEAK
+    assert rendered.loudness.duration_s == pytest.approx(ffmpeg.duration_s, abs=0.002)
 
 
 def test_loudness_is_centred_on_the_target(speech_pcm) -> None:
@@ -161,11 +165,12 @@ def test_options_cache_fields_are_plain_and_distinguish_options() -> None:
 def test_an_encoding_started_for_a_render_that_fails_leaves_no_ffmpeg_behind() -> None:
     job = EncodingJob("mp3", "64k", SAMPLE_RATE)  # started ahead of the levelling, as render does
     job.cancel()
-    assert job.encoder.returncode is not None and job.meter.returncode is not None
+    assert job.encoder.returncode is not None and job.decoder.returncode is not None
 
 
 def test_a_started_encoding_encodes_and_measures_what_it_is_given() -> None:
     data, loudness = EncodingJob("mp3", "64k", SAMPLE_RATE).finish(tone(1000, 3.0, 0.5))
     assert loudness.duration_s == pytest.approx(3.0, abs=0.1)
     assert loudness.integrated_lufs == pytest.approx(-9.1, abs=0.5)
-    assert measure_loudness(data).integrated_lufs == pytest.approx(loudness.integrated_lufs, abs=0.05)
+    # ffmpeg prints one decimal; the meters agree to a few hundredths beyond that.
+    assert measure_loudness(data).integrated_lufs == pytest.approx(loudness.integrated_lufs, abs=0.1)
