@@ -183,6 +183,7 @@ def test_an_admin_creates_locks_and_resets_accounts_and_ends_their_sessions(web:
     # The new officer must choose a password before anything else; the API refuses them meanwhile.
     person = new_context(browser, web)
     own = _log_in_expecting_password_change(person, "cabo.moi", first_password)
+    check_layout(own, "doi-mat-khau-bat-buoc")
     own.goto("/ban-tin")
     own.wait_for_url("**/doi-mat-khau?tb=phai-doi-mat-khau")
     token = httpx.post(f"{web.url}/api/v1/auth/token", json={"username": "cabo.moi", "password": first_password},
@@ -201,9 +202,9 @@ def test_an_admin_creates_locks_and_resets_accounts_and_ends_their_sessions(web:
     own.fill("input[name=repeated]", NEW_PASSWORD)
     own.click("button:has-text('Đổi mật khẩu')")
     expect(own.locator(".alert.ok")).to_contain_text("Đã đổi mật khẩu")
+    check_layout(own, "tai-khoan-cua-toi")  # the password page again, now with the sessions
     own.goto("/ban-tin")
     expect(own.locator("h1")).to_contain_text("Bản tin")
-    check_layout(own, "tai-khoan-cua-toi")
 
     # Changing the password ended the other sessions (the API token too); this page's stays.
     gone = httpx.get(f"{web.url}/api/v1/bulletins", timeout=10, headers={"Authorization": f"Bearer {api_token}"})

@@ -9,7 +9,15 @@ from playwright.sync_api import Browser, FilePayload, expect
 
 from broadcaster.clock import SystemClock
 from tests.api.world import wav_bytes
-from tests.web.world import MARKET_CLUSTER, WebWorld, form_token, http_login, log_in, new_context
+from tests.web.world import (
+    MARKET_CLUSTER,
+    WebWorld,
+    check_layout,
+    form_token,
+    http_login,
+    log_in,
+    new_context,
+)
 
 
 def test_a_recording_can_be_uploaded_instead_of_text_and_heard(web: WebWorld, browser: Browser) -> None:
@@ -61,6 +69,7 @@ def test_a_draft_can_be_edited_then_submitted_and_errors_keep_the_form(
     expect(page.locator(".facts")).to_contain_text(MARKET_CLUSTER)
     page.click("a:has-text('Sửa')")
     expect(page.locator("h1")).to_have_text("Sửa bản nháp")
+    check_layout(page, "sua-ban-nhap")
     page.fill("input[name=title]", "Lịch thu gom rác (sửa)")
     page.fill("input[name=repeat]", "2")
     page.click("button[name=action][value=send]")

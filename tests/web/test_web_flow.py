@@ -119,6 +119,7 @@ def test_bulletin_from_compose_page_to_the_broadcast_log(web: WebWorld, browser:
         TITLE, timeout=AIRING_TIMEOUT_S * 1000
     )
     expect(cluster_a.locator("td[data-label='Âm lượng']")).to_contain_text("%")
+    # The table is now the one the script fetched from /cum-loa/bang (a fragment, checked here in its page).
     check_layout(page, "cum-loa")
     readme_shot(page, "cum-loa", "table.clusters")
 

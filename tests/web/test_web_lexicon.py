@@ -51,6 +51,7 @@ def test_officer_adds_hears_edits_and_removes_an_entry(web: WebWorld, browser: B
     check_layout(page, "tu-dien")
     row.locator("a", has_text="Sửa").click()
     expect(page.locator("#lexicon-written")).to_have_value("Kẻ Nủa")
+    check_layout(page, "tu-dien-sua")
     page.fill("#lexicon-spoken", "kẻ nủa")
     page.click("#lexicon-form button[type=submit]")
     page.wait_for_url(re.compile(r"tb=da-sua-tu"))

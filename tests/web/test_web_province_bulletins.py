@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from broadcaster.models import AuditEvent
 from tests.api.world import PASSWORD
-from tests.web.world import WebWorld, check_accessibility, log_in, new_context
+from tests.web.world import WebWorld, check_layout, log_in, new_context
 
 
 def _province_log_in(context: BrowserContext, username: str) -> Page:
@@ -48,9 +48,9 @@ def test_the_province_writes_approves_once_and_a_commune_declines_from_its_inbox
     writer.wait_for_url(re.compile(r"/tin-tinh/\d+\?tb=da-gui-tinh"))
     bulletin_id = int(re.search(r"/tin-tinh/(\d+)", writer.url).group(1))  # type: ignore[union-attr]
     expect(writer.locator("[data-status]")).to_have_attribute("data-status", "submitted")
-    check_accessibility(writer, "tin-tinh (report)", 1280)
+    check_layout(writer, "tin-tinh-bao-cao")
     writer.goto("/tin-tinh")
-    check_accessibility(writer, "tin-tinh", 1280)
+    check_layout(writer, "tin-tinh")
 
     approver = _province_log_in(new_context(browser, web), "tinh-duyet-tin")
     approver.goto(f"/tin-tinh/{bulletin_id}")
@@ -63,7 +63,7 @@ def test_the_province_writes_approves_once_and_a_commune_declines_from_its_inbox
     officer.click("nav >> text=Bản tin từ cấp trên")
     card = officer.locator(f"[data-province-bulletin-id='{bulletin_id}']")
     expect(card).to_have_attribute("data-state", "pending")
-    check_accessibility(officer, "tin-cap-tren", 1280)
+    check_layout(officer, "tin-cap-tren")
     card.locator("summary", has_text="Từ chối").click()
     card.locator("textarea[name=reason]").fill("Xã đã phổ biến trong họp thôn.")
     card.locator("button", has_text="Từ chối phát").click()
