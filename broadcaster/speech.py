@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +102,9 @@ class LexiconSource(Protocol):
     def held(self, commune_id: int) -> AbstractContextManager[None]:
         """Within the block, this thread reads the commune's entries once."""
 
+    def held_many(self, commune_ids: Collection[int]) -> AbstractContextManager[None]:
+        """``held`` for several communes, read together."""
+
 
 @dataclass(frozen=True)
 class ProgrammePiece:
@@ -144,6 +147,10 @@ class SpeechService:
     def one_reading(self, commune_id: int) -> AbstractContextManager[None]:
         """Within the block, this thread reads the commune's lexicon once (one programme, one reading)."""
         return self.lexicons.held(commune_id) if self.lexicons is not None else nullcontext()
+
+    def readings_of(self, commune_ids: Collection[int]) -> AbstractContextManager[None]:
+        """``one_reading`` for several communes at once, their lexicons read together (a province's batch)."""
+        return self.lexicons.held_many(commune_ids) if self.lexicons is not None else nullcontext()
 
     def lexicon_for(self, commune_id: int | None) -> Lexicon:
         """The lexicon that reads a commune's bulletins: the base one with the commune's entries."""

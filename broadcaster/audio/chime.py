@@ -77,8 +77,10 @@ def strike(note: Note, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return (note.velocity * wave * attack * release).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=8)
 def synthesize_chime(kind: ChimeKind, sample_rate: int = SAMPLE_RATE) -> Pcm:
-    """The raw (unlevelled) chime ``kind``: its notes mixed at their onsets."""
+    """The raw (unlevelled) chime ``kind``: its notes mixed at their onsets (cached; read-only)."""
+    # Cached: a render levels the chimes again for each try of its peak margin, from the same notes.
     notes = NOTES[kind]
     total_s = max(note.start_s + note.ring_s for note in notes)
     mix = np.zeros(int(round(total_s * sample_rate)) + 1, dtype=np.float32)
@@ -86,6 +88,7 @@ def synthesize_chime(kind: ChimeKind, sample_rate: int = SAMPLE_RATE) -> Pcm:
         wave = strike(note, sample_rate)
         start = int(round(note.start_s * sample_rate))
         mix[start : start + len(wave)] += wave
+    mix.setflags(write=False)  # shared between callers through the cache
     return Pcm(mix, sample_rate)
 
 

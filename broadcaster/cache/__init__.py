@@ -14,7 +14,8 @@ file, the start-up scan), ``entry`` (``CacheEntry`` and its sidecar, checked on 
 """
 
 from broadcaster.cache.entry import CacheEntry
-from broadcaster.cache.keys import InvalidCacheKey, cache_key, canonical_json, upload_cache_key
+from broadcaster.cache.keys import InvalidCacheKey, cache_key, canonical_json, check_key, upload_cache_key
 from broadcaster.cache.store import AudioCache
 
-__all__ = ["AudioCache", "CacheEntry", "InvalidCacheKey", "cache_key", "canonical_json", "upload_cache_key"]
+__all__ = ["AudioCache", "CacheEntry", "InvalidCacheKey", "cache_key", "canonical_json", "check_key",
+           "upload_cache_key"]

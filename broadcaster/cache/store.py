@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,6 +100,7 @@ class AudioCache:
         self._in_use: Counter[str] = Counter()
         self._pins: dict[str, set[str]] = {}
         self._total = 0
+        self._reused = threading.local()  # per thread, inside ``reusing``: key -> the entry verified there
         private_dir(self.directory)
         self._pins = load_pins(self.directory)
         self._rebuild_index()
@@ -131,8 +132,30 @@ class AudioCache:
     def get(self, key: str) -> CacheEntry | None:
         """The verified entry for ``key``, or None if absent or damaged (damaged files are removed)."""
         check_key(key)
+        reused: dict[str, CacheEntry] | None = getattr(self._reused, "entries", None)
+        if reused is not None and key in reused:
+            return reused[key]
         with self.lease(key) as entry:
+            if reused is not None and entry is not None:
+                reused[key] = entry
             return entry
+
+    @contextlib.contextmanager
+    def reusing(self) -> Iterator[None]:
+        """Within the block, this thread reads and verifies each entry once, then reuses what it found.
+
+        A batch asks for the same entries again and again (a province's hundred programmes from one
+        master; one composition's masters for their lengths, then for the programme): each read
+        hashes the whole file. Inside the block the first read's verification stands.
+        """
+        outer = getattr(self._reused, "entries", None)
+        if outer is None:
+            self._reused.entries = {}
+        try:
+            yield
+        finally:
+            if outer is None:
+                self._reused.entries = None
 
     @contextlib.contextmanager
     def lease(self, key: str) -> Iterator[CacheEntry | None]:
@@ -199,7 +222,11 @@ class AudioCache:
                 if flight is None:
                     flight = self._flights[key] = _Flight()
             if leader:
-                return self._lead(key, flight, produce)
+                entry = self._lead(key, flight, produce)
+                reused = getattr(self._reused, "entries", None)
+                if reused is not None:
+                    reused[key] = replace(entry, outcome="hit")  # made once: later asks in the block are hits
+                return entry
             flight.done.wait()
             if flight.error is not None:
                 raise flight.error
@@ -261,10 +288,19 @@ class AudioCache:
 
     def pin(self, key: str, holder: str = "default") -> None:
         """Keep ``key`` from eviction until every holder has unpinned it (it need not exist yet)."""
-        check_key(key)
+        self.pin_many([(key, holder)])
+
+    def pin_many(self, pins: Iterable[tuple[str, str]]) -> None:
+        """``pin`` for many (key, holder) pairs in one read and one write of the pins file."""
+        wanted = list(pins)
+        for key, _holder in wanted:
+            check_key(key)
+        if not wanted:
+            return
         with self._lock, pins_locked(self.directory):
             self._pins = load_pins(self.directory)  # other processes' pins too
-            self._pins.setdefault(key, set()).add(holder)
+            for key, holder in wanted:
+                self._pins.setdefault(key, set()).add(holder)
             save_pins(self.directory, self._pins)
 
     def unpin(self, key: str, holder: str = "default") -> None:

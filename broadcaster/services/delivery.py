@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from broadcaster.cache import AudioCache, InvalidCacheKey
+from broadcaster.cache import AudioCache, InvalidCacheKey, check_key
 from broadcaster.clock import Clock, SystemClock
 from broadcaster.config import Settings
 from broadcaster.db import Database, aware_utc, utc_now
@@ -252,33 +252,45 @@ class DeliveryService:
         """
         now = self.clock.now()
         failures: dict[int, str] = {}
-        for first in range(0, len(programmes), HAND_OFF_BATCH):
-            chunk = programmes[first:first + HAND_OFF_BATCH]
-            try:
-                self._hand_off_chunk(chunk, now, failures, raise_errors=raise_errors, keep_issued=keep_issued)
-            except Exception:
-                if raise_errors:
-                    raise
-                # One cluster's fault (its counter, a row the database refuses...) must not keep the
-                # others of the batch silent, above all in an emergency: try them one by one.
-                log.exception("airing %s: a batch of %d hand-offs failed; retrying one by one",
-                              chunk[0].airing_id, len(chunk))
-                for programme in chunk:
-                    try:
-                        self._hand_off_chunk([programme], now, failures, raise_errors=False, keep_issued=keep_issued)
-                    except Exception as single:  # noqa: BLE001 - recorded as this cluster's failure
-                        log.exception("airing %s: hand-off to cluster %s failed", programme.airing_id,
-                                      programme.cluster_id)
-                        failures[programme.cluster_id] = _failure(single)
+        # Queued on the lanes once every batch is stored: the lanes run in this process, and their
+        # work on the first batches would compete (for the GIL) with signing the last ones.
+        cancelled: list[str] = []
+        outgoing: list[OutgoingOrder] = []
+        try:
+            for first in range(0, len(programmes), HAND_OFF_BATCH):
+                chunk = programmes[first:first + HAND_OFF_BATCH]
+                try:
+                    self._hand_off_chunk(chunk, now, failures, cancelled, outgoing, raise_errors=raise_errors,
+                                         keep_issued=keep_issued)
+                except Exception:
+                    if raise_errors:
+                        raise
+                    # One cluster's fault (its counter, a row the database refuses...) must not keep the
+                    # others of the batch silent, above all in an emergency: try them one by one.
+                    log.exception("airing %s: a batch of %d hand-offs failed; retrying one by one",
+                                  chunk[0].airing_id, len(chunk))
+                    for programme in chunk:
+                        try:
+                            self._hand_off_chunk([programme], now, failures, cancelled, outgoing,
+                                                 raise_errors=False, keep_issued=keep_issued)
+                        except Exception as single:  # noqa: BLE001 - recorded as this cluster's failure
+                            log.exception("airing %s: hand-off to cluster %s failed", programme.airing_id,
+                                          programme.cluster_id)
+                            failures[programme.cluster_id] = _failure(single)
+        finally:  # what was stored goes out, even if a later batch raised
+            self.lanes.cancel(cancelled)
+            self._submit(outgoing)
         if programmes:
             log.info("airing %s: %d order(s) queued (play at %s)", programmes[0].airing_id,
                      len(programmes) - len(failures), programmes[0].play_at.isoformat())
         return failures
 
-    def _hand_off_chunk(self, chunk: Sequence[ClusterProgramme], now: datetime, failures: dict[int, str], *,
-                        raise_errors: bool, keep_issued: bool) -> None:
-        cancelled: list[str] = []
-        outgoing: list[OutgoingOrder] = []
+    def _hand_off_chunk(self, chunk: Sequence[ClusterProgramme], now: datetime, failures: dict[int, str],
+                        cancelled: list[str], outgoing: list[OutgoingOrder], *, raise_errors: bool,
+                        keep_issued: bool) -> None:
+        """Sign and store one batch in one transaction; what to withdraw and send is added to the lists on commit."""
+        stopped: list[str] = []
+        sending: list[OutgoingOrder] = []
         self._pin(chunk)  # pinned before the orders commit: a crash between leaves no order unpinned
         with self.db.session() as s:
             clusters = {c.id: c for c in s.scalars(select(Cluster).where(
@@ -299,11 +311,11 @@ class DeliveryService:
                 log.warning("airing %s: %s", programme.airing_id, error.message)
                 failures[programme.cluster_id] = _failure(error)
                 clusters.pop(programme.cluster_id, None)
-            self._issue_chunk(s, [p for p in chunk if p.cluster_id in clusters], clusters, now, cancelled, outgoing,
+            self._issue_chunk(s, [p for p in chunk if p.cluster_id in clusters], clusters, now, stopped, sending,
                               keep_issued=keep_issued)
         crash_point("handed_off")  # committed, not queued: start() resumes them from the outbox
-        self.lanes.cancel(cancelled)
-        self._submit(outgoing)
+        cancelled.extend(stopped)
+        outgoing.extend(sending)
 
     def _issue_chunk(self, s: Session, chunk: Sequence[ClusterProgramme], clusters: dict[int, Cluster],
                      now: datetime, cancelled: list[str], outgoing: list[OutgoingOrder], *,
@@ -505,15 +517,20 @@ class DeliveryService:
         # file under a lock, and a commune-wide airing is one audio for a thousand clusters.
         if self.cache is None:
             return
+        # A province-wide emergency is a hundred airings of one audio: their pins are one write.
         wanted = {(p.audio.path.stem, f"{PIN_PREFIX}{p.airing_id}"): p.audio.path for p in programmes}
         pinned = self.cache.pinned()
+        missing: list[tuple[str, str]] = []
         for (key, holder), path in wanted.items():
             if holder in pinned.get(key, frozenset()):
                 continue
             try:
-                self.cache.pin(key, holder)
+                check_key(key)
             except InvalidCacheKey:
                 log.warning("audio %s is not an audio cache entry; not pinned", path)
+                continue
+            missing.append((key, holder))
+        self.cache.pin_many(missing)
 
     def _housekeeping_loop(self) -> None:
         ticks = 0

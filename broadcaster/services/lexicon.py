@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -224,10 +224,18 @@ def _count(session: Session, commune_id: int) -> int:
 
 def commune_rows(session: Session, commune_id: int) -> tuple[tuple[str, str, str], ...]:
     """The commune's entries as plain rows (for rendering; no user: the speech service reads them)."""
-    query = select(LexiconEntry.written, LexiconEntry.spoken, LexiconEntry.note).where(
-        LexiconEntry.commune_id == commune_id
+    return communes_rows(session, [commune_id])[commune_id]
+
+
+def communes_rows(session: Session, commune_ids: Collection[int]) -> dict[int, tuple[tuple[str, str, str], ...]]:
+    """``commune_rows`` of several communes in one query."""
+    found: dict[int, list[tuple[str, str, str]]] = {commune_id: [] for commune_id in commune_ids}
+    query = select(LexiconEntry.commune_id, LexiconEntry.written, LexiconEntry.spoken, LexiconEntry.note).where(
+        LexiconEntry.commune_id.in_(list(found))
     )
-    return tuple(sorted((w, s, n) for w, s, n in session.execute(query)))
+    for commune_id, w, s, n in session.execute(query):
+        found[commune_id].append((w, s, n))
+    return {commune_id: tuple(sorted(rows)) for commune_id, rows in found.items()}
 
 
 class CommuneLexicons:
@@ -257,6 +265,20 @@ class CommuneLexicons:
             yield
         finally:
             if not outer:
+                del held[commune_id]
+
+    @contextmanager
+    def held_many(self, commune_ids: Collection[int]) -> Iterator[None]:
+        """``held`` for several communes at once, their entries read in one query (a province-wide emergency)."""
+        held: dict[int, tuple[tuple[str, str, str], ...] | None] = self._held.__dict__.setdefault("rows", {})
+        new = [commune_id for commune_id in set(commune_ids) if commune_id not in held]
+        if new:
+            with self.db.session() as session:
+                held.update(communes_rows(session, new))
+        try:
+            yield
+        finally:
+            for commune_id in new:
                 del held[commune_id]
 
     def _rows(self, commune_id: int) -> tuple[tuple[str, str, str], ...]:

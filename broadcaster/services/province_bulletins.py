@@ -11,8 +11,9 @@ is logged and is reported through the same paths as a local bulletin:
   days' sessions) or declines it with a reason;
 - priority: an approved copy airs from the next session on, ahead of local normal bulletins;
 - emergency: an approved copy per commune is accepted on the durable emergency path
-  (``programming.emergency.accept_emergency``) in the approval's transaction, one airing per
-  commune, then put on the air at once; a restart resumes any that did not go out.
+  (``programming.emergency_batch.accept_emergencies``) in the approval's transaction, one airing
+  per commune, then all are put on the air at once, together (one render, one hand-off: every
+  order signed and in the outbox before the answer); a restart resumes any that did not go out.
 
 The report (``report``) reads, per commune, the target's state and the deliveries of the copy.
 """
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from broadcaster.clock import Clock, local
 from broadcaster.db import utc_now
-from broadcaster.errors import BroadcasterError, Conflict, InvalidInput, NotFound, PermissionDenied
+from broadcaster.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from broadcaster.models import (
     AiringItem,
     AiringItemStatus,
@@ -57,7 +58,7 @@ from broadcaster.services.bulletins import (
     validate_text,
 )
 from broadcaster.services.four_eyes import check_province_self_approval
-from broadcaster.services.programming.emergency import accept_emergency
+from broadcaster.services.programming.emergency_batch import accept_emergencies
 from broadcaster.services.workflow import (
     REASON_MAX_LENGTH,
     EmergencyAiring,
@@ -200,11 +201,11 @@ class ProvinceBulletins:
         self._record(actor, bulletin, AuditAction.APPROVE, self_approval)
         airing_ids: list[int] = []
         if bulletin.priority != Priority.NORMAL:
+            copies = self._copies(bulletin, bulletin.targets, actor, bulletin.start_date, bulletin.end_date)
             for target in bulletin.targets:
-                copy = self._copy(bulletin, target, actor, bulletin.start_date, bulletin.end_date)
                 target.state = ProvinceTargetState.ACCEPTED
-                if emergency:
-                    airing_ids.append(accept_emergency(self.session, copy, self.clock.now()))
+            if emergency:  # every commune's intent in this transaction, in a few statements
+                airing_ids = accept_emergencies(self.session, copies, self.clock.now())
         if emergency:
             self._record(actor, bulletin, AuditAction.EMERGENCY, {"airing_ids": airing_ids})
         self.session.commit()  # an emergency's airings are accepted here: a restart resumes them
@@ -258,7 +259,7 @@ class ProvinceBulletins:
         bulletin = target.province_bulletin
         start, end = self._window(start_date or max(bulletin.start_date, self.today()), end_date or bulletin.end_date)
         self._claim_target(target, ProvinceTargetState.ACCEPTED, actor)
-        copy = self._copy(bulletin, target, actor, start, end)
+        copy = self._copies(bulletin, [target], actor, start, end)[0]
         record(self.session, actor=actor, action="accept", object_type=OBJECT_TYPE, object_id=bulletin.id,
                commune_id=target.commune_id, details={"bulletin_id": copy.id, "start_date": start.isoformat(),
                                                       "end_date": end.isoformat()})
@@ -317,36 +318,34 @@ class ProvinceBulletins:
         check_window_not_past(end, self.today())
         return start, end
 
-    def _copy(self, bulletin: ProvinceBulletin, target: ProvinceTarget, actor: User, start: date,
-              end: date) -> Bulletin:
-        """The commune's own approved copy: it airs, is logged and reported like a local bulletin."""
+    def _copies(self, bulletin: ProvinceBulletin, targets: Sequence[ProvinceTarget], actor: User, start: date,
+                end: date) -> Sequence[Bulletin]:
+        """Each commune's own approved copy: it airs, is logged and reported like a local bulletin."""
         now = utc_now()
-        copy = Bulletin(commune_id=target.commune_id, title=bulletin.title, text=bulletin.text,
-                        priority=bulletin.priority, target_all=True, start_date=start, end_date=end,
-                        repeat=bulletin.repeat, status=BulletinStatus.APPROVED, author_id=bulletin.author_id,
-                        approver_id=bulletin.approver_id, province_bulletin_id=bulletin.id, submitted_at=now,
-                        decided_at=now)
-        self.session.add(copy)
-        self.session.flush()
-        target.bulletin_id = copy.id
-        record(self.session, actor=actor, action=AuditAction.CREATE, object_type="bulletin", object_id=copy.id,
-               commune_id=target.commune_id, details={"province_bulletin_id": bulletin.id})
-        return copy
+        copies = [Bulletin(commune_id=target.commune_id, title=bulletin.title, text=bulletin.text,
+                           priority=bulletin.priority, target_all=True, start_date=start, end_date=end,
+                           repeat=bulletin.repeat, status=BulletinStatus.APPROVED, author_id=bulletin.author_id,
+                           approver_id=bulletin.approver_id, province_bulletin_id=bulletin.id, submitted_at=now,
+                           decided_at=now) for target in targets]  # fmt: skip
+        self.session.add_all(copies)
+        self.session.flush()  # one batched insert for a whole province, not one round trip per commune
+        for target, copy in zip(targets, copies, strict=True):
+            target.bulletin_id = copy.id
+            record(self.session, actor=actor, action=AuditAction.CREATE, object_type="bulletin", object_id=copy.id,
+                   commune_id=target.commune_id, details={"province_bulletin_id": bulletin.id})
+        return copies
 
     def _air(self, actor: User, bulletin: ProvinceBulletin, airing_ids: list[int]) -> None:
         if not airing_ids or self._programming is None:
             return  # without a programming service, the scheduler's resume puts them on the air
-        errors: list[BroadcasterError] = []
-        for airing_id in airing_ids:  # one commune failing must not hold back the others
-            try:
-                self._programming().air_accepted_emergency(airing_id, actor_id=actor.id)
-            except BroadcasterError as error:
-                errors.append(error)
+        # All communes together: one render, one hand-off; one commune failing does not hold back the others.
+        errors = self._programming().air_accepted_emergencies(airing_ids, actor_id=actor.id)
         if errors:
+            first = next(iter(errors.values()))
             raise EmergencyAiringFailed(
                 f"Đã duyệt bản tin khẩn cấp tỉnh số {bulletin.id} nhưng {len(errors)} xã chưa phát được: "
-                f"{errors[0].message} Hệ thống tự thử lại trong thời hạn phát khẩn.",
-                detail="; ".join(e.detail or e.code for e in errors))
+                f"{first.message} Hệ thống tự thử lại trong thời hạn phát khẩn.",
+                detail="; ".join(f"airing {a}: {e.detail or e.code}" for a, e in errors.items()))
 
     def _cluster_outcomes(self, copies: list[int]) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
         played: dict[int, set[int]] = {}

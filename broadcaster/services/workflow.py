@@ -116,6 +116,11 @@ class EmergencyAiring(Protocol):
         """Put on the air an emergency whose airing intent committed with its approval."""
         ...
 
+    def air_accepted_emergencies(self, airing_ids: Sequence[int], *,
+                                 actor_id: int | None = None) -> dict[int, BroadcasterError]:  # fmt: skip
+        """Put many accepted emergencies on the air together (a province's); the airings not on the air, with why."""
+        ...
+
     def emergency_airing(self, bulletin_id: int, *, actor_id: int | None = None) -> Any:
         """The bulletin's emergency airing as it stands, resumed first if its first attempt died."""
         ...

@@ -179,23 +179,32 @@ class EmergencyAirer:
             airing = s.get(Airing, airing_id)
             if airing is None or airing.kind != AiringKind.EMERGENCY:
                 raise NotFound(f"Không có lượt phát khẩn số {airing_id}.", code="airing_not_found")
-            status, deadline = airing.status, airing.created_at + timedelta(seconds=self.window_s)
+            status, deadline = airing.status, self.deadline(airing.created_at)
         if status != AiringStatus.PLANNED:
             return describe_emergency(self.db, airing_id)
         if now >= deadline:
-            self._give_up(airing_id, AiringStatus.MISSED, "emergency_window_over",
-                          f"Quá thời hạn phát khẩn (tới {_when(deadline)}) mà máy chủ chưa phát được.")
+            self.give_up(airing_id, AiringStatus.MISSED, "emergency_window_over",
+                         f"Quá thời hạn phát khẩn (tới {_when(deadline)}) mà máy chủ chưa phát được.")
             return describe_emergency(self.db, airing_id)
         if not self._claim(airing_id, now):
             return describe_emergency(self.db, airing_id)  # another thread or process is on it
+        return self.air_claimed(airing_id, now, deadline, actor_id=actor_id)
+
+    def air_claimed(self, airing_id: int, now: datetime, deadline: datetime, *,
+                    actor_id: int | None = None) -> EmergencyAiring:
+        """Put on the air an emergency this process has claimed; a failure for now releases the claim."""
         try:
             return self._put_on_air(airing_id, now, actor_id)
         except InvalidInput as error:  # the bulletin itself cannot be spoken or played: never will be
-            self._give_up(airing_id, AiringStatus.FAILED, error.code, error.message)
+            self.give_up(airing_id, AiringStatus.FAILED, error.code, error.message)
             raise
         except BaseException as error:
-            self._release(airing_id, error, deadline)
+            self.release(airing_id, error, deadline)
             raise
+
+    def deadline(self, created_at: datetime) -> datetime:
+        """When an emergency accepted at ``created_at`` is missed if it is not on the air yet."""
+        return created_at + timedelta(seconds=self.window_s)
 
     def resume_all(self) -> list[int]:
         """Resume every planned emergency nobody works on (the owner after a restart); the airings resumed."""
@@ -261,7 +270,7 @@ class EmergencyAirer:
             play_at = now + timedelta(seconds=self.delay_s + (time.monotonic() - started))
             expires_at = play_at + timedelta(seconds=self.window_s)
             new = [ClusterProgramme(airing_id, c, audio, play_at, expires_at, Priority.EMERGENCY) for c in fresh]
-            self._record_deliveries(new)
+            self.record_deliveries(new)
             programmes += new
         if self._cancelled(airing_id):
             return describe_emergency(self.db, airing_id)  # cancelled while rendering: nothing goes out
@@ -277,7 +286,8 @@ class EmergencyAirer:
         with self.db.session() as s:
             return s.scalar(select(Airing.status).where(Airing.id == airing_id)) != AiringStatus.PLANNED
 
-    def _record_deliveries(self, programmes: list[ClusterProgramme]) -> None:
+    def record_deliveries(self, programmes: list[ClusterProgramme]) -> None:
+        """Write each programme's ``Delivery`` row (what, when, where) in one multi-row insert, before any order."""
         with self.db.session() as s:
             s.execute(insert(Delivery), [
                 {"airing_id": p.airing_id, "cluster_id": p.cluster_id, "audio_sha256": p.audio.sha256,
@@ -309,7 +319,8 @@ class EmergencyAirer:
                           "priority": str(Priority.EMERGENCY)}, actor_id=actor_id)  # fmt: skip
         return True
 
-    def _release(self, airing_id: int, error: BaseException, deadline: datetime) -> None:
+    def release(self, airing_id: int, error: BaseException, deadline: datetime) -> None:
+        """Give up this process's claim after a failure for now, the reason in the note: the resume retries it."""
         reason = error.message if isinstance(error, BroadcasterError) else f"{type(error).__name__}: {error}"
         note = f"Chưa phát được lúc {_when(self.clock.now())}: {reason}. Sẽ thử lại tới {_when(deadline)}."
         log.error("emergency airing %s: %s", airing_id, reason)
@@ -320,7 +331,7 @@ class EmergencyAirer:
         except Exception:  # noqa: BLE001 - the database may be what failed; the claim then goes stale instead
             log.exception("could not release the claim on emergency airing %s", airing_id)
 
-    def _give_up(self, airing_id: int, status: AiringStatus, code: str, reason: str) -> None:
+    def give_up(self, airing_id: int, status: AiringStatus, code: str, reason: str) -> None:
         """End an emergency that cannot air: its status, the reason in its note, its deliveries and the audit."""
         with self.db.session() as s:
             airing = s.get_one(Airing, airing_id)

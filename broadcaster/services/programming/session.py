@@ -51,6 +51,7 @@ from broadcaster.services.programming.emergency import (
     latest_emergency_airing,
     stop_emergency,
 )
+from broadcaster.services.programming.emergency_batch import air_accepted
 from broadcaster.services.programming.plan import (
     AIRABLE,
     ClusterPlan,
@@ -240,6 +241,11 @@ class ProgrammingService:
         """Put an emergency on the air whose intent was committed with its approval (``accept_emergency``)."""
         return self.emergencies.air(airing_id, actor_id=actor_id)
 
+    def air_accepted_emergencies(self, airing_ids: Sequence[int], *,
+                                 actor_id: int | None = None) -> dict[int, BroadcasterError]:  # fmt: skip
+        """Put many accepted emergencies on the air together (a province-wide one); those not on the air, with why."""
+        return air_accepted(self.emergencies, airing_ids, actor_id=actor_id)
+
     def resume_emergencies(self) -> list[int]:
         """Resume the accepted emergencies nobody is putting on the air (after a restart); the airings resumed."""
         return self.emergencies.resume_all()
@@ -301,7 +307,8 @@ class ProgrammingService:
             clusters = load_clusters(s, commune_id)
             candidates = load_candidates(s, commune_id, local(occurrence.starts_at).date(), self.uploads_dir,
                                          before=occurrence.starts_at)
-        with self.speech.one_reading(commune_id):
+        # One reading of the lexicon, and one read of each cached master: its length, then the programme.
+        with self.speech.one_reading(commune_id), self.speech.cache.reusing():
             durations, failures = self.renderer.durations(candidates)
             plans, renders = self.renderer.fit_and_render(clusters, candidates, durations, occurrence.max_duration_s)
         # play_at is the session start unless composing ran so late that it has passed: then soon.
