@@ -77,6 +77,7 @@ def aware_utc(moment: datetime | str) -> datetime:
 
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
+SQLITE_POOL_SIZE, SQLITE_POOL_OVERFLOW = 20, 80
 
 
 def _sqlite_pragmas(busy_timeout_s: float) -> Any:
@@ -109,7 +110,15 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, pin
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             private_sqlite(Path(path))  # report secrets and drafts: 0600, and so its WAL and SHM
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
+        # Room for every thread that may hold a connection at once: the API's worker threads (40), each
+        # sometimes with a second session open (the lexicon, the speech service), the scheduler's
+        # workers and the delivery lanes. With SQLAlchemy's default (5 + 10), a burst of emergencies
+        # left threads waiting 30 s for a connection held by threads waiting for another, then failed.
+        # A SQLite connection is only a file handle; SQLite's own write lock orders the writers
+        # (busy_timeout, then ``database_busy``).
+        pool = ({"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW, "pool_timeout": busy_timeout_s}
+                if path and path != ":memory:" else {})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         return engine
     try:

@@ -47,6 +47,7 @@ from broadcaster.models import (
     OrderStatus,
     Priority,
 )
+from broadcaster.resource_faults import as_resource_error
 from broadcaster.services.delivery_lanes import (
     PRIORITY_RANKS,
     STOP_RANK,
@@ -262,8 +263,10 @@ class DeliveryService:
                 try:
                     self._hand_off_chunk(chunk, now, failures, cancelled, outgoing, raise_errors=raise_errors,
                                          keep_issued=keep_issued)
-                except Exception:
-                    if raise_errors:
+                except Exception as error:
+                    # A busy database or a full disk is no cluster's fault, and one by one would meet it
+                    # again: the caller's airing is retried whole (what this call stored stays stored).
+                    if raise_errors or as_resource_error(error) is not None:
                         raise
                     # One cluster's fault (its counter, a row the database refuses...) must not keep the
                     # others of the batch silent, above all in an emergency: try them one by one.

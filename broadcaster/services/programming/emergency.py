@@ -28,6 +28,7 @@ in the broadcast log; an emergency with nothing live has nothing to stop.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,11 @@ LIVE_STATES = (DeliveryState.PENDING, DeliveryState.SENT, DeliveryState.RECEIVED
 # A "played" report may lag the end of the audio by this much.
 PLAYING_GRACE_S = 15.0
 CLAIM_STALE_S = 120.0  # another node's claim this old is taken over (it renders in seconds, or died)
+# Emergencies put on the air at once by one process; the others wait their turn (holding no database
+# connection). A burst of a hundred (every commune of a province at the same moment) then queues
+# instead of a hundred threads fighting for the connections and the write lock, and each still
+# airs in its turn, within a second or two.
+AIRING_AT_ONCE = 4
 ACCEPTED_GRACE_S = 2.0  # an emergency accepted this recently is its request's to air: the resumer leaves it
 
 
@@ -171,9 +177,15 @@ class EmergencyAirer:
         self.uploads_dir = uploads_dir
         self.delay_s = delay_s
         self.window_s = window_s  # accepted + this: past it, the emergency is missed
+        self.turns = threading.BoundedSemaphore(AIRING_AT_ONCE)
 
     def air(self, airing_id: int, *, actor_id: int | None = None) -> EmergencyAiring:
         """Put an accepted emergency on the air (or finish what a dead process began); idempotent."""
+        with self.turns:
+            return self.air_unqueued(airing_id, actor_id=actor_id)
+
+    def air_unqueued(self, airing_id: int, *, actor_id: int | None = None) -> EmergencyAiring:
+        """``air`` for a caller that already has its turn (a batch)."""
         now = self.clock.now()
         with self.db.session() as s:
             airing = s.get(Airing, airing_id)

@@ -101,6 +101,11 @@ def accept_emergencies(session: Session, bulletins: Sequence[Bulletin], now: dat
 def air_accepted(airer: EmergencyAirer, airing_ids: Sequence[int], *,
                  actor_id: int | None = None) -> dict[int, BroadcasterError]:  # fmt: skip
     """Put many accepted emergencies on the air together; the airings not on the air now, with why."""
+    with airer.turns:  # one turn for the batch; a late or half-done airing below is aired inside it
+        return _air_accepted(airer, airing_ids, actor_id)
+
+
+def _air_accepted(airer: EmergencyAirer, airing_ids: Sequence[int], actor_id: int | None) -> dict[int, BroadcasterError]:
     now = airer.clock.now()
     errors: dict[int, BroadcasterError] = {}
     with airer.db.session() as s:
@@ -109,8 +114,8 @@ def air_accepted(airer: EmergencyAirer, airing_ids: Sequence[int], *,
                 Airing.id.in_(list(airing_ids)), Airing.kind == AiringKind.EMERGENCY,
                 Airing.status == AiringStatus.PLANNED))}  # fmt: skip
     late = [airing_id for airing_id, created_at in planned.items() if now >= airer.deadline(created_at)]
-    for airing_id in late:  # past its window: ``air`` records it missed, with the reason
-        airer.air(airing_id, actor_id=actor_id)
+    for airing_id in late:  # past its window: recorded missed, with the reason, as ``air`` does
+        airer.air_unqueued(airing_id, actor_id=actor_id)
     claimed = _claim(airer, [airing_id for airing_id in planned if airing_id not in late], now)
     with airer.db.session() as s:
         begun = set(s.scalars(select(Delivery.airing_id).distinct().where(Delivery.airing_id.in_(claimed))))
