@@ -37,3 +37,13 @@ def live_world(template: Template, tmp_path: Path) -> Iterator[tuple[World, Live
     with LiveServer(app) as server:
         # The TestClient is not entered (uvicorn ran the lifespan); tests talk to the live server.
         yield World(app=app, client=TestClient(app), seed=template.seed, handoff=handoff), server
+
+
+@pytest.fixture
+def delivering_world(template: Template, tmp_path: Path) -> Iterator[World]:
+    """The app on a copy of the seeded database, handing off through the real delivery service (lanes running)."""
+    settings = make_settings(tmp_path, handoff="deliver")
+    template.install(settings)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield World(app=app, client=client, seed=template.seed, handoff=None)  # type: ignore[arg-type]

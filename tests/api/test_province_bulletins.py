@@ -12,19 +12,27 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from broadcaster.delivery.keys import load_or_create_signing_key
+from broadcaster.delivery.orders import OrderVerifier
 from broadcaster.models import (
     Airing,
+    AiringItem,
     AiringKind,
+    AiringStatus,
     AuditEvent,
     Bulletin,
     BulletinStatus,
     Delivery,
+    DeliveryOrder,
     DeliveryState,
     Priority,
     Role,
 )
 from broadcaster.services import auth, users
+from broadcaster.services.handoff import ClusterProgramme
 from broadcaster.services.programming.plan import load_candidates
+from broadcaster.services.provisioning import wire_cluster_id
+from broadcaster.speech import ProgrammePiece
 from tests.api.world import PASSWORD, World, looks_vietnamese, today
 
 API = "/api/v1"
@@ -187,19 +195,7 @@ def test_an_emergency_airs_at_once_in_every_commune_and_the_report_counts_cluste
 
 def test_a_province_emergency_whose_airing_died_after_approval_is_resumed_like_any_emergency(
         world: World, province: dict[str, dict[str, str]]) -> None:
-    from broadcaster.models import User
-    from broadcaster.services.province_bulletins import ProvinceBulletinFields, ProvinceBulletins
-
-    with world.db.session() as session:
-        # No programming service: the approval commits the accepted airings and nothing puts them on the air,
-        # as when the process dies right after the commit.
-        service = ProvinceBulletins(session, clock=world.runtime.clock)
-        officer, approver = (session.scalar(select(User).where(User.username == name))
-                             for name in ("can-bo-tinh", "lanh-dao-tinh"))
-        assert officer is not None and approver is not None
-        sent = service.create(officer, ProvinceBulletinFields(NOTICE["title"], NOTICE["text"], Priority.EMERGENCY))
-        service.approve(approver, sent.id)
-        planned = session.scalars(select(Airing.id).where(Airing.kind == AiringKind.EMERGENCY)).all()
+    planned = approved_unaired(world)
     assert world.handoff.programmes == [] and len(planned) == 2  # one accepted airing per commune
     emergencies = world.runtime.programming.emergencies
     for airing_id in planned:  # what the scheduler's resume does once the acceptance grace has passed
@@ -209,3 +205,96 @@ def test_a_province_emergency_whose_airing_died_after_approval_is_resumed_like_a
     for airing_id in planned:  # resumed again: nothing is handed off twice
         emergencies.resume(airing_id)
     assert len(world.handoff.programmes) == 2
+
+
+def approved_unaired(world: World) -> list[int]:
+    """A province emergency to A and B approved with no programming service (as if the process died after
+    the commit): the ids of its two accepted airings, still planned."""
+    from broadcaster.models import User
+    from broadcaster.services.province_bulletins import ProvinceBulletinFields, ProvinceBulletins
+
+    with world.db.session() as session:
+        service = ProvinceBulletins(session, clock=world.runtime.clock)
+        officer, approver = (session.scalar(select(User).where(User.username == name))
+                             for name in ("can-bo-tinh", "lanh-dao-tinh"))
+        assert officer is not None and approver is not None
+        sent = service.create(officer, ProvinceBulletinFields(NOTICE["title"], NOTICE["text"], Priority.EMERGENCY))
+        service.approve(approver, sent.id)
+        return list(session.scalars(select(Airing.id).where(Airing.kind == AiringKind.EMERGENCY).order_by(Airing.id)))
+
+
+def test_a_province_emergency_is_one_render_and_one_play_time_for_every_commune(
+        world: World, province: dict[str, dict[str, str]]) -> None:
+    bulletin_id = send(world, province, "emergency")
+    programmes = [p for p in world.handoff.programmes if p.priority == Priority.EMERGENCY]
+    assert len(programmes) == 2
+    # Same text, voice and reading in both communes: the same programme, started together.
+    assert len({p.audio.sha256 for p in programmes}) == 1 and len({p.play_at for p in programmes}) == 1
+    with world.db.session() as session:
+        copies = session.scalars(select(Bulletin).where(Bulletin.province_bulletin_id == bulletin_id)).all()
+        airings = session.scalars(select(Airing).where(Airing.kind == AiringKind.EMERGENCY)).all()
+        composed = session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "compose",
+                                                                      AuditEvent.object_type == "airing")).all()
+        deliveries = session.scalars(select(Delivery)).all()
+    assert {c.status for c in copies} == {BulletinStatus.AIRED} and len(copies) == 2
+    assert {a.status for a in airings} == {AiringStatus.HANDED_OFF}
+    assert sorted(composed) == sorted(a.id for a in airings)  # each commune's log names its own airing
+    assert {(d.airing_id, d.cluster_id) for d in deliveries} == {(p.airing_id, p.cluster_id) for p in programmes}
+    assert {a.starts_at for a in airings} == {programmes[0].play_at}
+
+
+def test_a_province_batch_leaves_an_airing_already_on_the_air_and_reports_a_commune_that_cannot_air(
+        world: World, province: dict[str, dict[str, str]]) -> None:
+    first, second = approved_unaired(world)
+    programming = world.runtime.programming
+    assert programming.emergencies.air(first).status == "handed_off"  # one went out on its own meanwhile
+    with world.db.session() as session:  # the other's copy was taken off before it aired
+        copy = session.scalar(select(AiringItem.bulletin_id).where(AiringItem.airing_id == second).limit(1))
+        session.execute(update(Bulletin).where(Bulletin.id == copy).values(status=BulletinStatus.CANCELLED))
+    handed = len(world.handoff.programmes)
+    errors = programming.air_accepted_emergencies([first, second])
+    assert list(errors) == [second] and errors[second].code == "bulletin_not_airable"
+    assert len(world.handoff.programmes) == handed  # nothing handed off twice, nothing for the cancelled copy
+    with world.db.session() as session:
+        status, note, claimed = session.execute(select(Airing.status, Airing.note, Airing.claimed_by)
+                                                .where(Airing.id == second)).one()
+    assert status == AiringStatus.PLANNED and claimed is None and note  # released, with why, for the resume
+
+
+def test_a_province_batch_resumes_an_airing_a_dead_attempt_left_half_handed_off(
+        world: World, province: dict[str, dict[str, str]]) -> None:
+    first, second = approved_unaired(world)
+    with world.db.session() as session:  # a dead attempt recorded where ``first`` goes, then died
+        cluster = session.scalar(select(AiringItem.cluster_id).where(AiringItem.airing_id == first))
+    programming = world.runtime.programming
+    audio = programming.speech.render_programme([ProgrammePiece(text=NOTICE["text"])], chime=True)
+    now = world.runtime.clock.now()
+    assert cluster is not None
+    programming.emergencies.record_deliveries([ClusterProgramme(first, cluster, audio, now + timedelta(seconds=30),
+                                                                now + timedelta(seconds=600), Priority.EMERGENCY)])
+    assert programming.air_accepted_emergencies([first, second]) == {}
+    by_airing = {p.airing_id: p for p in world.handoff.programmes}
+    assert sorted(by_airing) == [first, second] and len(world.handoff.programmes) == 2
+    # The recorded one goes out as recorded (its audio and play time), not composed again.
+    assert by_airing[first].audio.sha256 == audio.sha256
+    assert by_airing[first].play_at == now + timedelta(seconds=30)
+    assert programming.air_accepted_emergencies([first, second]) == {}  # again: nothing twice
+    assert len(world.handoff.programmes) == 2
+
+
+def test_a_province_emergency_answers_once_every_order_is_signed_in_the_outbox(delivering_world: World) -> None:
+    world = delivering_world  # the real delivery service: orders signed, stored in the outbox, queued
+    accounts = {"officer": province_account(world, "can-bo-tinh", Role.OFFICER),
+                "approver": province_account(world, "lanh-dao-tinh", Role.APPROVER)}
+    bulletin_id = send(world, accounts, "emergency")
+    verifier = OrderVerifier([load_or_create_signing_key(world.settings.data_dir).public_key()])
+    with world.db.session() as session:  # read right after the answer: nothing was left for later
+        orders = session.scalars(select(DeliveryOrder).where(DeliveryOrder.kind == "play")).all()
+        copies = dict(session.execute(select(Bulletin.commune_id, Bulletin.status)
+                                      .where(Bulletin.province_bulletin_id == bulletin_id)).all())
+    assert sorted(o.cluster_id for o in orders) == sorted(world.communes[c].cluster_id for c in ("A", "B"))
+    assert copies == {world.communes["A"].id: BulletinStatus.AIRED, world.communes["B"].id: BulletinStatus.AIRED}
+    for order in orders:
+        played = verifier.verify(order.envelope, cluster_id=wire_cluster_id(order.cluster_id),
+                                 now=world.runtime.clock.now())
+        assert played.priority == "emergency" and played.audio_sha256 == order.audio_sha256

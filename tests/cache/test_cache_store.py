@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.cache import AudioCache
+from broadcaster.cache import AudioCache, InvalidCacheKey
 from tests.cache.support import LOUDNESS, Producer, audio, key_of, small_cache
 
 # ------------------------------------------------------------------------------------------ hit / miss
@@ -165,3 +165,51 @@ def test_a_new_entry_larger_than_the_cap_is_still_returned_whole(tmp_path: Path)
     big = cache.get_or_create(key_of("big"), Producer("big", size=20000))
     assert big.path.exists() and big.read_bytes() == audio("big", 20000).data
     assert key_of("small") not in cache
+
+
+# ------------------------------------------------------------------------------------------ reusing a batch's reads
+
+
+def test_within_reusing_an_entry_is_read_and_verified_once(cache: AudioCache) -> None:
+    key = key_of("master")
+    made = cache.get_or_create(key, Producer("master"))
+    path = made.path
+    with cache.reusing():
+        first = cache.get(key)
+        path.write_bytes(b"x" * made.size)  # damaged after the batch read it: the batch keeps what it verified
+        again = cache.get_or_create(key, Producer("never called"))
+        with cache.reusing():  # nested: the outer block's reads stand
+            inner = cache.get(key)
+    assert first is not None and again == first and inner == first
+    assert cache.get(key) is None  # outside the block every read verifies again: the damage is found
+
+
+def test_within_reusing_what_was_made_is_a_hit_afterwards(cache: AudioCache) -> None:
+    produce = Producer("programme")
+    with cache.reusing():
+        made = cache.get_or_create(key_of("p"), produce)
+        again = cache.get_or_create(key_of("p"), produce)
+    assert (made.outcome, again.outcome, produce.calls) == ("miss", "hit", 1)
+
+
+def test_reusing_is_per_thread(cache: AudioCache) -> None:
+    key = key_of("shared")
+    made = cache.get_or_create(key, Producer("shared"))
+    seen: list[object] = []
+    with cache.reusing():
+        assert cache.get(key) is not None
+        made.path.write_bytes(b"y" * made.size)
+        reader = threading.Thread(target=lambda: seen.append(cache.get(key)))  # no block of its own
+        reader.start()
+        reader.join()
+    assert seen == [None]
+
+
+def test_pin_many_pins_every_pair_in_one_write(cache: AudioCache) -> None:
+    keys = [key_of(f"k{i}") for i in range(3)]
+    cache.pin_many([(keys[0], "delivery:1"), (keys[0], "delivery:2"), (keys[1], "delivery:2")])
+    cache.pin_many([])
+    assert cache.pinned() == {keys[0]: frozenset({"delivery:1", "delivery:2"}), keys[1]: frozenset({"delivery:2"})}
+    with pytest.raises(InvalidCacheKey):
+        cache.pin_many([(keys[2], "delivery:3"), ("../pins", "delivery:3")])
+    assert keys[2] not in cache.pinned()  # a bad key refuses the whole call before anything is written
