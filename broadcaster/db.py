@@ -78,6 +78,17 @@ def aware_utc(moment: datetime | str) -> datetime:
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
 SQLITE_POOL_SIZE, SQLITE_POOL_OVERFLOW = 20, 80
+# PostgreSQL: 10 kept open, up to 70 more in a burst (closed again when returned), so that every API
+# thread can hold two at once as with SQLite. Per replica: the server's max_connections must cover
+# 80 for each replica plus the tools (docs/province.md, Deployment).
+POSTGRES_POOL_SIZE, POSTGRES_POOL_OVERFLOW = 10, 70
+
+
+def pool_capacity(url: str) -> int:
+    """The most connections one process holds at once on ``url`` (past it, a thread waits for one)."""
+    if driver_url(url).startswith("sqlite"):
+        return SQLITE_POOL_SIZE + SQLITE_POOL_OVERFLOW
+    return POSTGRES_POOL_SIZE + POSTGRES_POOL_OVERFLOW
 
 
 def _sqlite_pragmas(busy_timeout_s: float) -> Any:
@@ -123,7 +134,7 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, pin
         return engine
     try:
         # Several replicas, each with request threads, the scheduler's workers and the delivery lanes.
-        engine = create_engine(url, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_OVERFLOW)
     except (ImportError, NoSuchModuleError) as error:
         raise DatabaseUnavailable(
             f"Thiếu trình điều khiển cho cơ sở dữ liệu «{url.split(':', 1)[0]}» (với PostgreSQL: gói psycopg). "
