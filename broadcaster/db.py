@@ -77,18 +77,6 @@ def aware_utc(moment: datetime | str) -> datetime:
 
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
-SQLITE_POOL_SIZE, SQLITE_POOL_OVERFLOW = 20, 80
-# PostgreSQL: 10 kept open, up to 70 more in a burst (closed again when returned), so that every API
-# thread can hold two at once as with SQLite. Per replica: the server's max_connections must cover
-# 80 for each replica plus the tools (docs/province.md, Deployment).
-POSTGRES_POOL_SIZE, POSTGRES_POOL_OVERFLOW = 10, 70
-
-
-def pool_capacity(url: str) -> int:
-    """The most connections one process holds at once on ``url`` (past it, a thread waits for one)."""
-    if driver_url(url).startswith("sqlite"):
-        return SQLITE_POOL_SIZE + SQLITE_POOL_OVERFLOW
-    return POSTGRES_POOL_SIZE + POSTGRES_POOL_OVERFLOW
 
 
 def _sqlite_pragmas(busy_timeout_s: float) -> Any:
@@ -121,20 +109,12 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, pin
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             private_sqlite(Path(path))  # report secrets and drafts: 0600, and so its WAL and SHM
-        # Room for every thread that may hold a connection at once: the API's worker threads (40), each
-        # sometimes with a second session open (the lexicon, the speech service), the scheduler's
-        # workers and the delivery lanes. With SQLAlchemy's default (5 + 10), a burst of emergencies
-        # left threads waiting 30 s for a connection held by threads waiting for another, then failed.
-        # A SQLite connection is only a file handle; SQLite's own write lock orders the writers
-        # (busy_timeout, then ``database_busy``).
-        pool = ({"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW, "pool_timeout": busy_timeout_s}
-                if path and path != ":memory:" else {})
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, **pool)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         return engine
     try:
         # Several replicas, each with request threads, the scheduler's workers and the delivery lanes.
-        engine = create_engine(url, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_OVERFLOW)
+        engine = create_engine(url, pool_size=10, max_overflow=20)
     except (ImportError, NoSuchModuleError) as error:
         raise DatabaseUnavailable(
             f"Thiếu trình điều khiển cho cơ sở dữ liệu «{url.split(':', 1)[0]}» (với PostgreSQL: gói psycopg). "
