@@ -45,6 +45,7 @@ from broadcaster.delivery.transport import (
     create_transport,
 )
 from broadcaster.errors import BroadcasterError
+from broadcaster.resource_faults import as_resource_error
 
 log = logging.getLogger(__name__)
 STOP_RANK = 0
@@ -276,8 +277,13 @@ class DeliveryLanes:
             except _Preempted:
                 continue
             except Exception as error:  # noqa: BLE001 - one broken order must not stall the cluster's lane
-                log.exception("sending order %s failed unexpectedly", order.order_id)
-                result, code, message = "unreachable", "delivery_internal_error", repr(error)
+                fault = as_resource_error(error)
+                if fault is None:
+                    log.exception("sending order %s failed unexpectedly", order.order_id)
+                    result, code, message = "unreachable", "delivery_internal_error", repr(error)
+                else:  # a busy database or a full disk: expected under load, named, no traceback
+                    log.warning("sending order %s: [%s] %s", order.order_id, fault.code, fault.detail)
+                    result, code, message = "unreachable", fault.code, fault.message
             finally:
                 lane.current = None
             lane.pending.pop(order.order_id, None)
