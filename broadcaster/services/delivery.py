@@ -546,8 +546,12 @@ class DeliveryService:
                 if ticks * OUTBOX_WATCH_S >= HOUSEKEEPING_INTERVAL_S:
                     ticks = 0
                     self.housekeeping()
-            except Exception:  # noqa: BLE001 - housekeeping must never take delivery down
-                log.exception("delivery housekeeping failed")
+            except Exception as error:  # noqa: BLE001 - housekeeping must never take delivery down
+                fault = as_resource_error(error)
+                if fault is None:
+                    log.exception("delivery housekeeping failed")
+                else:  # a busy database: the next tick tries again
+                    log.warning("delivery housekeeping: [%s] %s", fault.code, fault.detail)
 
     def resend_unconfirmed(self, cluster_ids: Sequence[int] | None = None, *,
                            older_than_s: float = RESEND_INTERVAL_S) -> int:

@@ -56,6 +56,7 @@ from broadcaster.models import (
     Priority,
 )
 from broadcaster.node_identity import NodeIdentity
+from broadcaster.resource_faults import as_resource_error
 from broadcaster.services.delivery_log import failure_text
 from broadcaster.services.handoff import ClusterProgramme, ProgrammeHandoff
 from broadcaster.services.programming.plan import AIRABLE, candidate_from, load_clusters, system_event
@@ -340,8 +341,13 @@ class EmergencyAirer:
             with self.db.session() as s:
                 s.execute(update(Airing).where(Airing.id == airing_id, Airing.claimed_by == self.holder)
                           .values(composed_at=None, claimed_by=None, note=note))  # fmt: skip
-        except Exception:  # noqa: BLE001 - the database may be what failed; the claim then goes stale instead
-            log.exception("could not release the claim on emergency airing %s", airing_id)
+        except Exception as problem:  # noqa: BLE001 - the database may be what failed; the claim then goes stale instead
+            fault = as_resource_error(problem)
+            if fault is None:
+                log.exception("could not release the claim on emergency airing %s", airing_id)
+            else:
+                log.warning("could not release the claim on emergency airing %s: [%s] %s", airing_id, fault.code,
+                            fault.detail)
 
     def give_up(self, airing_id: int, status: AiringStatus, code: str, reason: str) -> None:
         """End an emergency that cannot air: its status, the reason in its note, its deliveries and the audit."""
