@@ -12,6 +12,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,11 +95,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with broker.passwd.open("a") as passwd, broker.acl.open("a") as acl:
         passwd.write(f"{ADMIN}:{password_hash(ADMIN_PASSWORD)}\n")
         acl.write(f"\nuser {ADMIN}\ntopic readwrite #\n")
-    broker.start()
-    server = InProcessServer(settings, port).start()
-    yield World(root, broker, server, db, seed, server.runtime.speech.render_text("Thử loa."))
-    server.stop()
-    broker.stop()
+    with ExitStack() as started:  # a set-up that fails stops what it started
+        broker.start()
+        started.callback(broker.stop)
+        server = InProcessServer(settings, port).start()
+        started.callback(server.stop)
+        yield World(root, broker, server, db, seed, server.runtime.speech.render_text("Thử loa."))
 
 
 def starts(agent: AgentProcess, order_id: str | None) -> list[float]:
