@@ -237,3 +237,20 @@ def test_a_publisher_with_admin_credentials_still_cannot_make_anything_play(worl
         assert len(agent.played()) == before and agent.alive()
     finally:
         agent.terminate()
+
+
+def test_presence_is_followed_again_after_the_broker_restarts(world: World) -> None:
+    # The server's subscription to the retained statuses lives in its broker session: a restarted
+    # broker has none, so the server must subscribe again on every (re)connect.
+    agent = world.agent(2).start()
+    wait_for(lambda: world.link(2) == "connected", 15, "the agent online")
+    agent.terminate()  # a clean goodbye: offline
+    wait_for(lambda: world.link(2) == "disconnected", 15, "the agent offline")
+    world.broker.kill()
+    world.broker.start()  # same port, same persistence directory
+    agent = world.agent(2).start()
+    try:  # online after the restart: seen only through a subscription made after the reconnect
+        wait_for(lambda: world.link(2) == "connected", 45, "the server to see the agent online after the restart")
+    finally:
+        agent.kill()  # and its last will, published by the restarted broker
+    wait_for(lambda: world.link(2) == "disconnected", KEEPALIVE_S * 1.5 + 10, "the last will after the restart")
