@@ -77,6 +77,7 @@ def aware_utc(moment: datetime | str) -> datetime:
 
 
 DEFAULT_BUSY_TIMEOUT_S = 10.0
+MIGRATION_BUSY_TIMEOUT_S = 60.0  # a replica starting beside another waits for its migration this long
 
 
 def _sqlite_pragmas(busy_timeout_s: float) -> Any:
@@ -102,19 +103,20 @@ def driver_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, ping_idle_s: float | None = None) -> Engine:
-    """An engine for ``url``; SQLite gets a private file (0600 in a 0700 folder) and the pragmas above."""
+def _create(url: str, busy_timeout_s: float, **options: Any) -> Engine:
+    """An engine with what all of ours need (SQLite: private file, busy timeout, pragmas; coded URL/driver errors).
+
+    ``options`` go to ``create_engine``; the application's engine and the migration engine add their own.
+    """
     url = driver_url(url)
-    if url.startswith("sqlite"):
+    sqlite = url.startswith("sqlite")
+    if sqlite:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             private_sqlite(Path(path))  # report secrets and drafts: 0600, and so its WAL and SHM
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
-        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
-        return engine
+        options["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_s}
     try:
-        # Several replicas, each with request threads, the scheduler's workers and the delivery lanes.
-        engine = create_engine(url, pool_size=10, max_overflow=20)
+        engine = create_engine(url, **options)
     except (ImportError, NoSuchModuleError) as error:
         raise DatabaseUnavailable(
             f"Thiếu trình điều khiển cho cơ sở dữ liệu «{url.split(':', 1)[0]}» (với PostgreSQL: gói psycopg). "
@@ -123,6 +125,17 @@ def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, pin
     except ArgumentError as error:
         raise DatabaseUnavailable("Địa chỉ cơ sở dữ liệu (database_url) không hợp lệ.",
                                   code="database_url_invalid", detail=str(error)) from None
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
+    return engine
+
+
+def make_engine(url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, ping_idle_s: float | None = None) -> Engine:
+    """The application's engine for ``url``; SQLite gets a private file (0600 in a 0700 folder) and the pragmas above."""
+    if driver_url(url).startswith("sqlite"):
+        return _create(url, busy_timeout_s)
+    # Several replicas, each with request threads, the scheduler's workers and the delivery lanes.
+    engine = _create(url, busy_timeout_s, pool_size=10, max_overflow=20)
     event.listen(engine, "handle_error", _refused_value)
     _ping_when_idle(engine, PING_IDLE_S if ping_idle_s is None else ping_idle_s)
     return engine
@@ -159,21 +172,18 @@ def _migration_engine(url: str) -> Engine:
     a transaction-level advisory lock. A second process starting at the same moment waits, then
     finds the schema at head and does nothing.
     """
-    url = driver_url(url)
-    if not url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool)
+    engine = _create(url, MIGRATION_BUSY_TIMEOUT_S, poolclass=NullPool)  # one connection, closed after the run
+    if engine.dialect.name != "sqlite":
 
         @event.listens_for(engine, "begin")
         def lock_postgres(connection: Any) -> None:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
 
         return engine
-    engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 60})
 
     @event.listens_for(engine, "connect")
     def manual_transactions(dbapi_connection: Any, record: Any) -> None:
-        _sqlite_pragmas(60.0)(dbapi_connection, record)
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below (the pragmas ran just before)
 
     @event.listens_for(engine, "begin")
     def lock_sqlite(connection: Any) -> None:

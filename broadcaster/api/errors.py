@@ -46,12 +46,15 @@ def error_content(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def retry_after_headers(error: BroadcasterError) -> dict[str, str]:
+    """``Retry-After`` when the error says when to retry (API answers and pages alike), else nothing."""
+    return {"Retry-After": str(int(error.retry_after_s))} if error.retry_after_s else {}
+
+
 def error_headers(error: BroadcasterError) -> dict[str, str]:
-    """The headers an error answer carries: Retry-After when the error says when to retry, the auth scheme."""
+    """The headers an API error answer carries: Retry-After when the error says when to retry, the auth scheme."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else {}
-    if error.retry_after_s:
-        headers["Retry-After"] = str(int(error.retry_after_s))
-    return headers
+    return headers | retry_after_headers(error)
 
 
 async def _broadcaster_error(request: Request, exc: Exception) -> JSONResponse:

@@ -117,6 +117,8 @@ class MqttTransport(Transport):
                     host, port, username=settings.mqtt_username, password=password, identifier="broadcaster-server",
                     keepalive=settings.mqtt_keepalive_s, tls_context=context, max_inflight_messages=1000,
                 ) as client:
+                    # On every (re)connect: the server's session is clean, so a restarted broker
+                    # knows no subscription of ours (test_presence_is_followed_again_after_...).
                     await client.subscribe(all_status_topics(self._prefix), qos=1)
                     self._client = client
                     self._connected.set()

@@ -34,6 +34,7 @@ from pathlib import Path
 from broadcaster.audio.codec import ENCODINGS
 from broadcaster.errors import NotFound
 from broadcaster.hashing import file_sha256
+from broadcaster.periodic import Periodic
 
 log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -130,31 +131,15 @@ class AudioFiles:
         return damaged
 
 
-class AudioScrub:
-    """Runs ``AudioFiles.scrub`` every ``interval_s`` seconds in a daemon thread."""
+class AudioScrub(Periodic):
+    """Runs ``AudioFiles.scrub`` every ``interval_s`` seconds in a daemon thread (``start``, ``close``)."""
 
     def __init__(self, files: AudioFiles, interval_s: float) -> None:
+        super().__init__(self._scrub_once, interval_s, name="audio-scrub")
         self._files = files
-        self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Start the background thread."""
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name="audio-scrub", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop it (a scrub under way finishes its file)."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self._interval_s):
-            try:
-                self._files.scrub()
-            except Exception:  # noqa: BLE001 - the scrub must never die: it is the only check between serves
-                log.exception("audio scrub failed")
+    def _scrub_once(self) -> None:
+        try:
+            self._files.scrub()
+        except Exception:  # noqa: BLE001 - the scrub must never die: it is the only check between serves
+            log.exception("audio scrub failed")

@@ -52,6 +52,11 @@ STOP_RANK = 0
 PRIORITY_RANKS = {"emergency": 1, "priority": 2, "normal": 3}
 _FLUSH_GATHER_S = 0.05  # let outcomes of a fan-out pile up a moment: one transaction for many
 _RECORD_RETRY_S = 1.0  # the database refused the outcomes (busy, full): try again this soon
+# A lane keeps the cluster's address between retries instead of asking the database before each one
+# (a thousand offline clusters retrying are a thousand reads a round). It asks again when the
+# address may have changed: the agent came back (``wake``), or this many sends failed since the
+# last read (an admin may have fixed a wrong address).
+ADDRESS_REFRESH_FAILURES = 5
 
 
 @dataclass(eq=False)
@@ -113,6 +118,8 @@ class _Lane:
     current: OutgoingOrder | None = None
     task: asyncio.Task[None] | None = None
     highest_sent_seq: int = 0
+    address: tuple[str, ClusterAddress] | None = None  # transport and address, newest known (None: read again)
+    failures: int = 0  # failed sends since ``address`` was read
 
     def best(self) -> OutgoingOrder:
         return min(self.pending.values(), key=lambda order: (order.rank, order.seq))
@@ -180,6 +187,7 @@ class DeliveryLanes:
         def wake_lane() -> None:
             lane = self._lanes.get(cluster_id)
             if lane is not None:
+                lane.address = None  # the box is back, perhaps elsewhere: read its address again
                 lane.wake.set()
 
         if self._loop is not None:
@@ -250,6 +258,7 @@ class DeliveryLanes:
         if order.order_id in lane.pending:
             return
         lane.pending[order.order_id] = order
+        lane.address, lane.failures = (order.transport, order.target), 0  # just read from the registry
         if lane.current is not None and order.rank < lane.current.rank:
             lane.wake.set()  # an urgent order must not sit behind a backoff sleep
         if lane.task is None or lane.task.done():
@@ -330,7 +339,7 @@ class DeliveryLanes:
         if order.seq < lane.highest_sent_seq:
             await self._resign(order)
         if order.stale_target:
-            order.transport, order.target = await asyncio.to_thread(self._backend.address_of, order.cluster_id)
+            order.transport, order.target = await self._address(lane, order.cluster_id)
             order.stale_target = False
         try:
             transport = self._transport(order.transport)
@@ -346,6 +355,7 @@ class DeliveryLanes:
             except TransportUnavailable as error:
                 order.last_error = error.message
                 order.stale_target = True  # an admin may have fixed the address meanwhile
+                lane.failures += 1
                 log.debug("order %s to cluster %s not delivered (%s): %s", order.order_id, order.cluster_id,
                           error.code, error.detail)
                 raise
@@ -362,6 +372,12 @@ class DeliveryLanes:
             if result.outcome is SendOutcome.EXPIRED:
                 return "expired", result.code, result.message
             return "refused", result.code, result.message
+
+    async def _address(self, lane: _Lane, cluster_id: int) -> tuple[str, ClusterAddress]:
+        if lane.address is None or lane.failures >= ADDRESS_REFRESH_FAILURES:
+            lane.address = await asyncio.to_thread(self._backend.address_of, cluster_id)
+            lane.failures = 0
+        return lane.address
 
     async def _resign(self, order: OutgoingOrder) -> None:
         order.seq, order.envelope = await asyncio.to_thread(self._backend.resign, order.order_id)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from broadcaster.periodic import Periodic
+
 log = logging.getLogger(__name__)
 FLUSH_S = 0.5
 
@@ -39,12 +41,10 @@ class LinkRecorder:
 
     def __init__(self, store: LinkStore, *, interval_s: float = FLUSH_S) -> None:
         self._store = store
-        self._interval_s = interval_s
         self._pending: dict[int, LinkChange] = {}
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one batch at a time: an older batch never lands after a newer one
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._writer = Periodic(self.flush, interval_s, name="delivery-links")
 
     def note(self, cluster_id: int, connected: bool, at: datetime) -> None:
         """Remember the change; it is written with the next batch (called from the transports' loop)."""
@@ -75,20 +75,9 @@ class LinkRecorder:
 
     def start(self) -> None:
         """Write batches in a background thread until ``close``."""
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="delivery-links", daemon=True)
-        self._thread.start()
+        self._writer.start()
 
     def close(self) -> None:
         """Stop the thread, writing what is still pending."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._writer.close()
         self.flush()
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._interval_s):
-            self.flush()

@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
 from broadcaster.api.deps import DbSession
-from broadcaster.api.errors import error_content
+from broadcaster.api.errors import error_content, retry_after_headers
 from broadcaster.errors import BroadcasterError, InvalidInput, NotAuthenticated, NotFound
 from broadcaster.models import User
 from broadcaster.resource_faults import public_error
@@ -82,7 +82,7 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 def error_page(request: Request, error: BroadcasterError) -> Response:
     """The page (or JSON) for a service error (with Retry-After when it says when to retry)."""
-    headers = {"Retry-After": str(int(error.retry_after_s))} if error.retry_after_s else {}
+    headers = retry_after_headers(error)
     if wants_json(request):
         return JSONResponse(error_content(error.code, error.message), status_code=error.status, headers=headers)
     response = render(request, "error.html", {"error": error}, status=error.status)

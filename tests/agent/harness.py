@@ -36,6 +36,7 @@ from broadcaster.audio.pcm import SAMPLE_RATE, Pcm
 from broadcaster.delivery.agent_auth import agent_signing_key, request_cluster, verify_agent_request
 from broadcaster.delivery.keys import public_key_base64
 from broadcaster.delivery.orders import LOCAL_ZONE, OrderSigner, PlayOrder
+from tests.fakes.processes import killed_on_failure
 
 BROADCASTER = Path(sys.executable).parent / "broadcaster"
 SECRET = "test-cluster-secret-0123456789"  # every test cluster's report secret
@@ -292,7 +293,7 @@ class AgentProcess:
             )
 
     def wait_ready(self, timeout: float = 30.0) -> AgentProcess:
-        """Wait until it listens (its agent.json names its pid)."""
+        """Wait until it listens (its agent.json names its pid); killed if it does not."""
         ready = self.state_dir / "agent.json"
 
         def listening() -> dict[str, Any] | None:
@@ -305,7 +306,9 @@ class AgentProcess:
                 return None
             return info if info.get("pid") == self.process.pid else None
 
-        self.port = wait_for(listening, timeout, "the agent to start").get("port", 0)
+        assert self.process is not None
+        with killed_on_failure(self.process):
+            self.port = wait_for(listening, timeout, "the agent to start").get("port", 0)
         return self
 
     def start(self, env: dict[str, str] | None = None) -> AgentProcess:

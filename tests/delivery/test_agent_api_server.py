@@ -61,9 +61,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db.upgrade()
     seed = seed_commune(db, 2, users=True)
     server = InProcessServer(settings, port).start()
-    login = httpx.post(f"{server.url}/api/v1/auth/token", json={"username": "admin-xa-an-binh", "password": PASSWORD})
-    yield World(server, db, seed, login.json()["access_token"])
-    server.stop()
+    try:  # a set-up that fails stops the server
+        login = httpx.post(f"{server.url}/api/v1/auth/token",
+                           json={"username": "admin-xa-an-binh", "password": PASSWORD})
+        yield World(server, db, seed, login.json()["access_token"])
+    finally:
+        server.stop()
 
 
 def post(world: World, path: str, payload: Any, *, cluster: Cluster, secret: str | None = None,

@@ -25,9 +25,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcess
     settings = delivery_settings(root, port, handoff="record")
     Database(settings.effective_database_url).upgrade()
     server = InProcessServer(settings, port).start()
-    audio = server.runtime.speech.render_text("Loa phát thanh xã thông báo lịch tiêm chủng.")
-    yield server, audio, audio.path.read_bytes()
-    server.stop()
+    try:  # a set-up that fails stops the server
+        audio = server.runtime.speech.render_text("Loa phát thanh xã thông báo lịch tiêm chủng.")
+        yield server, audio, audio.path.read_bytes()
+    finally:
+        server.stop()
 
 
 def get(server: InProcessServer, name: str, **headers: str) -> httpx.Response:

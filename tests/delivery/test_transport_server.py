@@ -31,11 +31,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OrderMaker
     root: Path = tmp_path_factory.mktemp("transport")
     maker = OrderMaker()
     server = FakeServer({CLUSTER: SECRET}).start()
-    agent = AgentProcess(root / "agent", cluster_id=CLUSTER, server_url=server.url, public_key=maker.public_key,
-                         secret=SECRET).start()
-    yield maker, server, agent
-    agent.terminate()
-    server.stop()
+    try:  # the agent kills itself if it does not start; the stand-in server stops either way
+        agent = AgentProcess(root / "agent", cluster_id=CLUSTER, server_url=server.url,
+                             public_key=maker.public_key, secret=SECRET).start()
+        yield maker, server, agent
+        agent.terminate()
+    finally:
+        server.stop()
 
 
 def test_registry_names_the_transports_and_refuses_unknown_names() -> None:

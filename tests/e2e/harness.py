@@ -41,6 +41,7 @@ from broadcaster.services.handoff import ClusterProgramme
 from broadcaster.services.users import create_user
 from tests.agent.harness import BROADCASTER, AgentProcess, free_port, wait_for
 from tests.databases import database_url
+from tests.fakes.processes import killed_on_failure
 
 PASSWORD = "mat-khau-thu-nghiem-2026"
 
@@ -84,7 +85,11 @@ class InProcessServer:
                                                      lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
-        wait_for(lambda: self._server is not None and self._server.started, 30, "the server to start")
+        try:
+            wait_for(lambda: self._server is not None and self._server.started, 30, "the server to start")
+        except BaseException:
+            self.stop()  # a server still starting would serve on after the failed set-up
+            raise
         return self
 
     def stop(self) -> None:
@@ -111,8 +116,8 @@ class ServerProcess:
         """Base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, env: dict[str, str] | None = None) -> ServerProcess:
-        """Start and wait for /health (``env``: extra variables, e.g. a crash point)."""
+    def start(self, env: dict[str, str] | None = None, timeout: float = 60.0) -> ServerProcess:
+        """Start and wait for /health (``env``: extra variables, e.g. a crash point); killed if it does not come up."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(BROADCASTER), "serve", "--config", str(self.config_path), "--port", str(self.port),
@@ -129,7 +134,8 @@ class ServerProcess:
             except httpx.HTTPError:
                 return False
 
-        wait_for(healthy, 60, "the server to answer /health", interval=0.2)
+        with killed_on_failure(self.process):
+            wait_for(healthy, timeout, "the server to answer /health", interval=0.2)
         return self
 
     def stop(self) -> None:

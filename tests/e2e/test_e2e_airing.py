@@ -53,10 +53,11 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProce
     seed = seed_commune(db, 3, users=True)
     db.dispose()
     server = ServerProcess(settings, port, root).start()
-    agents = [provision(server, cluster.id, root) for cluster in seed.clusters]
-    for agent in agents:
-        agent.launch()
-    try:
+    agents: list[AgentProcess] = []
+    try:  # from the server's start: a set-up that fails stops what it started
+        agents = [provision(server, cluster.id, root) for cluster in seed.clusters]
+        for agent in agents:
+            agent.launch()
         for agent in agents:
             agent.wait_ready()
         yield server, agents, seed

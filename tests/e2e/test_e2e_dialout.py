@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -88,17 +89,18 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     db = Database(settings.effective_database_url)
     db.upgrade()
     seed = seed_commune(db, 8, transport=transport, users=True)
-    if broker is not None:
-        with db.session() as s:
-            write_broker_files(s, settings, broker.passwd, broker.acl)
-        broker.start()
-    server = InProcessServer(settings, port).start()
-    speech = server.runtime.speech
-    yield World(root, server, db, seed, speech.render_text("Thử loa."),
-                speech.render_text("Thông báo thử nghiệm hệ thống loa phát thanh của xã.", repeat=3), transport, broker)
-    server.stop()
-    if broker is not None:
-        broker.stop()
+    with ExitStack() as started:  # a set-up that fails stops what it started
+        if broker is not None:
+            with db.session() as s:
+                write_broker_files(s, settings, broker.passwd, broker.acl)
+            broker.start()
+            started.callback(broker.stop)
+        server = InProcessServer(settings, port).start()
+        started.callback(server.stop)
+        speech = server.runtime.speech
+        yield World(root, server, db, seed, speech.render_text("Thử loa."),
+                    speech.render_text("Thông báo thử nghiệm hệ thống loa phát thanh của xã.", repeat=3), transport,
+                    broker)
 
 
 def starts(agent: AgentProcess, order_id: str) -> list[float]:

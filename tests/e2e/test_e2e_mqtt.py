@@ -12,6 +12,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,11 +95,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with broker.passwd.open("a") as passwd, broker.acl.open("a") as acl:
         passwd.write(f"{ADMIN}:{password_hash(ADMIN_PASSWORD)}\n")
         acl.write(f"\nuser {ADMIN}\ntopic readwrite #\n")
-    broker.start()
-    server = InProcessServer(settings, port).start()
-    yield World(root, broker, server, db, seed, server.runtime.speech.render_text("Thử loa."))
-    server.stop()
-    broker.stop()
+    with ExitStack() as started:  # a set-up that fails stops what it started
+        broker.start()
+        started.callback(broker.stop)
+        server = InProcessServer(settings, port).start()
+        started.callback(server.stop)
+        yield World(root, broker, server, db, seed, server.runtime.speech.render_text("Thử loa."))
 
 
 def starts(agent: AgentProcess, order_id: str | None) -> list[float]:
@@ -235,3 +237,20 @@ def test_a_publisher_with_admin_credentials_still_cannot_make_anything_play(worl
         assert len(agent.played()) == before and agent.alive()
     finally:
         agent.terminate()
+
+
+def test_presence_is_followed_again_after_the_broker_restarts(world: World) -> None:
+    # The server's subscription to the retained statuses lives in its broker session: a restarted
+    # broker has none, so the server must subscribe again on every (re)connect.
+    agent = world.agent(2).start()
+    wait_for(lambda: world.link(2) == "connected", 15, "the agent online")
+    agent.terminate()  # a clean goodbye: offline
+    wait_for(lambda: world.link(2) == "disconnected", 15, "the agent offline")
+    world.broker.kill()
+    world.broker.start()  # same port, same persistence directory
+    agent = world.agent(2).start()
+    try:  # online after the restart: seen only through a subscription made after the reconnect
+        wait_for(lambda: world.link(2) == "connected", 45, "the server to see the agent online after the restart")
+    finally:
+        agent.kill()  # and its last will, published by the restarted broker
+    wait_for(lambda: world.link(2) == "disconnected", KEEPALIVE_S * 1.5 + 10, "the last will after the restart")

@@ -68,11 +68,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db.upgrade()
     seed = seed_commune(db, 7)
     server = InProcessServer(settings, port).start()
-    speech = server.runtime.speech
-    short = speech.render_text("Thử loa.")
-    long = speech.render_text("Thông báo thử nghiệm hệ thống loa phát thanh của xã.", repeat=3)
-    yield World(root, server, db, seed, short, long)
-    server.stop()
+    try:  # a set-up that fails stops the server
+        speech = server.runtime.speech
+        short = speech.render_text("Thử loa.")
+        long = speech.render_text("Thông báo thử nghiệm hệ thống loa phát thanh của xã.", repeat=3)
+        yield World(root, server, db, seed, short, long)
+    finally:
+        server.stop()
 
 
 def starts(agent: AgentProcess, order_id: str) -> list[dict[str, object]]:

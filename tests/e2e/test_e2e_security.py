@@ -45,27 +45,29 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcessS
     root: Path = tmp_path_factory.mktemp("security")
     port = free_port()
     mirror = FakeServer({}).start()
-    settings = delivery_settings(root, port, audio_base_url=f"{mirror.url}/audio")
-    db = Database(settings.effective_database_url)
-    db.upgrade()
-    seed = seed_commune(db, 3, users=True)
-    server = InProcessServer(settings, port).start()
-    # The programme the emergency will air, rendered ahead (same cache): the mirror serves it altered.
-    audio = server.runtime.speech.render_programme([ProgrammePiece(text=TEXT, repeat=1)], chime=True)
-    altered = bytearray(audio.path.read_bytes())
-    altered[len(altered) // 2] ^= 0xFF
-    mirror.add_audio(f"{audio.sha256}.mp3", bytes(altered))
-    honest, wrong_key, wrong_id = seed.clusters
-    agents = [
-        agent_for(root, honest, seed, settings),
-        agent_for(root, wrong_key, seed, settings, public_key=public_key_base64(Ed25519PrivateKey.generate().public_key())),
-        AgentProcess(root / "agent-wrong-id", cluster_id=str(honest.id), server_url=settings.public_url,
-                     public_key=public_key_base64(load_or_create_signing_key(settings.data_dir).public_key()),
-                     secret=seed.secrets[wrong_id.id], port=seed.ports[wrong_id.id]),
-    ]
-    for agent in agents:
-        agent.launch()
-    try:
+    server: InProcessServer | None = None
+    agents: list[AgentProcess] = []
+    try:  # from the mirror's start: a set-up that fails stops what it started
+        settings = delivery_settings(root, port, audio_base_url=f"{mirror.url}/audio")
+        db = Database(settings.effective_database_url)
+        db.upgrade()
+        seed = seed_commune(db, 3, users=True)
+        server = InProcessServer(settings, port).start()
+        # The programme the emergency will air, rendered ahead (same cache): the mirror serves it altered.
+        audio = server.runtime.speech.render_programme([ProgrammePiece(text=TEXT, repeat=1)], chime=True)
+        altered = bytearray(audio.path.read_bytes())
+        altered[len(altered) // 2] ^= 0xFF
+        mirror.add_audio(f"{audio.sha256}.mp3", bytes(altered))
+        honest, wrong_key, wrong_id = seed.clusters
+        agents = [
+            agent_for(root, honest, seed, settings),
+            agent_for(root, wrong_key, seed, settings, public_key=public_key_base64(Ed25519PrivateKey.generate().public_key())),
+            AgentProcess(root / "agent-wrong-id", cluster_id=str(honest.id), server_url=settings.public_url,
+                         public_key=public_key_base64(load_or_create_signing_key(settings.data_dir).public_key()),
+                         secret=seed.secrets[wrong_id.id], port=seed.ports[wrong_id.id]),
+        ]
+        for agent in agents:
+            agent.launch()
         for agent in agents:
             agent.wait_ready()
         yield server, seed, mirror, agents
@@ -73,7 +75,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcessS
         for agent in agents:
             if agent.alive():
                 agent.terminate()
-        server.stop()
+        if server is not None:
+            server.stop()
         mirror.stop()
 
 

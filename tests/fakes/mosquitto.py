@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.fakes.processes import killed_on_failure
+
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 
 
@@ -43,16 +45,17 @@ class Mosquitto:
         """Start, and wait until the port accepts connections."""
         self.process = subprocess.Popen([str(MOSQUITTO), "-c", str(self.config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"mosquitto exited:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("mosquitto did not start")
+        with killed_on_failure(self.process):
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"mosquitto exited:\n{self.log()}")
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        return self
+                except OSError:
+                    time.sleep(0.05)
+            raise AssertionError("mosquitto did not start")
 
     def kill(self) -> None:
         """SIGKILL: the broker dies without saving."""

@@ -10,6 +10,7 @@ import time
 import httpx
 
 from broadcaster.config import Settings
+from tests.fakes.processes import killed_on_failure
 
 
 def start_serve_process(settings: Settings, port: int, *, start_timeout_s: float = 60.0,
@@ -23,13 +24,12 @@ def start_serve_process(settings: Settings, port: int, *, start_timeout_s: float
            "BROADCASTER_DATABASE_URL": settings.effective_database_url, **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "broadcaster", "serve", "--port", str(port), "--no-scheduler",
                                 "--log-level", "warning"], env=env)
-    deadline = time.monotonic() + start_timeout_s
-    while time.monotonic() < deadline and process.poll() is None:  # it may die at once (port taken)
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"broadcaster serve did not start on port {port} (exit status {process.returncode})")
+    with killed_on_failure(process):
+        deadline = time.monotonic() + start_timeout_s
+        while time.monotonic() < deadline and process.poll() is None:  # it may die at once (port taken)
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"broadcaster serve did not start on port {port} (exit status {process.poll()})")

@@ -102,10 +102,14 @@ class FaultWorld:
     # --- processes ---------------------------------------------------------------------------------
 
     def start(self) -> FaultWorld:
-        """Server and agents up."""
-        self.server.start()
-        for agent in self.agents:
-            agent.start()
+        """Server and agents up; whatever started is stopped again if one of them does not come up."""
+        try:
+            self.server.start()
+            for agent in self.agents:
+                agent.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

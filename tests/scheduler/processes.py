@@ -19,6 +19,7 @@ import httpx
 
 from broadcaster.config import Settings
 from broadcaster.scheduler import Lease
+from tests.fakes.processes import killed_on_failure
 from tests.scheduler.support import wait_until
 
 STARTUP_TIMEOUT_S = 120.0  # a loaded 2-core machine can take a minute to start a server
@@ -57,14 +58,15 @@ class Server:
         """Base URL of the API."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> Server:
-        """Start the process and wait until /health answers."""
+    def start(self, timeout: float = STARTUP_TIMEOUT_S) -> Server:
+        """Start the process and wait until /health answers; killed if it does not."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "broadcaster", "serve", "--port", str(self.port), "--log-level", "info"],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        wait_until(self._healthy, STARTUP_TIMEOUT_S, what=f"{self.name} to answer /health")
+        with killed_on_failure(self.process):
+            wait_until(self._healthy, timeout, what=f"{self.name} to answer /health")
         return self
 
     def _healthy(self) -> bool:

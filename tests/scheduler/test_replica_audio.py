@@ -39,8 +39,10 @@ def test_audio_one_replica_made_is_served_by_the_other(tmp_path: Path, servers: 
     headers = {"Authorization": f"Bearer {token}"}
     write_timetable(settings.schedules_dir, [("sang", datetime(2026, 1, 1, 6, 0, tzinfo=LOCAL_ZONE), 15.0)])
     # Both replicas are up before the audio exists: the second one cannot have indexed it at start-up.
-    maker, other = Server(settings, tmp_path, "maker").start(), Server(settings, tmp_path, "other").start()
-    servers.extend([maker, other])
+    maker, other = Server(settings, tmp_path, "maker"), Server(settings, tmp_path, "other")
+    servers.extend([maker, other])  # before starting: the fixture stops the first if the second fails to start
+    maker.start()
+    other.start()
 
     created = httpx.post(f"{maker.url}{API_PREFIX}/bulletins", headers=headers, timeout=10,
                          json={"title": "Lịch cắt điện", "text": "Chiều nay mười bốn giờ cắt điện thôn Đông."})

@@ -173,3 +173,29 @@ def test_an_approval_is_refused_when_the_reading_changed_since_the_page_showed_i
         heard = session.scalars(select(AuditEvent).where(AuditEvent.action == "approve_heard",
                                                          AuditEvent.object_id == bulletin)).one()
     assert heard.details["spoken"] == "Máy máy bơm số bốn hỏng, tạm dừng bơm nước."
+
+
+def test_refused_lexicon_forms_show_the_message_and_keep_what_was_typed(web: WebWorld) -> None:
+    client, _ = http_login(web, "officer-a")
+    token = form_token(client.get("/tu-dien").text)
+    added = client.post("/tu-dien/them", data={"csrf_token": token, "written": "UBMTTQ", "spoken": "ủy ban mặt trận"})
+    assert added.status_code == 303 and "tb=da-them-tu" in added.headers["location"]
+    (entry,) = _entries(web, "UBMTTQ")
+    # The page: the message, the values typed, nothing stored.
+    twice = client.post("/tu-dien/them", data={"csrf_token": token, "written": "UBMTTQ", "spoken": "khác",
+                                               "note": "ghi chú gõ dở"})
+    assert twice.status_code == 409 and "Từ điển của xã đã có «UBMTTQ»" in twice.text
+    assert "ghi chú gõ dở" in twice.text and len(_entries(web, "UBMTTQ")) == 1
+    # The page script (JSON): the coded error, not a page.
+    scripted = client.post("/tu-dien/them", data={"csrf_token": token, "written": "UBMTTQ", "spoken": "khác"},
+                           headers={"Accept": "application/json"})
+    assert scripted.status_code == 409 and scripted.json()["error"]["code"] == "lexicon_entry_exists"
+    # An edit refused: the entry open again with the message; the stored entry unchanged.
+    tabbed = client.post(f"/tu-dien/{entry.id}/sua", data={"csrf_token": token, "written": "UBMTTQ",
+                                                            "spoken": "ủy ban\tmặt trận"})
+    assert tabbed.status_code == 422 and "«Cách đọc» không được chứa phím Tab hay xuống dòng." in tabbed.text
+    assert f"/tu-dien/{entry.id}/sua" in tabbed.text
+    assert [e.spoken for e in _entries(web, "UBMTTQ")] == ["ủy ban mặt trận"]
+    # An import without a file.
+    nothing = client.post("/tu-dien/nhap", data={"csrf_token": token})
+    assert nothing.status_code == 422 and "Hãy chọn tệp từ điển (.tsv)." in nothing.text

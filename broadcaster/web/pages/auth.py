@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from broadcaster.api.client_address import client_address
 from broadcaster.api.deps import DbSession, RuntimeDep
+from broadcaster.api.errors import retry_after_headers
 from broadcaster.errors import BroadcasterError, NotAuthenticated
 from broadcaster.services import auth
 from broadcaster.services.account_access import WEB_SESSION_NAME
@@ -72,9 +73,7 @@ def login(
         return _login_page(request, username=username, target=tiep, error=error, status=401)
     except BroadcasterError as error:
         response = _login_page(request, username=username, target=tiep, error=error, status=error.status)
-        retry_after_s = getattr(error, "retry_after_s", None)
-        if retry_after_s is not None:
-            response.headers["Retry-After"] = str(retry_after_s)
+        response.headers.update(retry_after_headers(error))
         return response
     response = RedirectResponse(safe_next(tiep), status_code=303)
     set_cookie(response, state.cookies, state.cookies.session, issued.token, max_age=state.session_max_age)

@@ -17,13 +17,13 @@ from starlette.responses import Response
 
 from broadcaster.api.deps import DbSession, RuntimeDep
 from broadcaster.api.schemas.common import IdPath
-from broadcaster.errors import BroadcasterError, NotAuthenticated
-from broadcaster.models import Commune, User
+from broadcaster.errors import BroadcasterError
+from broadcaster.models import Commune, LexiconEntry, User
 from broadcaster.services import lexicon as lexicon_service
 from broadcaster.services.lexicon import NOTE_MAX, SPOKEN_MAX, WRITTEN_MAX, EntryFields
 from broadcaster.web.formatting import duration
 from broadcaster.web.pages.bulletins import AUDIO_TYPES
-from broadcaster.web.pages.common import commune_choices, page_commune, see_other
+from broadcaster.web.pages.common import answer_form, commune_choices, page_commune, see_other
 from broadcaster.web.rendering import render
 from broadcaster.web.routing import PageUser, WebRoute, safe_next, wants_json
 
@@ -98,20 +98,23 @@ def add(
 ) -> Response:
     """Add an entry; back to ``tiep`` (the bulletin being read) or to the lexicon."""
     commune = page_commune(session, user, xa)
-    try:
-        entry = lexicon_service.add_entry(session, user, commune.id, EntryFields(written, spoken, note))
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
+
+    def added(entry: LexiconEntry) -> Response:
         if wants_json(request):
-            raise
+            return JSONResponse({"id": entry.id, "written": entry.written, "spoken": entry.spoken})
+        if tiep:
+            return see_other(_with_note(safe_next(tiep), "da-them-tu"))
+        return see_other(f"{LEXICON_PATH}?xa={commune.id}&tb=da-them-tu")
+
+    def refused(error: BroadcasterError) -> Response:
+        if wants_json(request):
+            raise error  # the page script gets the coded JSON error (WebRoute)
         values = {"written": written, "spoken": spoken, "note": note, "tiep": tiep}
         return _page(request, session, user, commune, values=values, error=error, status=error.status)
-    if wants_json(request):
-        return JSONResponse({"id": entry.id, "written": entry.written, "spoken": entry.spoken})
-    if tiep:
-        return see_other(_with_note(safe_next(tiep), "da-them-tu"))
-    return see_other(f"{LEXICON_PATH}?xa={commune.id}&tb=da-them-tu")
+
+    return answer_form(
+        session, lambda: lexicon_service.add_entry(session, user, commune.id, EntryFields(written, spoken, note)),
+        added, refused)
 
 
 def _with_note(target: str, note: str) -> str:
@@ -140,19 +143,17 @@ def edit(
     note: NoteField = "",
 ) -> Response:
     """Save an entry's changes."""
-    entry = lexicon_service.get_entry(session, user, entry_id)
-    commune_id = entry.commune_id
-    try:
-        lexicon_service.edit_entry(session, user, entry_id, EntryFields(written, spoken, note))
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
+    commune_id = lexicon_service.get_entry(session, user, entry_id).commune_id
+
+    def refused(error: BroadcasterError) -> Response:
         commune = page_commune(session, user, str(commune_id))
         values = {"written": written, "spoken": spoken, "note": note, "tiep": ""}
-        entry = lexicon_service.get_entry(session, user, entry_id)
+        entry = lexicon_service.get_entry(session, user, entry_id)  # as stored, after the rollback
         return _page(request, session, user, commune, values=values, error=error, editing=entry, status=error.status)
-    return see_other(f"{LEXICON_PATH}?xa={commune_id}&tb=da-sua-tu")
+
+    return answer_form(
+        session, lambda: lexicon_service.edit_entry(session, user, entry_id, EntryFields(written, spoken, note)),
+        lambda _: see_other(f"{LEXICON_PATH}?xa={commune_id}&tb=da-sua-tu"), refused)
 
 
 @router.post(f"{LEXICON_PATH}/{{entry_id}}/xoa")
@@ -214,15 +215,17 @@ async def import_file(
 ) -> Response:
     """Add or update entries from a TSV file; a bad line is named and nothing changes."""
     commune = page_commune(session, user, xa)
-    try:
-        if tep is None or not tep.filename:
+    chosen = tep is not None and bool(tep.filename)
+    data = await tep.read(lexicon_service.MAX_IMPORT_BYTES + 1) if tep is not None and chosen else b""
+
+    def import_chosen() -> lexicon_service.ImportResult:
+        if tep is None or not chosen:
             raise lexicon_service.LexiconEntryInvalid("Hãy chọn tệp từ điển (.tsv).")
-        data = await tep.read(lexicon_service.MAX_IMPORT_BYTES + 1)
-        result = lexicon_service.import_tsv(session, user, commune.id, data, tep.filename)
-    except NotAuthenticated:
-        raise
-    except BroadcasterError as error:
-        session.rollback()
-        return _page(request, session, user, commune, error=error, status=error.status)
-    note = "da-nhap-tu" if result.added or result.changed else "da-nhap-tu-khong-doi"
-    return see_other(f"{LEXICON_PATH}?xa={commune.id}&tb={note}")
+        return lexicon_service.import_tsv(session, user, commune.id, data, tep.filename or "")
+
+    def imported(result: lexicon_service.ImportResult) -> Response:
+        note = "da-nhap-tu" if result.added or result.changed else "da-nhap-tu-khong-doi"
+        return see_other(f"{LEXICON_PATH}?xa={commune.id}&tb={note}")
+
+    return answer_form(session, import_chosen, imported,
+                       lambda error: _page(request, session, user, commune, error=error, status=error.status))
