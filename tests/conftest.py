@@ -148,8 +148,11 @@ def _drop_test_databases(db_backend: Backend) -> Iterator[None]:
 
 
 # The longest test files, longest first (measured with --junitxml on this 2-core machine). xdist
-# (--dist loadfile) hands files out in collection order; a long file handed out last keeps the
-# run going while the other workers sit idle, so these start first and the short files fill in.
+# (--dist loadfile --no-loadscope-reorder, pyproject.toml) hands files out in collection order; a long
+# file handed out last keeps the run going while the other workers sit idle, so these start first and
+# the short files fill in. Without --no-loadscope-reorder xdist (3.5+) sorts files by their number of
+# tests instead, which starts the 872 text cases first and leaves the e2e, fault and browser files,
+# few tests each but minutes long, for the end.
 LONGEST_FILES_FIRST = (
     "tests/e2e/test_e2e_dialout.py",
     "tests/web/test_web_recording.py",
@@ -180,6 +183,21 @@ LONGEST_FILES_FIRST = (
     "tests/cli/test_setup_cli.py",
     "tests/api/test_emergency_history.py",
     "tests/agent/test_agent_resilience.py",
+    # Then the longest files of a run with per-test CPU and wall figures (2026-12-06, under load).
+    "tests/api/test_bulletins_api.py",
+    "tests/services/test_resume_after_crash.py",
+    "tests/api/test_bad_inputs.py",
+    "tests/api/test_registry_timetable_system.py",
+    "tests/services/test_a_workflow_services.py",
+    "tests/audio/test_codec.py",
+    "tests/services/test_lexicon_service.py",
+    "tests/api/test_province_bulletins.py",
+    "tests/api/test_four_eyes.py",
+    "tests/web/test_web_security.py",
+    "tests/web/test_web_compose.py",
+    "tests/scheduler/test_scheduler.py",
+    "tests/api/test_voices_api.py",
+    "tests/agent/test_agent_conductor.py",
 )
 
 
