@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
-
-import sqlalchemy.exc
+import sys
 
 from broadcaster.errors import BroadcasterError, DatabaseBusy, StorageFull
 
@@ -69,7 +68,7 @@ def _classify(error: BaseException) -> BroadcasterError | None:
         return None
     if isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
         return storage_full(f"{type(error).__name__}: {error}")
-    if isinstance(error, sqlalchemy.exc.TimeoutError):  # every pooled connection busy for pool_timeout
+    if _pool_exhausted(error):
         return database_busy(f"connection pool exhausted: {error}")
     sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
     if sqlstate in _PG_STORAGE:
@@ -77,6 +76,16 @@ def _classify(error: BaseException) -> BroadcasterError | None:
     if sqlstate in _PG_BUSY:
         return database_busy(f"postgresql {sqlstate}: {error}")
     return None
+
+
+def _pool_exhausted(error: BaseException) -> bool:
+    """SQLAlchemy's pool timeout: every pooled connection busy for ``pool_timeout``.
+
+    Looked up only if SQLAlchemy is loaded: the agent, which uses this module too, never loads it
+    (importing it would cost each agent start a fifth of a second), and then no error can be one of its.
+    """
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(error, exc.TimeoutError)
 
 
 def public_error(error: BaseException) -> BroadcasterError | None:

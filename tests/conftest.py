@@ -147,39 +147,64 @@ def _drop_test_databases(db_backend: Backend) -> Iterator[None]:
         db_backend.drop_since(before)
 
 
-# The longest test files, longest first (measured with --junitxml on this 2-core machine). xdist
-# (--dist loadfile) hands files out in collection order; a long file handed out last keeps the
-# run going while the other workers sit idle, so these start first and the short files fill in.
+# The longest test files, longest first: the 50 longest of a full run's --junitxml (2026-12-06, this
+# 2-core machine; each file's test times summed, from 329 s for e2e_dialout down to 28 s). xdist
+# (--dist loadfile --no-loadscope-reorder, pyproject.toml) hands files out in collection order; a long
+# file handed out last keeps the run going while the other workers sit idle, so these start first and
+# the short files fill in. Without --no-loadscope-reorder xdist (3.5+) sorts files by their number of
+# tests instead, which starts the 872 text cases first and leaves the e2e, fault and browser files,
+# few tests each but minutes long, for the end.
 LONGEST_FILES_FIRST = (
     "tests/e2e/test_e2e_dialout.py",
     "tests/web/test_web_recording.py",
-    "tests/scheduler/test_processes.py",
-    "tests/faults/test_faults_server.py",
     "tests/e2e/test_e2e_replicas.py",
-    "tests/api/test_schemathesis.py",
-    "tests/web/test_web_flow.py",
+    "tests/faults/test_faults_server.py",
     "tests/web/test_web_admin.py",
-    "tests/faults/test_faults_agent.py",
+    "tests/scheduler/test_processes.py",
     "tests/e2e/test_e2e_dialout_restart.py",
+    "tests/web/test_web_flow.py",
+    "tests/e2e/test_e2e_resilience.py",
     "tests/api/test_auth_matrix.py",
     "tests/e2e/test_e2e_airing.py",
-    "tests/e2e/test_e2e_resilience.py",
     "tests/api/test_login_rate_limit.py",
-    "tests/faults/test_faults_resources.py",
-    "tests/e2e/test_e2e_mqtt.py",
-    "tests/web/test_web_voices.py",
-    "tests/api/test_emergencies_and_preview.py",
-    "tests/e2e/test_e2e_recall.py",
-    "tests/web/test_web_province_bulletins.py",
-    "tests/web/test_web_emergency.py",
     "tests/api/test_live_server.py",
-    "tests/e2e/test_e2e_restore.py",
+    "tests/api/test_schemathesis.py",
+    "tests/faults/test_faults_agent.py",
     "tests/scheduler/test_replica_audio.py",
     "tests/web/test_web_lexicon.py",
+    "tests/e2e/test_e2e_mqtt.py",
+    "tests/e2e/test_e2e_recall.py",
+    "tests/faults/test_faults_resources.py",
+    "tests/cli/test_cli_errors.py",
     "tests/faults/test_faults_session.py",
-    "tests/cli/test_setup_cli.py",
-    "tests/api/test_emergency_history.py",
+    "tests/e2e/test_e2e_restore.py",
+    "tests/web/test_web_province_bulletins.py",
+    "tests/web/test_web_emergency.py",
+    "tests/web/test_web_security.py",
+    "tests/api/test_province_bulletins.py",
+    "tests/cli/test_say_cli.py",
+    "tests/api/test_emergencies_and_preview.py",
+    "tests/web/test_web_timetable_editor.py",
     "tests/agent/test_agent_resilience.py",
+    "tests/agent/test_agent_conductor.py",
+    "tests/api/test_four_eyes.py",
+    "tests/services/test_lexicon_service.py",
+    "tests/web/test_web_compose.py",
+    "tests/scheduler/test_scheduler.py",
+    "tests/e2e/test_e2e_demo.py",
+    "tests/web/test_web_route_inventory.py",
+    "tests/cli/test_user_cli.py",
+    "tests/api/test_registry_timetable_system.py",
+    "tests/api/test_bad_inputs.py",
+    "tests/cli/test_serve_cli.py",
+    "tests/services/test_emergency_rules.py",
+    "tests/api/test_emergency_history.py",
+    "tests/web/test_web_voices.py",
+    "tests/cli/test_setup_cli.py",
+    "tests/api/test_voices_api.py",
+    "tests/services/test_workflow_rules.py",
+    "tests/api/test_bulletins_api.py",
+    "tests/services/test_programming.py",
 )
 
 

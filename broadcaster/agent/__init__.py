@@ -6,7 +6,7 @@ and reports back over plain HTTP, so it keeps playing its queue while the server
 dials out for its orders (``pull``) and listens on no port unless ``http`` push is configured.
 
     pull.py        the long-poll: one outbound connection, orders in, verdicts out
-    app.py         http push only: POST /orders, GET /status for loopback (FastAPI, small)
+    app.py         http push only: POST /orders, GET /status for loopback (plain Starlette)
     clock.py       the server's time as estimated from every exchange (NTP-style)
     intake.py      verify an envelope, refuse replays, store it, hand it on
     store.py       SQLite (WAL): orders, last seq, report outbox — a reboot loses nothing

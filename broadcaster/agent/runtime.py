@@ -21,15 +21,13 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from broadcaster import __version__
-from broadcaster.agent.app import create_agent_app
 from broadcaster.agent.clock import ServerClock
 from broadcaster.agent.conductor import Conductor, Timing
 from broadcaster.agent.config import AgentConfig
@@ -60,14 +58,6 @@ class AgentStartFailed(ServiceFailure):
     """The agent could not start (port taken, state dir not writable, ...)."""
 
     code = "agent_start_failed"
-
-
-class _AgentWebServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the agent shuts down in its own order."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -173,11 +163,10 @@ async def _start_receiver(config: AgentConfig, sock: socket.socket | None, intak
                           status: Callable[[], dict[str, Any]], backoff: Backoff, clock: ServerClock) -> Receiver:
     """Start taking orders over the configured transport: its task, how to stop it, what agent.json adds."""
     if config.transport == "http":
+        from broadcaster.agent.app import agent_web_server  # only http agents load the web stack
+
         assert sock is not None
-        web = _AgentWebServer(uvicorn.Config(
-            create_agent_app(intake, status), log_level="warning", access_log=False, lifespan="off",
-            timeout_graceful_shutdown=2,
-        ))
+        web = agent_web_server(intake, status)
         task = asyncio.create_task(web.serve(sockets=[sock]), name="http")
         while not web.started and not task.done():
             await asyncio.sleep(0.01)

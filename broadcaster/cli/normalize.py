@@ -16,24 +16,14 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from broadcaster.errors import BroadcasterError
-from broadcaster.text import (
-    MAX_BULLETIN_CHARS,
-    InvalidEncoding,
-    Lexicon,
-    TextTooLong,
-    load_lexicon,
-    normalize,
-    validate_bulletin_text,
-)
-from broadcaster.text.explain import explain
-from broadcaster.text.validation import vietnamese_count
 
-# A UTF-8 character is at most 4 bytes: a line longer than this cannot be within the limit,
-# and reading stops there instead of holding an endless line in memory.
-_MAX_LINE_BYTES = 4 * MAX_BULLETIN_CHARS + 2
+# broadcaster.text is imported when the command runs, not here: every ``broadcaster`` process
+# (serve, agent) builds this parser, and the text package costs each of them a tenth of a second.
+if TYPE_CHECKING:
+    from broadcaster.text import Lexicon
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Normalize the argument, or standard input line by line."""
+    from broadcaster.text import load_lexicon, normalize, validate_bulletin_text
+
     _use_utf8(sys.stdout)
     _use_utf8(sys.stderr)
     lexicon = load_lexicon(args.lexicon)
@@ -82,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _explained(text: str, lexicon: Lexicon) -> str:
     """The spoken line, then one indented line per change."""
+    from broadcaster.text.explain import explain
+
     explanation = explain(text, lexicon)
     lines = [explanation.spoken]
     for change in explanation.changes:
@@ -94,14 +88,20 @@ def stream(
     source: BinaryIO, sink: TextIO, lexicon: Lexicon, read: Callable[[str], str] | None = None
 ) -> int:
     """Normalize ``source`` line by line into ``sink``; stop at the first bad line with its number."""
+    from broadcaster.text import MAX_BULLETIN_CHARS, TextTooLong, normalize, validate_bulletin_text
+    from broadcaster.text.validation import vietnamese_count
+
+    # A UTF-8 character is at most 4 bytes: a line longer than this cannot be within the limit,
+    # and reading stops there instead of holding an endless line in memory.
+    max_line_bytes = 4 * MAX_BULLETIN_CHARS + 2
     offset = 0
     number = 0
     while True:
-        raw = source.readline(_MAX_LINE_BYTES)
+        raw = source.readline(max_line_bytes)
         if not raw:
             return 0
         number += 1
-        if len(raw) >= _MAX_LINE_BYTES and not raw.endswith(b"\n"):
+        if len(raw) >= max_line_bytes and not raw.endswith(b"\n"):
             raise TextTooLong(
                 f"Dòng {number} dài hơn giới hạn {vietnamese_count(MAX_BULLETIN_CHARS)} ký tự của một bản tin."
             )
@@ -120,6 +120,8 @@ def stream(
 
 
 def _decode(raw: bytes, number: int, offset: int) -> str:
+    from broadcaster.text import InvalidEncoding
+
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -12,17 +12,18 @@ from broadcaster.cli import main
 from broadcaster.db import Database
 from broadcaster.delivery.agent_auth import broker_password
 from broadcaster.delivery.mosquitto import password_matches
+from tests.databases import database_url
 from tests.e2e.harness import seed_commune
 
 
 def test_files_admit_the_server_and_each_mqtt_cluster_to_its_own_topics(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "server-password").write_text("mat-khau-may-chu\n")
+    url = database_url(tmp_path / "data")  # the test's backend, SQLite or PostgreSQL
     config = tmp_path / "server.yaml"
-    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"),
+    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"), "database_url": url,
                                       "mqtt_password_file": str(tmp_path / "server-password")}))
-    (tmp_path / "data").mkdir(exist_ok=True)
-    db = Database(f"sqlite:///{tmp_path / 'data' / 'broadcaster.sqlite3'}")
+    db = Database(url)
     db.upgrade()
     mqtt = seed_commune(db, 2, transport="mqtt")
     seed_commune(db, 1, code="xa-khac", transport="pull")  # not on the broker: not admitted

@@ -17,6 +17,7 @@ from broadcaster.services import registry, users
 from broadcaster.services.lexicon import CommuneLexicons, EntryFields
 from broadcaster.speech import SpeechService
 from broadcaster.text import LexiconMalformed
+from tests.databases import database_url
 from tests.scheduler.support import make_settings
 
 
@@ -35,7 +36,7 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[Setup]:
-    db = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    db = Database(database_url(tmp_path / "data"))
     db.upgrade()
     with db.session() as session:
         communes = [registry.create_commune(session, None, code=code, name=name, schedules_dir=PROJECT_ROOT / "schedules")

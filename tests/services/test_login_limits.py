@@ -1,5 +1,5 @@
 """Failed logins slow down per (account, address) and per address, never lock an account, and are counted
-in the database: every replica shares them (real SQLite, a clock the test moves)."""
+in the database: every replica shares them (real SQLite and PostgreSQL, a clock the test moves)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from broadcaster.db import Database
 from broadcaster.models import LoginThrottle
 from broadcaster.services.auth import LoginFailed
 from broadcaster.services.login_limits import ADDRESS_FACTOR, LoginLimiter, LoginRateLimited
+from tests.databases import database_url
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'limits.sqlite3'}")
+    db = Database(database_url(tmp_path))
     db.upgrade()
     yield db
     db.dispose()
