@@ -17,7 +17,7 @@ from sqlalchemy.orm import ORMExecuteState
 from broadcaster import faults
 from broadcaster.clock import LOCAL_ZONE
 from broadcaster.config import Settings
-from broadcaster.db import Database
+from broadcaster.db import Database, aware_utc
 from broadcaster.errors import InvalidInput, NotFound
 from broadcaster.models import (
     Airing,
@@ -28,11 +28,12 @@ from broadcaster.models import (
     Delivery,
     DeliveryOrder,
     DeliveryState,
+    OrderStatus,
     Priority,
 )
 from broadcaster.node_identity import NodeIdentity, claim_node_identity
 from broadcaster.services.delivery import DeliveryService
-from broadcaster.services.handoff import RecordingHandoff
+from broadcaster.services.handoff import ClusterProgramme, RecordingHandoff
 from broadcaster.services.programming import ProgrammingService
 from broadcaster.services.programming.emergency import (
     BulletinNotAirable,
@@ -547,3 +548,45 @@ def test_the_fan_out_crash_point_falls_after_the_hand_off_and_before_the_airing_
     [airing] = airings(db)
     assert airing.status == AiringStatus.PLANNED and airing.composed_at is not None  # handed off, not marked
     assert bulletin_status(db, bulletin) == BulletinStatus.APPROVED and events(db, "compose") == []
+
+
+def test_a_resumed_emergency_never_replaces_an_order_another_process_issued_meanwhile(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db, clusters=(("Cụm 1", None), ("Cụm 2", None)))
+    bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
+    airing_id = accepted(db, bulletin, NOW)
+    service(settings, db, speech, RecordingHandoff()).air_accepted_emergency(airing_id)
+    with db.session() as s:  # the process died after recording the deliveries, before any order committed
+        s.execute(update(Airing).where(Airing.id == airing_id).values(status=AiringStatus.PLANNED,
+                                                                     composed_at=None, claimed_by=None))
+    [row] = [d for d in airings(db)[0].deliveries if d.cluster_id == ids["Cụm 1"]]
+    audio = speech.stored_audio(row.audio_sha256)
+    assert audio is not None
+    theirs = NOW + timedelta(seconds=30)  # another process's hand-off to cluster 1, with its own start
+    delivery_service = DeliveryService(settings, db, speech.cache)
+    delivery_service.start()
+    issued: list[dict[int, str]] = []
+
+    def meanwhile(state: ORMExecuteState) -> None:
+        # Our resumer has chosen its programmes: the other process's order for cluster 1 commits first.
+        if state.is_update and state.bind_mapper is not None and state.bind_mapper.class_ is Delivery and not issued:
+            issued.append(delivery_service.hand_off_many([ClusterProgramme(
+                airing_id, ids["Cụm 1"], audio, theirs, theirs + timedelta(seconds=WINDOW_S), Priority.EMERGENCY)]))
+
+    event.listen(db.session_factory, "do_orm_execute", meanwhile)
+    try:
+        late = NOW + timedelta(seconds=60)  # the recorded start has passed: ours would start at another time
+        service(settings, db, speech, delivery_service, now=late).air_accepted_emergency(airing_id)
+    finally:
+        event.remove(db.session_factory, "do_orm_execute", meanwhile)
+        delivery_service.close()
+    assert issued == [{}]
+    with db.session() as s:
+        orders = {(o.cluster_id, o.status, o.play_at) for o in s.scalars(select(DeliveryOrder).where(
+            DeliveryOrder.airing_id == airing_id, DeliveryOrder.kind == "play"))}
+    # Cluster 1 keeps the order it holds (replacing it could make it play twice); cluster 2 gets ours.
+    assert {(c, status) for c, status, _ in orders} == {(ids["Cụm 1"], OrderStatus.QUEUED),
+                                                        (ids["Cụm 2"], OrderStatus.QUEUED)}
+    [kept] = [aware_utc(play_at) for c, _, play_at in orders if c == ids["Cụm 1"]]
+    assert kept == theirs
