@@ -301,7 +301,8 @@ def rerun_survivors(module: str, jobs: int, entry: dict[str, Any]) -> dict[str, 
             "seconds": round(entry["seconds"] + again["seconds"], 1),
             "error_mutants": entry["error_mutants"] + again["error_mutants"],
             "rerun": {"of_commit": entry["commit"], "mutants": again["mutants"], "killed": again["killed"],
-                      "timeouts": again["timeouts"], "seconds": again["seconds"]}}
+                      "timeouts": again["timeouts"], "seconds": again["seconds"],
+                      **({"note": entry["note"]} if "note" in entry else {})}}
 
 
 def _git_head() -> str:

@@ -198,5 +198,7 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "the rows are identical.",
         "describe_emergency | .order_by(Delivery.play_at, Delivery.id).limit(1)).first()  # fmt: skip | `1` → `2`":
             ".first() takes the first row, the earliest delivery, whether one or two rows come back.",
+        "EmergencyAirer._finish | .order_by(Delivery.play_at).limit(1))  # fmt: skip | `1` → `2`":
+            "session.scalar() takes the first row, the earliest start, whether one or two rows come back.",
     },
 }
