@@ -548,6 +548,11 @@ def test_the_fan_out_crash_point_falls_after_the_hand_off_and_before_the_airing_
     [airing] = airings(db)
     assert airing.status == AiringStatus.PLANNED and airing.composed_at is not None  # handed off, not marked
     assert bulletin_status(db, bulletin) == BulletinStatus.APPROVED and events(db, "compose") == []
+    # Unarmed (this process), the crash point is one look-up: another emergency is handed off and marked.
+    fire = accepted(db, add_bulletin(db, ids, "Cháy rừng ở đồi thông.", priority=Priority.EMERGENCY),
+                    NOW + timedelta(seconds=1))
+    aired = service(settings, db, speech, RecordingHandoff(), now=NOW + timedelta(seconds=1)).air_accepted_emergency(fire)
+    assert aired.status == "handed_off"
 
 
 def test_a_resumed_emergency_never_replaces_an_order_another_process_issued_meanwhile(

@@ -604,6 +604,10 @@ def test_the_accepted_crash_point_falls_after_the_approval_commits_and_before_an
                        lambda w, u: w.send_emergency(u, fields, idempotency_key="khan-9").airing.status,
                        handoff=handoff)
     assert status_after == "handed_off" and [p.airing_id for p in handoff.programmes] == [airing.id]
+    # Unarmed (this process), the crash point is one look-up: another emergency airs at once.
+    fire = BulletinFields(title="Khẩn: cháy", text="Cháy rừng ở đồi thông, bà con không vào rừng.")
+    assert act(settings, db, speech, NOON + timedelta(seconds=10), ids["author"],
+               lambda w, u: w.send_emergency(u, fire).airing.status, handoff=handoff) == "handed_off"
 
 
 def test_two_retries_of_a_left_draft_emergency_at_once_air_it_once_and_the_other_is_told_why(
