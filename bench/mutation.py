@@ -284,7 +284,7 @@ def rerun_survivors(module: str, jobs: int, entry: dict[str, Any]) -> dict[str, 
     """The module's last result with only its surviving (and equivalent-judged) mutants run again.
 
     For tests added after a run: a mutant they kill was a survivor, and the tests that killed the
-    others are still there. Only for the source that was measured; ``rerun`` says what ran again.
+    others are still there. Only for the source that was measured; ``reruns`` say what ran again.
     """
     source = (ROOT / MODULES[module]["file"]).read_text(encoding="utf-8")
     if hashlib.sha256(source.encode("utf-8")).hexdigest()[:16] != entry["source_sha256"]:
@@ -300,9 +300,11 @@ def rerun_survivors(module: str, jobs: int, entry: dict[str, Any]) -> dict[str, 
             "killed_percent": round(100 * (killed + timeouts) / counted, 1) if counted else 100.0,
             "seconds": round(entry["seconds"] + again["seconds"], 1),
             "error_mutants": entry["error_mutants"] + again["error_mutants"],
-            "rerun": {"of_commit": entry["commit"], "mutants": again["mutants"], "killed": again["killed"],
-                      "timeouts": again["timeouts"], "seconds": again["seconds"],
-                      **({"note": entry["note"]} if "note" in entry else {})}}
+            # Every rerun since the full run, oldest first (a full run's note comes along with the first).
+            "reruns": [*entry.get("reruns", []), {
+                "of_commit": entry["commit"], "mutants": again["mutants"], "killed": again["killed"],
+                "timeouts": again["timeouts"], "seconds": again["seconds"],
+                **({"note": entry["note"]} if "note" in entry else {})}]}
 
 
 def _git_head() -> str:
