@@ -3,6 +3,7 @@
 Run: nice -n 19 .venv/bin/python bench/mutation.py [module ...] [--jobs N]
      (no module: every module in bench/mutation_config.py; writes bench/results/mutation.json,
      keeping the other modules' last results)
+     --survivors: run only the last run's survivors of an unchanged module again (after adding tests)
 
 For each module: the guarding tests run once with a line tracer (bench/mutation_coverage.py), then
 each mutant (bench/mutants.py) runs the guarding tests that reach its lines, fastest first, stopping
@@ -224,11 +225,11 @@ def _run_mutants(mutants: list[Mutant], file: str, baseline: Baseline, workdir: 
     return outcomes
 
 
-def run_module(module: str, jobs: int, limit: int | None) -> dict[str, Any]:
-    """Mutate one module, run its tests against every mutant, and return its result entry."""
+def run_module(module: str, jobs: int, limit: int | None, only: set[str] | None = None) -> dict[str, Any]:
+    """Mutate one module, run its tests against every mutant (or those keyed in ``only``), return its entry."""
     config = MODULES[module]
     source = (ROOT / config["file"]).read_text(encoding="utf-8")
-    mutants = mutants_of(source)[:limit]
+    mutants = [m for m in mutants_of(source) if only is None or m.key in only][:limit]
     equivalent = EQUIVALENT.get(module, {})
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mutation-") as temp:
@@ -279,6 +280,33 @@ def rejudge(module: str, entry: dict[str, Any]) -> dict[str, Any]:
             "stale_equivalence_judgements": sorted(set(equivalent) - {m["key"] for m in judged})}
 
 
+def rerun_survivors(module: str, jobs: int, entry: dict[str, Any]) -> dict[str, Any]:
+    """The module's last result with only its surviving (and equivalent-judged) mutants run again.
+
+    For tests added after a run: a mutant they kill was a survivor, and the tests that killed the
+    others are still there. Only for the source that was measured; ``reruns`` say what ran again.
+    """
+    source = (ROOT / MODULES[module]["file"]).read_text(encoding="utf-8")
+    if hashlib.sha256(source.encode("utf-8")).hexdigest()[:16] != entry["source_sha256"]:
+        raise SystemExit(f"{module}: the source changed since it was measured; run it again")
+    keys = {m["key"] for m in entry["surviving_mutants"] + entry["equivalent_mutants"]}
+    again = run_module(module, jobs, None, only=keys)
+    if again["mutants"] != len(keys):
+        raise SystemExit(f"{module}: {len(keys) - again['mutants']} survivors no longer match a mutant; run it again")
+    killed, timeouts = entry["killed"] + again["killed"], entry["timeouts"] + again["timeouts"]
+    counted = entry["mutants"] - again["equivalent"]
+    return {**again, "mutants": entry["mutants"], "killed": killed, "timeouts": timeouts,
+            "errors": entry["errors"] + again["errors"],
+            "killed_percent": round(100 * (killed + timeouts) / counted, 1) if counted else 100.0,
+            "seconds": round(entry["seconds"] + again["seconds"], 1),
+            "error_mutants": entry["error_mutants"] + again["error_mutants"],
+            # Every rerun since the full run, oldest first (a full run's note comes along with the first).
+            "reruns": [*entry.get("reruns", []), {
+                "of_commit": entry["commit"], "mutants": again["mutants"], "killed": again["killed"],
+                "timeouts": again["timeouts"], "seconds": again["seconds"],
+                **({"note": entry["note"]} if "note" in entry else {})}]}
+
+
 def _git_head() -> str:
     result = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return result.stdout.strip()
@@ -300,6 +328,9 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--rejudge", action="store_true",
                         help="apply the current EQUIVALENT judgements to the last results of an unchanged module")
+    parser.add_argument("--survivors", action="store_true",
+                        help="run only the last run's surviving mutants of an unchanged module again (after new "
+                             "tests), keeping its other outcomes")
     arguments = parser.parse_args()
     niceness = os.nice(0)
     if niceness < 19:
@@ -321,6 +352,8 @@ def main() -> None:
     for module in chosen:
         if arguments.rejudge:
             measured[module] = entry = rejudge(module, _previous_results()[module])
+        elif arguments.survivors:
+            measured[module] = entry = rerun_survivors(module, arguments.jobs, _previous_results()[module])
         else:
             measured[module] = entry = run_module(module, arguments.jobs, arguments.limit)
         print(f"{module}: {entry['mutants']} mutants, {entry['killed']} killed, {entry['survived']} survived, "

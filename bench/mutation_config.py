@@ -192,5 +192,13 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         'EmergencyAirer.resume | holder = airing.claimed_by or "" | `""` → `\'XXXX\'`':
             "the claim writes composed_at and claimed_by together, so a claimed airing never has claimed_by None; "
             "and no holder id is 'XXXX' either.",
+        'accept_emergency | {"airing_id": airing.id, "bulletin_id": bulletin.id, "cluster_id": cluster_id, '
+        '"position": 0, | `"position"` → `\'XXpositionXX\'`':
+            "a key that names no column is ignored by the multi-row insert, and the column's default is the same 0: "
+            "the rows are identical.",
+        "describe_emergency | .order_by(Delivery.play_at, Delivery.id).limit(1)).first()  # fmt: skip | `1` → `2`":
+            ".first() takes the first row, the earliest delivery, whether one or two rows come back.",
+        "EmergencyAirer._finish | .order_by(Delivery.play_at).limit(1))  # fmt: skip | `1` → `2`":
+            "session.scalar() takes the first row, the earliest start, whether one or two rows come back.",
     },
 }

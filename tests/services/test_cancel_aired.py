@@ -14,7 +14,7 @@ import pytest
 from broadcaster.clock import LOCAL_ZONE, FixedClock
 from broadcaster.config import Settings
 from broadcaster.db import Database
-from broadcaster.models import Airing, AiringStatus, BulletinStatus, Role, User
+from broadcaster.models import Airing, AiringStatus, BulletinStatus, User
 from broadcaster.services.bulletins import BulletinService, NotAuthor
 from broadcaster.services.handoff import RecordingHandoff
 from broadcaster.services.scoping import RoleTooLow
@@ -30,7 +30,7 @@ from tests.scheduler.support import (
     make_settings,
     write_timetable,
 )
-from tests.services.support import programming_service
+from tests.services.support import add_officer, programming_service
 
 SESSION = datetime.combine(datetime.now(LOCAL_ZONE).date(), time(17, 0), LOCAL_ZONE)
 LATER = SESSION + timedelta(hours=3)
@@ -50,14 +50,6 @@ def compose(settings: Settings, db: Database, speech: SpeechService, commune_id:
     result = programming.run_session(commune_id, name, starts_at)
     [airing] = [a for a in airings(db) if a.id == result.airing_id]
     return airing
-
-
-def add_officer(db: Database, commune_id: int) -> int:
-    with db.session() as s:
-        officer = User(username="canbo", role=Role.OFFICER, commune_id=commune_id, password_hash="x")
-        s.add(officer)
-        s.flush()
-        return officer.id
 
 
 def cancel(settings: Settings, db: Database, at: datetime, user_id: int, bulletin_id: int) -> BulletinStatus:
@@ -90,10 +82,13 @@ def test_leadership_cancels_an_aired_bulletin_and_the_programme_already_handed_o
     assert (cancelled.object_id, cancelled.actor_id, cancelled.details["was"]) == (bulletin, ids["author"], "aired")
     # Yesterday's airing has played: only this evening's, handed off but not started, is marked.
     [marked] = events(db, "cancel_after_handoff")
-    assert (marked.object_id, marked.commune_id, marked.actor_id) == (evening.id, ids["commune"], ids["author"])
+    assert (marked.object_type, marked.object_id, marked.commune_id, marked.actor_id) == (
+        "airing", evening.id, ids["commune"], ids["author"])
     assert marked.details["bulletin_id"] == bulletin
     assert sorted(marked.details["cluster_ids"]) == sorted([ids["Cụm chợ"], ids["Cụm đình"]])
     by_id = {a.id: a for a in airings(db)}
+    # When the programme holding it was to start (the earliest of its clusters).
+    assert marked.details["play_at"] == min(d.play_at for d in by_id[evening.id].deliveries).isoformat()
     assert by_id[first.id].note is None
     note = by_id[evening.id].note or ""
     assert f"số {bulletin}" in note and "đã hủy" in note and "cụm loa «Cụm chợ», «Cụm đình»;" in note

@@ -4,15 +4,20 @@ what the airing, its deliveries and the audit say each time."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import ORMExecuteState
 
-from broadcaster.clock import LOCAL_ZONE, FixedClock
+from broadcaster import faults
+from broadcaster.clock import LOCAL_ZONE
 from broadcaster.config import Settings
-from broadcaster.db import Database
+from broadcaster.db import Database, aware_utc
 from broadcaster.errors import InvalidInput, NotFound
 from broadcaster.models import (
     Airing,
@@ -23,11 +28,12 @@ from broadcaster.models import (
     Delivery,
     DeliveryOrder,
     DeliveryState,
+    OrderStatus,
     Priority,
 )
-from broadcaster.node_identity import claim_node_identity
+from broadcaster.node_identity import NodeIdentity, claim_node_identity
 from broadcaster.services.delivery import DeliveryService
-from broadcaster.services.handoff import RecordingHandoff
+from broadcaster.services.handoff import ClusterProgramme, RecordingHandoff
 from broadcaster.services.programming import ProgrammingService
 from broadcaster.services.programming.emergency import (
     BulletinNotAirable,
@@ -36,14 +42,23 @@ from broadcaster.services.programming.emergency import (
     accept_emergency,
     describe_emergency,
     is_live,
+    latest_emergency_airing,
     live_emergency_bulletins,
     stop_emergency,
     withdraw_airing,
 )
 from broadcaster.speech import ProgrammePiece, SpeechService
-from broadcaster.timetable import load_timetables
 from tests.fakes.handoff import FailingHandoff
-from tests.scheduler.support import add_bulletin, add_commune, airings, events, make_settings, write_timetable
+from tests.scheduler.support import (
+    add_bulletin,
+    add_commune,
+    airings,
+    bulletin_status,
+    events,
+    make_settings,
+    write_timetable,
+)
+from tests.services.support import programming_service
 
 NOW = datetime.now(LOCAL_ZONE).replace(microsecond=0)
 EVENING = NOW.replace(hour=17, minute=0, second=0)
@@ -60,9 +75,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def service(settings: Settings, db: Database, speech: SpeechService, handoff: RecordingHandoff, *,
-            now: datetime = NOW, node: object = None) -> ProgrammingService:  # fmt: skip
-    return ProgrammingService(settings, db, speech, handoff, load_timetables(settings.schedules_dir),
-                              FixedClock(now), node=node)  # type: ignore[arg-type]
+            now: datetime = NOW, node: NodeIdentity | None = None) -> ProgrammingService:  # fmt: skip
+    return programming_service(settings, db, speech, handoff, now, node=node)
 
 
 def accepted(db: Database, bulletin_id: int, at: datetime) -> int:
@@ -130,6 +144,24 @@ def test_accepting_writes_a_planned_emergency_airing_with_one_item_per_target_cl
         accepted(db, nowhere, NOW)
     assert refused.value.code == "no_target_clusters"
     assert len(airings(db)) == 1
+
+
+def test_a_bulletins_latest_emergency_airing_is_its_newest_emergency_one_never_a_session(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    emergency = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
+    normal = add_bulletin(db, ids, "Họp dân tối nay.")
+    with db.session() as s:
+        assert latest_emergency_airing(s, emergency) is None
+    accepted(db, emergency, NOW - timedelta(seconds=2))
+    newest = accepted(db, emergency, NOW)
+    session = service(settings, db, speech, RecordingHandoff(), now=EVENING - timedelta(minutes=10)).run_session(
+        ids["commune"], "evening", EVENING)
+    assert session.airing_id is not None and session.airing_id > newest  # the newest airing of all is a session's
+    with db.session() as s:
+        assert latest_emergency_airing(s, emergency) == newest
+        assert latest_emergency_airing(s, normal) is None
 
 
 def test_airing_an_unknown_or_a_session_airing_is_not_found(
@@ -464,3 +496,102 @@ def test_a_resumed_emergency_hands_the_recorded_programme_again_and_says_it_resu
     assert [e.details["resumed"] for e in events(db, "compose")] == [False, True]
     with db.session() as s:
         assert s.get_one(Bulletin, bulletin).status == BulletinStatus.AIRED
+
+
+def test_an_emergency_stopped_while_it_was_being_rendered_sends_nothing_and_says_cancelled(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
+    airing_id = accepted(db, bulletin, NOW)
+    handoff = RecordingHandoff()
+    stopped: list[int] = []
+
+    def meanwhile(state: ORMExecuteState) -> None:
+        # Rendered, about to record the deliveries: a leader presses stop (another request, another session).
+        if state.is_insert and state.bind_mapper is not None and state.bind_mapper.class_ is Delivery and not stopped:
+            stopped.extend(stop_emergency(db, handoff, bulletin, NOW))
+
+    event.listen(db.session_factory, "do_orm_execute", meanwhile)
+    try:
+        answer = service(settings, db, speech, handoff).air_accepted_emergency(airing_id)
+    finally:
+        event.remove(db.session_factory, "do_orm_execute", meanwhile)
+    assert stopped == [airing_id]
+    assert (answer.airing_id, answer.status) == (airing_id, "cancelled")
+    assert handoff.programmes == [] and handoff.stops == []
+
+
+def test_the_fan_out_crash_point_falls_after_the_hand_off_and_before_the_airing_is_marked(
+    settings: Settings, db: Database, speech: SpeechService, tmp_path: Path
+) -> None:
+    # The fault-injection suite kills a server there (``fan_out``); what it proves rests on where it is.
+    ids = add_commune(db)
+    bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
+    airing_id = accepted(db, bulletin, NOW)
+    record = tmp_path / "handoff.jsonl"
+    pid = os.fork()
+    if pid == 0:  # the child: a server process armed to die at ``fan_out``
+        code = 3
+        try:
+            db.engine.dispose(close=False)  # never share the parent's connections
+            os.environ[faults.ENV] = "fan_out"
+            faults._plan = None  # read again, as a new process would (the parent has read it unarmed)
+            service(settings, db, speech, RecordingHandoff(record)).air_accepted_emergency(airing_id)
+            code = 0  # the crash point never fired
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"child ended with {status}"
+    handed = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+    assert [(h["event"], h["airing_id"], h["cluster_id"]) for h in handed] == [("hand_off", airing_id, ids["Cụm 1"])]
+    [airing] = airings(db)
+    assert airing.status == AiringStatus.PLANNED and airing.composed_at is not None  # handed off, not marked
+    assert bulletin_status(db, bulletin) == BulletinStatus.APPROVED and events(db, "compose") == []
+    # Unarmed (this process), the crash point is one look-up: another emergency is handed off and marked.
+    fire = accepted(db, add_bulletin(db, ids, "Cháy rừng ở đồi thông.", priority=Priority.EMERGENCY),
+                    NOW + timedelta(seconds=1))
+    aired = service(settings, db, speech, RecordingHandoff(), now=NOW + timedelta(seconds=1)).air_accepted_emergency(fire)
+    assert aired.status == "handed_off"
+
+
+def test_a_resumed_emergency_never_replaces_an_order_another_process_issued_meanwhile(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db, clusters=(("Cụm 1", None), ("Cụm 2", None)))
+    bulletin = add_bulletin(db, ids, FLOOD, priority=Priority.EMERGENCY)
+    airing_id = accepted(db, bulletin, NOW)
+    service(settings, db, speech, RecordingHandoff()).air_accepted_emergency(airing_id)
+    with db.session() as s:  # the process died after recording the deliveries, before any order committed
+        s.execute(update(Airing).where(Airing.id == airing_id).values(status=AiringStatus.PLANNED,
+                                                                     composed_at=None, claimed_by=None))
+    [row] = [d for d in airings(db)[0].deliveries if d.cluster_id == ids["Cụm 1"]]
+    audio = speech.stored_audio(row.audio_sha256)
+    assert audio is not None
+    theirs = NOW + timedelta(seconds=30)  # another process's hand-off to cluster 1, with its own start
+    delivery_service = DeliveryService(settings, db, speech.cache)
+    delivery_service.start()
+    issued: list[dict[int, str]] = []
+
+    def meanwhile(state: ORMExecuteState) -> None:
+        # Our resumer has chosen its programmes: the other process's order for cluster 1 commits first.
+        if state.is_update and state.bind_mapper is not None and state.bind_mapper.class_ is Delivery and not issued:
+            issued.append(delivery_service.hand_off_many([ClusterProgramme(
+                airing_id, ids["Cụm 1"], audio, theirs, theirs + timedelta(seconds=WINDOW_S), Priority.EMERGENCY)]))
+
+    event.listen(db.session_factory, "do_orm_execute", meanwhile)
+    try:
+        late = NOW + timedelta(seconds=60)  # the recorded start has passed: ours would start at another time
+        service(settings, db, speech, delivery_service, now=late).air_accepted_emergency(airing_id)
+    finally:
+        event.remove(db.session_factory, "do_orm_execute", meanwhile)
+        delivery_service.close()
+    assert issued == [{}]
+    with db.session() as s:
+        orders = {(o.cluster_id, o.status, o.play_at) for o in s.scalars(select(DeliveryOrder).where(
+            DeliveryOrder.airing_id == airing_id, DeliveryOrder.kind == "play"))}
+    # Cluster 1 keeps the order it holds (replacing it could make it play twice); cluster 2 gets ours.
+    assert {(c, status) for c, status, _ in orders} == {(ids["Cụm 1"], OrderStatus.QUEUED),
+                                                        (ids["Cụm 2"], OrderStatus.QUEUED)}
+    [kept] = [aware_utc(play_at) for c, _, play_at in orders if c == ids["Cụm 1"]]
+    assert kept == theirs

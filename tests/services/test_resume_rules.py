@@ -7,6 +7,7 @@ delivery order: to ``remaining_programmes`` every cluster is one whose order nev
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -20,10 +21,11 @@ from broadcaster.models import AiringItem, Delivery, DeliveryState, Priority
 from broadcaster.services.handoff import RecordingHandoff
 from broadcaster.services.programming.resume import cluster_pieces, remaining_programmes
 from broadcaster.speech import ProgrammePiece, SpeechService
-from tests.scheduler.support import add_bulletin, add_commune, make_settings, write_timetable
+from tests.scheduler.support import add_bulletin, add_commune, make_settings, speech_settings, write_timetable
 from tests.services.support import programming_service
 
 SESSION = datetime.combine(datetime.now(LOCAL_ZONE).date(), time(17, 0), LOCAL_ZONE)
+RESUME_LOG = "broadcaster.services.programming.resume"
 MEETING = "Tối nay họp dân tại nhà văn hóa."
 MARKET = "Chợ phiên mở cửa sáng chủ nhật."
 DELAY_S = 5.0
@@ -41,10 +43,15 @@ def composed(settings: Settings, db: Database, speech: SpeechService) -> tuple[d
     ids = add_commune(db, clusters=(("Cụm đình", None), ("Cụm chợ", None)))
     add_bulletin(db, ids, MEETING)
     add_bulletin(db, ids, MARKET, priority=Priority.PRIORITY, clusters=("Cụm chợ",))
+    return ids, compose(settings, db, speech, ids)
+
+
+def compose(settings: Settings, db: Database, speech: SpeechService, ids: dict[str, int]) -> int:
+    """The commune's evening airing, composed ten minutes ahead; its id."""
     airing_id = programming_service(settings, db, speech, RecordingHandoff(), SESSION - timedelta(minutes=10)
                                     ).run_session(ids["commune"], "evening", SESSION).airing_id
     assert airing_id is not None
-    return ids, airing_id
+    return airing_id
 
 
 def rows(db: Database, airing_id: int) -> dict[int, Delivery]:
@@ -126,8 +133,9 @@ def test_only_pending_rows_are_rewritten(settings: Settings, db: Database, speec
 
 
 def test_a_lost_programme_is_rendered_again_from_its_masters_between_the_chimes(
-    settings: Settings, db: Database, speech: SpeechService
+    settings: Settings, db: Database, speech: SpeechService, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger=RESUME_LOG)
     ids, airing_id = composed(settings, db, speech)
     planned = rows(db, airing_id)[ids["Cụm đình"]]
     stored = speech.stored_audio(planned.audio_sha256)
@@ -139,3 +147,25 @@ def test_a_lost_programme_is_rendered_again_from_its_masters_between_the_chimes(
     assert again.path.is_file()
     chimed = speech.render_programme([ProgrammePiece(text=MEETING)], chime=True)
     assert again.sha256 == chimed.sha256 and again.duration_s == pytest.approx(planned.duration_s, abs=0.05)
+    assert not [r for r in caplog.records if r.name == RESUME_LOG]  # the same audio came out: nothing to report
+
+
+def test_a_programme_rendered_differently_is_rendered_once_for_all_its_clusters_and_reported(
+    settings: Settings, db: Database, speech: SpeechService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = add_commune(db, clusters=(("Cụm đình", None), ("Cụm chợ", None)))
+    add_bulletin(db, ids, MEETING)
+    airing_id = compose(settings, db, speech, ids)
+    planned = rows(db, airing_id)
+    assert planned[ids["Cụm đình"]].audio_sha256 == planned[ids["Cụm chợ"]].audio_sha256  # one programme, two clusters
+    # The node that resumes has lost the cache, and its voice speaks faster: the master comes out different.
+    faster = SpeechService(speech_settings(tmp_path / "other").model_copy(update={"speech_rate": 1.25}))
+    caplog.set_level(logging.WARNING, logger=RESUME_LOG)
+    programmes = remaining(settings, db, faster, airing_id, SESSION - timedelta(minutes=5))
+    audio = {cluster_id: p.audio.sha256 for cluster_id, p in programmes.items()}
+    assert len(set(audio.values())) == 1 and planned[ids["Cụm đình"]].audio_sha256 not in audio.values()
+    # Rendered once for the airing, not once per cluster, and reported as made again.
+    assert [r.getMessage() for r in caplog.records if r.name == RESUME_LOG] == [
+        f"programme {planned[ids['Cụm đình']].audio_sha256[:12]} re-rendered as {audio[ids['Cụm đình']][:12]} "
+        "(a master was lost)"]
+    assert {row.audio_sha256 for row in rows(db, airing_id).values()} == set(audio.values())  # the rows name it

@@ -7,6 +7,8 @@ last day still counts, the day after does not.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, time, timedelta
@@ -14,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState
 
+from broadcaster import faults
 from broadcaster.clock import LOCAL_ZONE, FixedClock
 from broadcaster.config import Settings
 from broadcaster.db import Database, utc_now
@@ -64,7 +68,7 @@ from tests.scheduler.support import (
     make_settings,
     write_timetable,
 )
-from tests.services.support import programming_service
+from tests.services.support import add_officer, programming_service
 
 TODAY = datetime.now(LOCAL_ZONE).date()
 SESSION = datetime.combine(TODAY, time(17, 0), LOCAL_ZONE)
@@ -100,19 +104,16 @@ def act(settings: Settings, db: Database, speech: SpeechService, at: datetime, u
     uploads = UploadStore(settings.data_dir / "uploads", max_bytes=1024 * 1024, max_duration_s=60)
     handoff = handoff or RecordingHandoff()
     programming = programming_service(settings, db, speech, handoff, at)
-    with db.session() as s:
-        workflow = Workflow(BulletinService(s, clock=FixedClock(at), uploads=uploads), programming=lambda: programming,
+    # A session like the API's request session: what the workflow does not commit itself is rolled back.
+    session = db.session_factory()
+    try:
+        workflow = Workflow(BulletinService(session, clock=FixedClock(at), uploads=uploads),
+                            programming=lambda: programming,
                             on_recall=(lambda airing, clusters, actor: programming.recompose_airing(
                                 airing, clusters, actor_id=actor)) if recall else None)
-        return action(workflow, s.get_one(User, user_id))
-
-
-def add_officer(db: Database, commune_id: int) -> int:
-    with db.session() as s:
-        officer = User(username="canbo", role=Role.OFFICER, commune_id=commune_id, password_hash="x")
-        s.add(officer)
-        s.flush()
-        return officer.id
+        return action(workflow, session.get_one(User, user_id))
+    finally:
+        session.close()
 
 
 def test_an_emergency_stop_that_does_not_reach_the_speakers_is_an_error_and_the_cancel_stays(
@@ -453,3 +454,193 @@ def test_an_approved_emergency_that_can_never_air_says_so(
     assert [e.action for e in events(db)] == ["approve", "emergency", "failed"]
     [airing] = airings(db)
     assert airing.status == AiringStatus.FAILED
+
+
+class DeliveryDownHandoff(RecordingHandoff):
+    """Delivery unreachable while ``down``: the whole hand-off raises (no cluster gets anything); records once up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    def hand_off_many(self, programmes: Any, *, keep_issued: bool = False) -> dict[int, str]:
+        """Raise while down, else record every programme."""
+        if self.down:
+            raise DeliveryDown("Không gửi được lệnh phát tới cụm loa.", detail="delivery unreachable")
+        return super().hand_off_many(programmes, keep_issued=keep_issued)
+
+
+def test_the_reason_limit_is_the_one_the_api_declares() -> None:
+    # The API refuses a longer cancel or decline reason before the workflow sees it; the two must agree.
+    from broadcaster.api.schemas.bulletins import CancelBody
+    from broadcaster.api.schemas.province import DeclineBody
+
+    for body in (CancelBody, DeclineBody):
+        [limit] = [m.max_length for m in body.model_fields["reason"].metadata if hasattr(m, "max_length")]
+        assert limit == REASON_MAX_LENGTH == 2000
+
+
+def test_submit_and_reject_are_committed_by_the_workflow_itself(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    # (``act`` closes its session without committing, as the API's request session does.)
+    ids = add_commune(db)
+    officer = add_officer(db, ids["commune"])
+    bulletin = add_bulletin(db, {**ids, "author": officer}, "Họp dân.", status=BulletinStatus.DRAFT)
+    act(settings, db, speech, NOON, officer, lambda w, u: w.submit(u, bulletin))
+    assert bulletin_status(db, bulletin) == BulletinStatus.SUBMITTED
+    act(settings, db, speech, NOON, ids["author"], lambda w, u: w.reject(u, bulletin, "Sai ngày"))
+    assert bulletin_status(db, bulletin) == BulletinStatus.REJECTED
+    assert [e.action for e in events(db)] == ["submit", "reject"]
+
+
+def test_a_sole_leader_approves_their_own_emergency_but_never_their_own_ordinary_bulletin(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)  # four eyes on; the author is the commune's only approver
+    ordinary = add_bulletin(db, ids, "Họp dân tối nay.", status=BulletinStatus.SUBMITTED)
+    with pytest.raises(FourEyesRequired) as refused:
+        act(settings, db, speech, NOON, ids["author"], lambda w, u: w.approve(u, ordinary))
+    assert "người soạn không tự duyệt" in refused.value.message
+    assert bulletin_status(db, ordinary) == BulletinStatus.SUBMITTED
+    emergency = add_bulletin(db, ids, "Khẩn: lũ.", priority=Priority.EMERGENCY, status=BulletinStatus.SUBMITTED)
+    handoff = RecordingHandoff()
+    act(settings, db, speech, NOON, ids["author"], lambda w, u: w.approve(u, emergency), handoff=handoff)
+    assert bulletin_status(db, emergency) == BulletinStatus.AIRED and len(handoff.programmes) == 1
+    assert [e.details for e in events(db, "approve")] == [{"self_approval": "single_leader"}]
+
+
+def test_a_draft_emergency_left_from_an_earlier_day_is_still_cancelled(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    # A first attempt that died before its approval leaves a draft; its author discards it days later.
+    ids = add_commune(db)
+    yesterday = TODAY - timedelta(days=1)
+    draft = add_bulletin(db, ids, "Khẩn: lũ.", priority=Priority.EMERGENCY, status=BulletinStatus.DRAFT,
+                         start=yesterday, end=yesterday)
+    cancelled = act(settings, db, speech, NOON, ids["author"], lambda w, u: w.cancel(u, draft, "Bỏ").status)
+    assert cancelled == BulletinStatus.CANCELLED
+    assert events(db, "emergency_stop") == []
+
+
+def test_an_emergency_delivery_could_not_take_is_retried_by_sending_again_and_airs_once(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    fields = BulletinFields(title="Khẩn: lũ", text="Nước lũ lên nhanh, bà con sơ tán ngay.")
+    handoff = DeliveryDownHandoff()
+
+    def send(w: Workflow, u: User) -> tuple[int, bool, str, BulletinStatus]:
+        result = w.send_emergency(u, fields, idempotency_key="khan-1")
+        return result.bulletin.id, result.created, result.airing.status, result.bulletin.status
+
+    with pytest.raises(EmergencyAiringFailed) as failed:
+        act(settings, db, speech, NOON, ids["author"], send, handoff=handoff)
+    # Not the bulletin's fault: staff are told it is stored, approved and retried.
+    assert failed.value.code == "emergency_airing_failed" and "Hệ thống tự thử lại" in failed.value.message
+    assert failed.value.detail == "delivery unreachable"
+    [airing] = airings(db)
+    assert airing.status == AiringStatus.PLANNED
+    # Sent again while delivery is still down: the same error, nothing new stored.
+    with pytest.raises(EmergencyAiringFailed) as again:
+        act(settings, db, speech, NOON + timedelta(seconds=3), ids["author"], send, handoff=handoff)
+    assert "Hệ thống tự thử lại" in again.value.message and len(airings(db)) == 1
+    handoff.down = False
+    bulletin_id, created, status, bulletin_status_after = act(
+        settings, db, speech, NOON + timedelta(seconds=6), ids["author"], send, handoff=handoff)
+    assert (created, status, bulletin_status_after) == (False, "handed_off", BulletinStatus.AIRED)
+    # The accepted airing was put on the air; no second one was made for the retry.
+    assert [a.id for a in airings(db)] == [airing.id] and len(handoff.programmes) == 1
+    assert bulletin_status(db, bulletin_id) == BulletinStatus.AIRED
+
+
+def test_an_approved_emergency_without_an_airing_is_aired_by_sending_again(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    # Approved, but its airing intent is not there (approved before intents were written with the approval).
+    ids = add_commune(db)
+    fields = BulletinFields(title="Khẩn: lũ", text="Nước lũ lên nhanh, bà con sơ tán ngay.",
+                            priority=Priority.EMERGENCY)
+    uploads = UploadStore(settings.data_dir / "uploads", max_bytes=1024 * 1024, max_duration_s=60)
+    with db.session() as s:
+        created = BulletinService(s, clock=FixedClock(NOON), uploads=uploads).create(
+            s.get_one(User, ids["author"]), fields, idempotency_key="khan-3")
+        bulletin_id = created.bulletin.id
+        created.bulletin.status = BulletinStatus.APPROVED
+    handoff = RecordingHandoff()
+    status = act(settings, db, speech, NOON, ids["author"],
+                 lambda w, u: w.send_emergency(u, fields, idempotency_key="khan-3").airing.status, handoff=handoff)
+    assert status == "handed_off" and len(handoff.programmes) == 1
+    assert bulletin_status(db, bulletin_id) == BulletinStatus.AIRED
+
+
+def test_the_accepted_crash_point_falls_after_the_approval_commits_and_before_anything_airs(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    # The fault-injection suite kills a server there (``accepted``); what it proves rests on where it is.
+    ids = add_commune(db)
+    fields = BulletinFields(title="Khẩn: lũ", text="Nước lũ lên nhanh, bà con sơ tán ngay.")
+    pid = os.fork()
+    if pid == 0:  # the child: a server process armed to die at ``accepted``
+        code = 3
+        try:
+            db.engine.dispose(close=False)  # never share the parent's connections
+            os.environ[faults.ENV] = "accepted"
+            faults._plan = None  # read again, as a new process would (the parent has read it unarmed)
+            act(settings, db, speech, NOON, ids["author"],
+                lambda w, u: w.send_emergency(u, fields, idempotency_key="khan-9"))
+            code = 0  # the crash point never fired
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"child ended with {status}"
+    [bulletin] = [b for b in airings(db)[0].items]
+    assert bulletin_status(db, bulletin.bulletin_id) == BulletinStatus.APPROVED
+    [airing] = airings(db)
+    assert (airing.status, airing.composed_at, airing.deliveries) == (AiringStatus.PLANNED, None, [])
+    # Sending again (the same key) puts the accepted airing on the air.
+    handoff = RecordingHandoff()
+    status_after = act(settings, db, speech, NOON + timedelta(seconds=5), ids["author"],
+                       lambda w, u: w.send_emergency(u, fields, idempotency_key="khan-9").airing.status,
+                       handoff=handoff)
+    assert status_after == "handed_off" and [p.airing_id for p in handoff.programmes] == [airing.id]
+    # Unarmed (this process), the crash point is one look-up: another emergency airs at once.
+    fire = BulletinFields(title="Khẩn: cháy", text="Cháy rừng ở đồi thông, bà con không vào rừng.")
+    assert act(settings, db, speech, NOON + timedelta(seconds=10), ids["author"],
+               lambda w, u: w.send_emergency(u, fire).airing.status, handoff=handoff) == "handed_off"
+
+
+def test_two_retries_of_a_left_draft_emergency_at_once_air_it_once_and_the_other_is_told_why(
+    settings: Settings, db: Database, speech: SpeechService
+) -> None:
+    ids = add_commune(db)
+    fields = BulletinFields(title="Khẩn: lũ", text="Nước lũ lên nhanh, bà con sơ tán ngay.")
+    uploads = UploadStore(settings.data_dir / "uploads", max_bytes=1024 * 1024, max_duration_s=60)
+    with db.session() as s:  # a first attempt that died after storing the bulletin, before approving it
+        left = BulletinService(s, clock=FixedClock(NOON), uploads=uploads).create(
+            s.get_one(User, ids["author"]), replace(fields, priority=Priority.EMERGENCY), idempotency_key="khan-4")
+        left_id = left.bulletin.id
+    handoff = RecordingHandoff()
+
+    def retry(w: Workflow, u: User) -> BulletinStatus:
+        return w.send_emergency(u, fields, idempotency_key="khan-4").bulletin.status
+
+    other: list[BulletinStatus] = []
+
+    def meanwhile(state: ORMExecuteState) -> None:
+        # The first retry is about to approve the draft: the second one, on another session, gets there first.
+        if state.is_update and state.bind_mapper is not None and state.bind_mapper.class_ is Bulletin and not other:
+            other.append(BulletinStatus.DRAFT)
+            other[0] = act(settings, db, speech, NOON + timedelta(seconds=5), ids["author"], retry, handoff=handoff)
+
+    event.listen(db.session_factory, "do_orm_execute", meanwhile)
+    try:
+        with pytest.raises(BulletinWrongStatus) as lost:
+            act(settings, db, speech, NOON + timedelta(seconds=5), ids["author"], retry, handoff=handoff)
+    finally:
+        event.remove(db.session_factory, "do_orm_execute", meanwhile)
+    assert other == [BulletinStatus.AIRED]
+    assert lost.value.message.endswith("không thể phát khẩn.") and lost.value.code == "bulletin_wrong_status"
+    assert bulletin_status(db, left_id) == BulletinStatus.AIRED
+    assert len(airings(db)) == 1 and len(handoff.programmes) == 1
+    assert [e.action for e in events(db, "emergency")] == ["emergency"]
