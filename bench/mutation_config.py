@@ -50,6 +50,19 @@ MODULES: dict[str, dict[str, object]] = {
         "file": "broadcaster/services/handoff.py",
         "tests": ["tests/services/test_handoff.py"],
     },
+    # The lanes run inside the real delivery service (it signs, stores, re-signs and records), so the
+    # outbox's tests reach them too; agents are scripted HTTP endpoints on 127.0.0.1 behind the real
+    # http transport. (tests/e2e reaches both with real agent processes, minutes a pass.)
+    "services.delivery_lanes": {
+        "file": "broadcaster/services/delivery_lanes.py",
+        "tests": ["tests/delivery/test_delivery_lanes.py", "tests/delivery/test_delivery_outbox.py"],
+    },
+    "services.delivery": {
+        "file": "broadcaster/services/delivery.py",
+        "tests": ["tests/delivery/test_delivery_outbox.py", "tests/delivery/test_delivery_lanes.py",
+                  "tests/delivery/test_link_states.py::test_the_links_of_many_boxes_are_written_in_one_transaction",
+                  "tests/delivery/test_link_states.py::test_the_newest_change_of_a_box_wins_within_a_batch"],
+    },
     # --- the workflow, emergency and scheduler side (mutsvc) ---
     "services.workflow": {
         "file": "broadcaster/services/workflow.py",
