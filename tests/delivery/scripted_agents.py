@@ -181,6 +181,11 @@ class DeliveryWorld:
         with self.db.session() as s:
             s.execute(update(Cluster).where(Cluster.id == cluster_id).values(agent_url=url, transport=transport))
 
+    def cluster(self, cluster_id: int) -> Cluster:
+        """The cluster as stored."""
+        with self.db.session() as s:
+            return s.get_one(Cluster, cluster_id)
+
     def orders(self, airing_id: int | None = None, cluster_id: int | None = None) -> list[DeliveryOrder]:
         """Stored orders, by seq."""
         query = select(DeliveryOrder).order_by(DeliveryOrder.seq)
@@ -227,11 +232,11 @@ class Worlds:
         self.root = root
         self.made: list[DeliveryWorld] = []
 
-    def build(self, clusters: int = 3, **overrides: Any) -> DeliveryWorld:
+    def build(self, clusters: int = 3, *, busy_timeout_s: float | None = None, **overrides: Any) -> DeliveryWorld:
         """A commune of ``clusters`` http clusters, each answered by the scripted agents (default: stored)."""
         settings = delivery_settings(self.root, free_port(), **({"delivery_retry_initial_s": 0.1,
                                                                  "delivery_retry_max_s": 0.3} | overrides))
-        db = Database(settings.effective_database_url)
+        db = Database(settings.effective_database_url, **({"busy_timeout_s": busy_timeout_s} if busy_timeout_s else {}))
         db.upgrade()
         world = DeliveryWorld(settings, db, seed_commune(db, clusters), ScriptedAgents().start(),
                               AudioCache(settings.cache_dir))

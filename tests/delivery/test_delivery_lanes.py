@@ -10,8 +10,11 @@ are on conditions; where a test needs a lane to be *woken*, its backoff is far l
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -208,24 +211,31 @@ def test_a_stop_overtakes_an_order_waiting_out_its_backoff_and_cancels_it(make_w
     assert service.lanes.pending_count() == 0
 
 
-def test_an_emergency_wakes_a_lane_sleeping_in_backoff_and_the_normal_order_waits(make_world: WorldFactory) -> None:
+def test_an_emergency_wakes_a_lane_sleeping_in_backoff_and_the_normal_orders_wait(make_world: WorldFactory) -> None:
     world = make_world(1, **LONG_BACKOFF)
     [cluster] = world.clusters
-    world.agents.script[str(cluster)] = lambda order, _n: STORED if order["priority"] == "emergency" else BUSY
+    world.agents.script[str(cluster)] = lambda order, _n: BUSY if order["priority"] == "normal" else STORED
     service = world.service()
-    normal, emergency = world.airing(), world.airing()
-    service.hand_off(world.programme(normal, cluster))
-    wait_for(lambda: len(world.agents.of(cluster)) == 1, 60, "the normal order's first attempt")
+    normal, later, emergency, priority = world.airing(), world.airing(), world.airing(), world.airing()
+    service.hand_off_many([world.programme(normal, cluster), world.programme(later, cluster)])
+    wait_for(lambda: len(world.agents.of(cluster)) == 1, 60, "the first normal order's first attempt")
 
     service.hand_off(world.programme(emergency, cluster, priority=Priority.EMERGENCY))
 
     world.wait_status(emergency, cluster, "accepted")
     assert str(world.order(normal, cluster).status) == "queued"
-    assert service.lanes.pending_count() == 1
-    # Once the emergency is out, the normal order is tried again at once, re-signed above it.
+    # Once the emergency is out, the first normal order is tried again at once, re-signed above it,
+    # then sleeps again: the other normal order waits behind it, and a priority order wakes the lane.
     wait_for(lambda: len(world.agents.of(cluster)) == 3, 60, "the normal order's next attempt")
-    first, urgent, again = world.agents.of(cluster)
-    assert again.order["order_id"] == first.order["order_id"] and again.order["seq"] > urgent.order["seq"]
+    assert service.lanes.pending_count() == 2
+    service.hand_off(world.programme(priority, cluster, priority=Priority.PRIORITY))
+    world.wait_status(priority, cluster, "accepted")
+    wait_for(lambda: len(world.agents.of(cluster)) == 5, 60, "the normal order's attempt after the priority one")
+    sent = world.agents.of(cluster)
+    # By seq within a rank: the re-signed first normal order now has a higher seq than the other one.
+    assert [int(r.order["airing_id"]) for r in sent] == [normal, emergency, normal, priority, later]
+    assert [r.order["seq"] for r in sent] == sorted(r.order["seq"] for r in sent)
+    assert str(world.order(normal, cluster).status) == "queued"
 
 
 def test_an_agent_back_online_is_tried_at_once_at_the_address_the_registry_has_now(make_world: WorldFactory) -> None:
@@ -244,8 +254,112 @@ def test_an_agent_back_online_is_tried_at_once_at_the_address_the_registry_has_n
 
     row = world.wait_status(airing, moved, "accepted")
     assert row.attempts == 2
+    wait_for(lambda: world.cluster(moved).link_state == "connected", 60, "the link to be recorded")
     assert [r.order["order_id"] for r in world.agents.of(moved)] == [row.order_id]
     # Only the cluster that came back was woken.
     assert len(world.agents.of(other)) == 1 and str(world.order(airing, other).status) == "queued"
     service.link_changed("not-a-cluster", True)  # a name that is no cluster wakes nothing and breaks nothing
     assert service.lanes.pending_count() == 1
+
+
+def test_an_order_that_would_expire_during_its_next_wait_is_given_up_at_once_and_an_expired_one_never_sent(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world(2, **LONG_BACKOFF)
+    busy, fine = world.clusters
+    world.agents.script[str(busy)] = always(BUSY)
+    service = world.service()
+    soon, gone = world.airing(), world.airing()
+    service.hand_off(world.programme(soon, busy, play_in=30, expires_in=30))  # valid a minute, the next wait 300 s
+    service.hand_off(world.programme(gone, fine, play_in=-120, expires_in=60))  # expired a minute ago
+
+    row = world.wait_status(soon, busy, "expired")  # not after a 300 s sleep: no retry could make it
+    assert row.attempts == 1 and len(world.agents.of(busy)) == 1
+    assert "(Cụm loa" in (row.last_error or "")  # the transport's last word is kept
+    expired = world.wait_status(gone, fine, "expired")
+    assert expired.attempts == 0 and world.agents.of(fine) == []
+    assert expired.last_error == "[transport_unavailable] Không gửi được lệnh phát tới cụm loa trước khi hết hạn."
+
+
+def test_an_emergency_that_arrives_while_an_order_is_being_sent_goes_right_after_that_send(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world(1, **LONG_BACKOFF)
+    [cluster] = world.clusters
+    answering, release = threading.Event(), threading.Event()
+
+    def agent(order: dict[str, Any], _n: int) -> tuple[int, dict[str, Any]]:
+        if order["priority"] == "emergency":
+            return STORED
+        answering.set()
+        release.wait(60)  # the normal order's send is in flight until the emergency is queued
+        return BUSY
+
+    world.agents.script[str(cluster)] = agent
+    service = world.service()
+    normal, emergency = world.airing(), world.airing()
+    service.hand_off(world.programme(normal, cluster))
+    assert answering.wait(60)
+    service.hand_off(world.programme(emergency, cluster, priority=Priority.EMERGENCY))
+    assert service.lanes.pending_count() == 2  # queued in the lane while the send waits for its answer
+    release.set()
+
+    world.wait_status(emergency, cluster, "accepted")  # the lane did not go to sleep for 300 s first
+    assert [r.order["priority"] for r in world.agents.of(cluster)][:2] == ["normal", "emergency"]
+
+
+@pytest.mark.backends("sqlite")  # (SQLite refuses a write while another holds the lock; PostgreSQL waits for it)
+def test_outcomes_the_database_cannot_take_yet_are_kept_and_stored_once_it_can(
+    make_world: WorldFactory, caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = make_world(3, busy_timeout_s=0.2)
+    answering, release = threading.Event(), threading.Event()
+
+    def agent(_order: dict[str, Any], _n: int) -> tuple[int, dict[str, Any]]:
+        answering.set()
+        release.wait(60)
+        return STORED
+
+    for cluster in world.clusters:
+        world.agents.script[str(cluster)] = agent
+    service = world.service()
+    airing = world.airing()
+    service.hand_off_many([world.programme(airing, cluster) for cluster in world.clusters])
+    assert answering.wait(60)
+    holder = sqlite3.connect(world.db.engine.url.database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        release.set()
+        wait_for(lambda: "could not record 1 delivery outcome(s) yet" in caplog.text, 120,
+                 "the lanes to try the outcomes one by one")
+        assert {str(row.status) for row in world.orders(airing)} == {"queued"}
+    finally:
+        holder.rollback()
+        holder.close()
+    for cluster in world.clusters:  # kept, and stored a moment later: no outcome lost
+        row = world.wait_status(airing, cluster, "accepted")
+        assert row.attempts == 1 and str(world.delivery(airing, cluster).state) == "sent"
+
+
+def test_a_node_that_steps_down_and_leads_again_sends_what_was_left(make_world: WorldFactory) -> None:
+    world = make_world(1, **LONG_BACKOFF)
+    [cluster] = world.clusters
+    world.agents.script[str(cluster)] = always(BUSY)
+    standby = world.service(start=False)
+    assert standby.pull is None and standby.lanes.pending_count() == 0
+    with pytest.raises(RuntimeError):
+        standby.lanes.open_transports(["http"])
+    service = world.service()
+    assert service.pull is not None  # opened at the start: agents may dial in at once
+    airing = world.airing()
+    service.hand_off(world.programme(airing, cluster))
+    wait_for(lambda: world.agents.of(cluster), 60, "the first attempt")
+
+    service.close()  # the scheduler lease moved away
+    assert not service.running and service.lanes.pending_count() == 0
+    world.agents.script[str(cluster)] = always(STORED)
+    service.start()  # and came back
+
+    row = world.wait_status(airing, cluster, "accepted")
+    first, again = world.agents.of(cluster)
+    assert first.body == again.body == row.envelope.encode()

@@ -10,6 +10,7 @@ HTTP endpoints on 127.0.0.1 behind the real ``http`` transport (``scripted_agent
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -54,10 +55,12 @@ def test_what_a_stopped_server_left_queued_is_sent_byte_for_byte_after_the_resta
     assert tried.body == stored[lasting].envelope.encode()
 
     world.agents.script[str(cluster)] = always(STORED)
+    assert world.service(start=False).resume() == 2  # a standby counts them, sends nothing, expires nothing
+    assert len(world.agents.of(cluster)) == 1 and {str(row.status) for row in world.orders()} == {"queued"}
     restart_at = datetime.now(LOCAL_ZONE) + timedelta(minutes=5)  # the short order expired while it was down
-    after = world.service(FixedClock(restart_at), start=False)
-    assert after.resume() == 1  # not running yet: counted, left to the outbox, nothing sent
-    assert len(world.agents.of(cluster)) == 1
+
+    after = world.service(FixedClock(restart_at))
+
     missed = world.order(short, cluster)
     assert str(missed.status) == "expired" and missed.last_error == "server down until the order expired"
     delivery = world.delivery(short, cluster)
@@ -66,10 +69,8 @@ def test_what_a_stopped_server_left_queued_is_sent_byte_for_byte_after_the_resta
     [event] = world.audits("delivery_missed")
     assert event.details == {"order_id": missed.order_id, "reason": "server_down"}
     assert event.commune_id == world.seed.commune_id
-
-    after.start()
-
     row = world.wait_status(lasting, cluster, "accepted")
+    assert world.agents.of(cluster)[-1].order["airing_id"] == str(lasting)
     again = world.agents.of(cluster)[-1]
     assert again.body == tried.body == row.envelope.encode()  # the very same signed bytes
     assert len(world.agents.of(cluster)) == 2 and len(world.audits("delivery_missed")) == 1
@@ -81,11 +82,14 @@ def test_a_second_hand_off_keeps_the_order_and_a_new_programme_replaces_it(make_
     world = make_world(2, **LONG_BACKOFF)
     waiting, holding = world.clusters
     world.agents.script[str(waiting)] = always(BUSY)
-    service = world.service()
+    now = datetime.now(LOCAL_ZONE).replace(microsecond=0)
+    service = world.service(FixedClock(now))
     airing = world.airing()
-    first = {cluster: world.programme(airing, cluster, tag="a", expires_in=1800) for cluster in world.clusters}
+    first = {waiting: world.programme(airing, waiting, tag="a"),  # outlives the 300 s backoff
+             holding: world.programme(airing, holding, tag="a", play_in=60, expires_in=60)}
     service.hand_off_many(list(first.values()))
     world.wait_status(airing, holding, "accepted")
+    wait_for(lambda: world.agents.of(waiting), 60, "the first attempt at the busy cluster")
 
     service.hand_off_many(list(first.values()))  # at least once: the same programme again
 
@@ -94,13 +98,16 @@ def test_a_second_hand_off_keeps_the_order_and_a_new_programme_replaces_it(make_
     assert str(world.order(airing, holding).status) == "accepted"
     assert len(world.agents.of(holding)) == 1  # delivered: not sent again
     assert str(world.delivery(airing, holding).state) == "sent"
-    # keep_issued (a resumed hand-off): a different programme leaves what the clusters hold alone.
-    second = {cluster: world.programme(airing, cluster, tag="b", priority=Priority.PRIORITY, play_in=900)
-              for cluster in world.clusters}
+    # A new programme: the same audio later at one cluster, other audio at the same time at the other.
+    moved = dataclasses.replace(first[waiting], play_at=first[waiting].play_at + timedelta(seconds=30),
+                                expires_at=first[waiting].expires_at + timedelta(seconds=30))
+    second = {waiting: moved, holding: dataclasses.replace(first[holding], priority=Priority.PRIORITY,
+                                                           audio=audio_in(world.settings.cache_dir, "b"))}
     kept = {cluster: world.order(airing, cluster).order_id for cluster in world.clusters}
+    # keep_issued (a resumed hand-off): a different programme leaves what the clusters hold alone.
     assert service.hand_off_many(list(second.values()), keep_issued=True) == {}
     assert [len(world.orders(airing, cluster)) for cluster in world.clusters] == [1, 1]
-    assert world.delivery(airing, waiting).audio_sha256 == first[waiting].audio.sha256
+    assert aware_utc(world.delivery(airing, waiting).play_at) == first[waiting].play_at
     assert service.lanes.pending_count() == 1
 
     world.agents.script[str(waiting)] = always(STORED)
@@ -108,21 +115,24 @@ def test_a_second_hand_off_keeps_the_order_and_a_new_programme_replaces_it(make_
 
     old, new = world.orders(airing, waiting)
     assert old.order_id == kept[waiting] and str(old.status) == "cancelled"
-    assert new.kind == "play" and new.audio_sha256 == second[waiting].audio.sha256
+    assert new.kind == "play" and aware_utc(new.play_at) == moved.play_at
     delivery = world.delivery(airing, waiting)
     assert delivery.order_id == new.order_id and delivery.order_seq == new.seq
-    assert delivery.audio_sha256 == second[waiting].audio.sha256 and aware_utc(delivery.play_at) == second[
-        waiting].play_at
-    world.wait_status(airing, waiting, "accepted")
+    assert aware_utc(delivery.play_at) == moved.play_at and str(delivery.state) in {"pending", "sent"}
+    world.wait_status(airing, waiting, "accepted")  # the lane woke from its backoff for the withdrawal
+    wait_for(lambda: world.orders(airing, waiting)[0].attempts == 1, 60, "the lane to report the withdrawn order")
     # The agent that held the old order gets a signed stop for it first, then the replacement.
     held, stop, replacement = world.orders(airing, holding)
     assert held.order_id == kept[holding] and str(held.status) == "accepted"
     assert stop.kind == "stop" and stop.seq < replacement.seq and replacement.kind == "play"
-    assert str(stop.priority) == "priority" and aware_utc(stop.expires_at) == second[holding].expires_at
+    assert replacement.audio_sha256 == second[holding].audio.sha256
+    assert str(stop.priority) == "priority" and aware_utc(stop.play_at) == now
+    assert aware_utc(stop.expires_at) == now + timedelta(minutes=10)  # outlives the two-minute programme
     wait_for(lambda: len(world.agents.of(holding)) == 3, 60, "the stop and the replacement to be sent")
     assert [r.order["order_id"] for r in world.agents.of(holding)] == [held.order_id, stop.order_id,
                                                                       replacement.order_id]
-    assert world.delivery(airing, holding).order_id == replacement.order_id
+    delivery = world.delivery(airing, holding)
+    assert delivery.order_id == replacement.order_id and delivery.audio_sha256 == second[holding].audio.sha256
 
 
 def test_a_cluster_that_is_gone_out_of_seqs_or_refused_by_the_database_fails_alone(make_world: WorldFactory) -> None:
@@ -187,6 +197,9 @@ def test_audio_stays_pinned_until_its_orders_expire_and_old_reports_are_forgotte
     service.hand_off_many(programmes)
     service.hand_off(world.programme(other, world.clusters[0], tag="z", play_in=60, expires_in=600))
     key = programmes[0].audio.path.stem
+    odd = dataclasses.replace(world.programme(other, world.clusters[1]), audio=dataclasses.replace(
+        programmes[0].audio, path=world.settings.cache_dir / "ghi-am-cu.mp3"))
+    assert service.hand_off_many([odd]) == {}  # audio outside the cache is not pinned, but it is delivered
     assert world.cache.pinned()[key] == {f"delivery:{airing}"}  # one pin per airing and audio
     world.cache.pin(key, "preview")
     world.cache.pin(audio_in(world.settings.cache_dir, "q").path.stem, "delivery:hỏng")
