@@ -250,9 +250,13 @@ def test_an_agent_back_online_is_tried_at_once_at_the_address_the_registry_has_n
     wait_for(lambda: world.agents.of("old-address") and world.agents.of(other), 60, "the first attempts")
 
     world.point(moved, world.agents.url_of(str(moved)))  # an admin fixes the address
-    service.link_changed(str(moved), True)  # and the box dials in: its lane wakes now, not in 300 s
 
-    row = world.wait_status(airing, moved, "accepted")
+    def dial_in() -> bool:  # the box dials in: its lane wakes now, not in 300 s
+        service.link_changed(str(moved), True)  # (again until then: a wake during the failing send is not kept)
+        return str(world.order(airing, moved).status) == "accepted"
+
+    wait_for(dial_in, 60, "the woken lane to deliver at the new address", interval=0.2)
+    row = world.order(airing, moved)
     assert row.attempts == 2
     wait_for(lambda: world.cluster(moved).link_state == "connected", 60, "the link to be recorded")
     assert [r.order["order_id"] for r in world.agents.of(moved)] == [row.order_id]
