@@ -140,6 +140,30 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         '`\'XXinterruptedXX\'`': "every player completes, stops on a request (which sets the reason) or raises "
                                   "PlayerError: none ends a playback unfinished without a reason.",
     },
+    "services.delivery_lanes": {
+        '<module> | PRIORITY_RANKS = {"emergency": 1, "priority": 2, "normal": 3} | `3` → `4`':
+            "normal stays the lowest rank; ranks are only compared with each other (best(), _more_urgent, _enqueue).",
+        'DeliveryLanes.close | if loop is None or thread is None: | `loop is None or thread is None` → '
+        '`loop is None and thread is None`': "start sets _loop and _thread and close clears them together: one is "
+                                             "None exactly when the other is.",
+        'DeliveryLanes._deliver.past_expiry | return self._clock() + (state.upcoming_sleep or 0.0) > order.expires_at | '
+        '`self._clock() + (state.upcoming_sleep or 0.0) > order.expires_at` → '
+        '`self._clock() + (state.upcoming_sleep or 0.0) >= order.expires_at`':
+            "differs only when the clock plus the jittered float wait equals expires_at to the last bit.",
+        'DeliveryLanes._deliver.past_expiry | return self._clock() + (state.upcoming_sleep or 0.0) > order.expires_at | '
+        '`0.0` → `1.0`': "tenacity computes the wait (_run_wait) before it asks the stop, so upcoming_sleep is never "
+                         "None or 0 here and the fallback is never used.",
+        'DeliveryLanes._report | if result != "accepted": | `result != "accepted"` → `result == \'accepted\'`':
+            "the condition only chooses whether to log a warning; the report itself is queued either way.",
+        'DeliveryLanes._report | if result != "accepted": | `"accepted"` → `\'XXacceptedXX\'`':
+            "the condition only chooses whether to log a warning; the report itself is queued either way.",
+    },
+    "services.delivery": {
+        'DeliveryService.record | s.scalars(select(Cluster).where(Cluster.id.in_({row.cluster_id for row in '
+        'rows.values()}))).all() | `s.scalars(select(Cluster).where(Cluster.id.in_({row.cluster_id for row in '
+        'rows.values()}))).all()` → `pass`': "a prefetch into the session's identity map: record_outcome's "
+                                            "s.get(Cluster) reads the same rows, one query each, without it.",
+    },
     "services.handoff": {
         'ProgrammeHandoff | def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) '
         '-> dict[int, str]: | `False` → `True`': "a Protocol's body never runs: each implementation declares its own default.",

@@ -367,3 +367,22 @@ def test_a_node_that_steps_down_and_leads_again_sends_what_was_left(make_world: 
     row = world.wait_status(airing, cluster, "accepted")
     first, again = world.agents.of(cluster)
     assert first.body == again.body == row.envelope.encode()
+
+
+def test_a_stop_goes_before_an_emergency_queued_with_it_even_with_the_higher_seq(make_world: WorldFactory) -> None:
+    world = make_world(1)
+    [cluster] = world.clusters
+    standby = world.service(start=False)  # stores, sends nothing: both wait in the outbox together
+    withdrawn, emergency = world.airing(), world.airing()
+    standby.hand_off(world.programme(withdrawn, cluster))
+    standby.hand_off(world.programme(emergency, cluster, priority=Priority.EMERGENCY))
+    standby.stop(withdrawn, [cluster])
+    [_, stop] = world.orders(withdrawn, cluster)
+    assert stop.kind == "stop" and stop.seq > world.order(emergency, cluster).seq
+
+    world.service()
+
+    world.wait_status(emergency, cluster, "accepted")
+    wait_for(lambda: len(world.agents.of(cluster)) == 2, 60, "both orders to be sent")
+    assert [r.order["kind"] for r in world.agents.of(cluster)] == ["stop", "play"]
+    assert world.agents.of(cluster)[1].order["priority"] == "emergency"
