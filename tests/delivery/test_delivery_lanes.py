@@ -386,3 +386,28 @@ def test_a_stop_goes_before_an_emergency_queued_with_it_even_with_the_higher_seq
     wait_for(lambda: len(world.agents.of(cluster)) == 2, 60, "both orders to be sent")
     assert [r.order["kind"] for r in world.agents.of(cluster)] == ["stop", "play"]
     assert world.agents.of(cluster)[1].order["priority"] == "emergency"
+
+
+def test_a_box_that_reconnects_while_a_send_to_it_fails_is_retried_at_once(make_world: WorldFactory) -> None:
+    world = make_world(1, **LONG_BACKOFF)
+    [cluster] = world.clusters
+    sending, reconnected = threading.Event(), threading.Event()
+
+    def agent(_order: dict[str, Any], n: int) -> tuple[int, dict[str, Any]]:
+        if n > 1:
+            return STORED
+        sending.set()
+        reconnected.wait(60)  # the first send is still in flight when the box dials in...
+        return BUSY  # ...and then fails
+
+    world.agents.script[str(cluster)] = agent
+    service = world.service()
+    airing = world.airing()
+    service.hand_off(world.programme(airing, cluster))
+    assert sending.wait(60)
+    service.link_changed(str(cluster), True)
+    wait_for(lambda: service.lanes.pending_count() == 1, 60, "the wake to reach the lane")  # (queued after it)
+    reconnected.set()
+
+    row = world.wait_status(airing, cluster, "accepted")  # the wake was kept: no 300 s backoff after the failure
+    assert row.attempts == 2
