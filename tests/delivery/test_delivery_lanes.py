@@ -252,7 +252,7 @@ def test_an_agent_back_online_is_tried_at_once_at_the_address_the_registry_has_n
     world.point(moved, world.agents.url_of(str(moved)))  # an admin fixes the address
 
     def dial_in() -> bool:  # the box dials in: its lane wakes now, not in 300 s
-        service.link_changed(str(moved), True)  # (again until then: a wake during the failing send is not kept)
+        service.link_changed(str(moved), True)  # (again until then: a wake before the first send began is spent)
         return str(world.order(airing, moved).status) == "accepted"
 
     wait_for(dial_in, 60, "the woken lane to deliver at the new address", interval=0.2)
