@@ -50,6 +50,19 @@ MODULES: dict[str, dict[str, object]] = {
         "file": "broadcaster/services/handoff.py",
         "tests": ["tests/services/test_handoff.py"],
     },
+    # The lanes run inside the real delivery service (it signs, stores, re-signs and records), so the
+    # outbox's tests reach them too; agents are scripted HTTP endpoints on 127.0.0.1 behind the real
+    # http transport. (tests/e2e reaches both with real agent processes, minutes a pass.)
+    "services.delivery_lanes": {
+        "file": "broadcaster/services/delivery_lanes.py",
+        "tests": ["tests/delivery/test_delivery_lanes.py", "tests/delivery/test_delivery_outbox.py"],
+    },
+    "services.delivery": {
+        "file": "broadcaster/services/delivery.py",
+        "tests": ["tests/delivery/test_delivery_outbox.py", "tests/delivery/test_delivery_lanes.py",
+                  "tests/delivery/test_link_states.py::test_the_links_of_many_boxes_are_written_in_one_transaction",
+                  "tests/delivery/test_link_states.py::test_the_newest_change_of_a_box_wins_within_a_batch"],
+    },
     # --- the workflow, emergency and scheduler side (mutsvc) ---
     "services.workflow": {
         "file": "broadcaster/services/workflow.py",
@@ -126,6 +139,30 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         'Conductor._run_play | reason = playback.stop_reason or "interrupted" | `"interrupted"` → '
         '`\'XXinterruptedXX\'`': "every player completes, stops on a request (which sets the reason) or raises "
                                   "PlayerError: none ends a playback unfinished without a reason.",
+    },
+    "services.delivery_lanes": {
+        '<module> | PRIORITY_RANKS = {"emergency": 1, "priority": 2, "normal": 3} | `3` → `4`':
+            "normal stays the lowest rank; ranks are only compared with each other (best(), _more_urgent, _enqueue).",
+        'DeliveryLanes.close | if loop is None or thread is None: | `loop is None or thread is None` → '
+        '`loop is None and thread is None`': "start sets _loop and _thread and close clears them together: one is "
+                                             "None exactly when the other is.",
+        'DeliveryLanes._deliver.past_expiry | return self._clock() + (state.upcoming_sleep or 0.0) > order.expires_at | '
+        '`self._clock() + (state.upcoming_sleep or 0.0) > order.expires_at` → '
+        '`self._clock() + (state.upcoming_sleep or 0.0) >= order.expires_at`':
+            "differs only when the clock plus the jittered float wait equals expires_at to the last bit.",
+        'DeliveryLanes._deliver.past_expiry | return self._clock() + (state.upcoming_sleep or 0.0) > order.expires_at | '
+        '`0.0` → `1.0`': "tenacity computes the wait (_run_wait) before it asks the stop, so upcoming_sleep is never "
+                         "None or 0 here and the fallback is never used.",
+        'DeliveryLanes._report | if result != "accepted": | `result != "accepted"` → `result == \'accepted\'`':
+            "the condition only chooses whether to log a warning; the report itself is queued either way.",
+        'DeliveryLanes._report | if result != "accepted": | `"accepted"` → `\'XXacceptedXX\'`':
+            "the condition only chooses whether to log a warning; the report itself is queued either way.",
+    },
+    "services.delivery": {
+        'DeliveryService.record | s.scalars(select(Cluster).where(Cluster.id.in_({row.cluster_id for row in '
+        'rows.values()}))).all() | `s.scalars(select(Cluster).where(Cluster.id.in_({row.cluster_id for row in '
+        'rows.values()}))).all()` → `pass`': "a prefetch into the session's identity map: record_outcome's "
+                                            "s.get(Cluster) reads the same rows, one query each, without it.",
     },
     "services.handoff": {
         'ProgrammeHandoff | def hand_off_many(self, programmes: Sequence[ClusterProgramme], *, keep_issued: bool = False) '

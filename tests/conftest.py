@@ -27,6 +27,7 @@ from tests.databases import BACKENDS, POSTGRESQL, SQLITE, Backend, PostgresServe
 DATABASE_MODULES = frozenset({
     "broadcaster.db", "broadcaster.app", "tests.databases", "tests.api.world", "tests.web.world",
     "tests.scheduler.support", "tests.scheduler.processes", "tests.e2e.harness", "tests.fakes.serve_process",
+    "tests.delivery.scripted_agents",
 })  # fmt: skip
 
 

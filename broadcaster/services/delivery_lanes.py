@@ -321,8 +321,7 @@ class DeliveryLanes:
     async def _nap(self, lane: _Lane, order: OutgoingOrder, seconds: float) -> None:
         if order.cancelled or self._more_urgent(lane, order):
             raise _Preempted
-        lane.wake.clear()
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(TimeoutError):  # (a wake since the send began ends it: see _attempt)
             await asyncio.wait_for(lane.wake.wait(), timeout=seconds)
         if order.cancelled or self._more_urgent(lane, order):
             raise _Preempted
@@ -348,6 +347,7 @@ class DeliveryLanes:
         while True:
             lane.highest_sent_seq = max(lane.highest_sent_seq, order.seq)
             order.attempts += 1
+            lane.wake.clear()  # a wake from here on (the box reconnects mid-send) must cut the backoff after it
             assert self._semaphore is not None
             try:
                 async with self._semaphore:
